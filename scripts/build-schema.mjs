@@ -1,0 +1,29 @@
+// Precompiles schemas/stack.schema.json into a standalone ajv validator
+// (src/schema/generated/validate-stack.js) so that the CLI never compiles the
+// schema at start-up. Runs as part of `npm run build`.
+import { readFileSync, mkdirSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const schemaPath = join(root, "schemas", "stack.schema.json");
+const outDirs = [join(root, "src", "schema", "generated"), join(root, "dist", "schema", "generated")];
+
+if (!existsSync(schemaPath)) {
+  console.error("build-schema: schemas/stack.schema.json missing");
+  process.exit(1);
+}
+const { default: Ajv } = await import("ajv");
+const { default: standaloneCode } = await import("ajv/dist/standalone/index.js");
+const schema = JSON.parse(readFileSync(schemaPath, "utf8"));
+const ajv = new Ajv({ allErrors: true, strict: false, code: { source: true, esm: true }, allowUnionTypes: true });
+const validate = ajv.compile(schema);
+const code = standaloneCode(ajv, validate);
+for (const dir of outDirs) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "validate-stack.js"), code);
+  writeFileSync(
+    join(dir, "validate-stack.d.ts"),
+    "declare const validate: ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; schemaPath: string; keyword: string; params: Record<string, unknown>; message?: string }> | null };\nexport default validate;\n",
+  );
+}

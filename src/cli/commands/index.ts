@@ -1,0 +1,11 @@
+// Every CLI verb registers itself here. A registration file only declares the
+// command and its flags; its action imports the implementation lazily, so
+// `stack <verb>` loads only what that verb needs (start-up time counts).
+import type { Command } from "commander";
+import { registerConfig } from "./config.js";
+import { registerVersion } from "./version.js";
+
+export const registrations: Array<(program: Command) => void> = [
+  registerConfig,
+  registerVersion,
+];

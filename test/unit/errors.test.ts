@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { InvalidInputError, InternalError, exitCodeFor } from "../../src/errors.js";
+import { formatError } from "../../src/cli/main.js";
+
+describe("error formatting at the CLI edge", () => {
+  const cases = [
+    {
+      name: "invalid input with hint",
+      error: new InvalidInputError('compose.yaml:3:5: services.web.image: 42 is not a string', { hint: "quote it" }),
+      expected: 'error: compose.yaml:3:5: services.web.image: 42 is not a string\nhint: quote it\n',
+    },
+    {
+      name: "several problems",
+      error: new InvalidInputError("2 problems in compose.yaml", { problems: ["a: bad", "b: bad"] }),
+      expected: "error: a: bad\nb: bad\n2 problems in compose.yaml\n",
+    },
+    {
+      name: "internal error asks for a report",
+      error: new InternalError("graph lost a node"),
+      expected: "error: graph lost a node\nhint: this is a bug in stack; please report it with the command you ran (STACK_DEBUG=1 shows the trace)\n",
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(formatError(c.error, false)).toBe(c.expected);
+    });
+  }
+
+  it("never prints a trace for a plain Error unless debugging", () => {
+    const out = formatError(new Error("boom"), false);
+    expect(out).toContain("error: unexpected failure: boom");
+    expect(out).not.toContain("    at ");
+  });
+
+  it("maps categories to exit codes", () => {
+    expect(exitCodeFor["invalid-input"]).toBe(1);
+    expect(exitCodeFor.internal).toBe(70);
+  });
+});
