@@ -3,9 +3,11 @@
 // `stack <verb>` loads only what that verb needs (start-up time counts).
 import type { Command } from "commander";
 import { registerConfig } from "./config.js";
+import { registerGraph } from "./graph.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
+  registerGraph,
   registerVersion,
 ];
