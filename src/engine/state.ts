@@ -1,0 +1,63 @@
+// The project's recorded state: which containers stack made for it, from which
+// config (hash + canonical snapshot, to explain recreates) and image.
+// `$STACK_STATE_DIR/projects/<project>/state.json`, written atomically; only a
+// command holding the project lock writes it.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { readJson, writeJsonAtomic } from "../fs/atomic-write.js";
+import { SystemError } from "../errors.js";
+
+export interface ContainerRecord {
+  name: string;
+  /** Runtime id (unique per creation; a recreate gets a new one). */
+  id: string;
+  service: string;
+  index: number;
+  configHash: string;
+  config: unknown;
+  image: { ref: string; digest: string };
+  createdAt: string;
+  /** `stack run` containers: not part of the service's replicas. */
+  oneOff?: boolean;
+}
+
+export interface ProjectState {
+  version: 1;
+  project: string;
+  projectDir: string;
+  files: string[];
+  containers: Record<string, ContainerRecord>;
+}
+
+export function projectDir(stateDir: string, project: string): string {
+  return join(stateDir, "projects", project);
+}
+
+function statePath(stateDir: string, project: string): string {
+  return join(projectDir(stateDir, project), "state.json");
+}
+
+export function readProjectState(stateDir: string, project: string): ProjectState {
+  const path = statePath(stateDir, project);
+  try {
+    return readJson<ProjectState>(path, { version: 1, project, projectDir: "", files: [], containers: {} });
+  } catch (e) {
+    throw new SystemError(`cannot read ${path}: ${(e as Error).message}`, {
+      cause: e,
+      hint: "the file is damaged; `stack down` of the project removes what it can, or move the file away",
+    });
+  }
+}
+
+export function writeProjectState(stateDir: string, state: ProjectState): void {
+  writeJsonAtomic(statePath(stateDir, state.project), state);
+}
+
+/** Names of every project with recorded state (for `stack ls`). */
+export function listProjects(stateDir: string): string[] {
+  try {
+    return readdirSync(join(stateDir, "projects")).sort();
+  } catch {
+    return [];
+  }
+}
