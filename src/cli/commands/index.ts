@@ -3,11 +3,13 @@
 // `stack <verb>` loads only what that verb needs (start-up time counts).
 import type { Command } from "commander";
 import { registerConfig } from "./config.js";
+import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
+  registerExport,
   registerGraph,
   registerVersion,
 ];

@@ -1,0 +1,217 @@
+// Storage of a stack in Kubernetes terms: PersistentVolumeClaims for named
+// volumes, ConfigMaps for `configs`, Secrets for `secrets`, and, per service,
+// the pod volumes and mounts that use them.
+//
+// Mapping of one service volume:
+//   named volume          → the shared claim, or the StatefulSet's claim template (see plan.ts)
+//   external named volume → a claim that must already exist, named after the volume's `name`
+//   anonymous volume      → emptyDir (lost with the pod, as Compose loses it with the container)
+//   tmpfs                 → emptyDir in memory (sizeLimit from tmpfs.size)
+//   bind mount, image, npipe, cluster → not translated (a note)
+// A config or secret is mounted as a single file at its target (subPath).
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import type { ISecret } from "kubernetes-models/v1/Secret";
+import type { IVolume } from "kubernetes-models/v1/Volume";
+import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
+import { InvalidInputError, NotFoundError } from "../../errors.js";
+import type { FileReferenceModel, SecretOrConfigModel, ServiceModel, StackModel } from "../../schema/model.js";
+import { volumeSettings } from "./extension.js";
+import { objectMeta } from "./metadata.js";
+import { dataKeyFor, objectNameFor } from "./names.js";
+import { memoryQuantity } from "./quantities.js";
+import type { StackPlan } from "./plan.js";
+
+/** How the translation reads the files that `configs` and `secrets` name (injected: the translation itself stays pure). */
+export interface ExportSources {
+  readFile(path: string): Uint8Array;
+  /** The environment that `environment:` configs and secrets read. */
+  env: Record<string, string | undefined>;
+}
+
+type ClaimSpec = NonNullable<IPersistentVolumeClaim["spec"]>;
+
+export function claimSpec(model: StackModel, key: string): ClaimSpec {
+  const s = volumeSettings(model, model.volumes[key]!);
+  return {
+    accessModes: [s.accessMode],
+    resources: { requests: { storage: s.size } },
+    ...(s.storageClass ? { storageClassName: s.storageClass } : {}),
+  };
+}
+
+export function claimObjects(model: StackModel, plan: StackPlan, namespace?: string): IPersistentVolumeClaim[] {
+  return plan.sharedClaims.map((key) => ({
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: objectMeta({ name: objectNameFor(key, `volumes.${key}`), namespace, project: model.name, user: model.volumes[key]!.labels }),
+    spec: claimSpec(model, key),
+  }));
+}
+
+/** Names of the configs (or secrets) that enabled services reference, sorted. */
+function referenced(model: StackModel, which: "configs" | "secrets"): string[] {
+  const names = new Set<string>();
+  for (const s of Object.values(model.services)) for (const r of s[which]) names.add(r.source);
+  return [...names].sort();
+}
+
+function contentOf(item: SecretOrConfigModel, path: string, sources: ExportSources): Uint8Array {
+  if (item.content !== undefined) return new TextEncoder().encode(item.content);
+  if (item.environment !== undefined) {
+    const value = sources.env[item.environment];
+    if (value === undefined) {
+      throw new InvalidInputError(`${path}.environment: variable "${item.environment}" is not set`, { hint: `set ${item.environment} in the environment of the export` });
+    }
+    return new TextEncoder().encode(value);
+  }
+  if (item.file !== undefined) {
+    try {
+      return sources.readFile(item.file);
+    } catch (e) {
+      throw new NotFoundError(`${path}.file: cannot read "${item.file}": ${(e as Error).message}`, { hint: "create the file, or fix the path in the stack file", cause: e });
+    }
+  }
+  throw new InvalidInputError(`${path}: has no file, content or environment`, { hint: "give the source of its content, or mark it external" });
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function asText(bytes: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+export function configMapObjects(model: StackModel, sources: ExportSources, namespace?: string): IConfigMap[] {
+  const out: IConfigMap[] = [];
+  for (const key of referenced(model, "configs")) {
+    const item = model.configs[key];
+    if (!item || item.external) continue;
+    const bytes = contentOf(item, `configs.${key}`, sources);
+    const text = asText(bytes);
+    out.push({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: objectMeta({ name: objectNameFor(key, `configs.${key}`), namespace, project: model.name, user: item.labels }),
+      ...(text !== undefined ? { data: { [dataKeyFor(key)]: text } } : { binaryData: { [dataKeyFor(key)]: Buffer.from(bytes).toString("base64") } }),
+    });
+  }
+  return out;
+}
+
+export function secretObjects(model: StackModel, sources: ExportSources, namespace?: string): ISecret[] {
+  const out: ISecret[] = [];
+  for (const key of referenced(model, "secrets")) {
+    const item = model.secrets[key];
+    if (!item || item.external) continue;
+    const bytes = contentOf(item, `secrets.${key}`, sources);
+    out.push({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: objectMeta({ name: objectNameFor(key, `secrets.${key}`), namespace, project: model.name, user: item.labels }),
+      type: "Opaque",
+      data: { [dataKeyFor(key)]: Buffer.from(bytes).toString("base64") },
+    });
+  }
+  return out;
+}
+
+export interface PodStorage {
+  volumes: IVolume[];
+  mounts: IVolumeMount[];
+}
+
+/** The pod volumes and container mounts of one service; what cannot be translated is added to `notes`. */
+export function podStorage(model: StackModel, plan: StackPlan, service: ServiceModel, notes: string[]): PodStorage {
+  const volumes = new Map<string, IVolume>();
+  const mounts: IVolumeMount[] = [];
+  const path = `services.${service.name}`;
+  const templates = new Set(plan.claimTemplates.get(service.name) ?? []);
+  const addVolume = (volume: IVolume) => {
+    const existing = volumes.get(volume.name);
+    if (existing && JSON.stringify(existing) !== JSON.stringify(volume)) {
+      throw new InvalidInputError(`${path}: two volumes of the service map to the Kubernetes volume name "${volume.name}"`, {
+        hint: "rename one of the volumes (names are lowercased and _ becomes -)",
+      });
+    }
+    volumes.set(volume.name, volume);
+  };
+  let anonymous = 0;
+  let tmpfs = 0;
+  for (const v of service.volumes) {
+    if (v.type === "volume") {
+      const base = { mountPath: v.target, ...(v.read_only ? { readOnly: true } : {}), ...(v.volume.subpath ? { subPath: v.volume.subpath } : {}) };
+      if (v.source === undefined) {
+        const name = `anon-${anonymous++}`;
+        addVolume({ name, emptyDir: {} });
+        mounts.push({ name, ...base });
+        continue;
+      }
+      const top = model.volumes[v.source];
+      if (!top) throw new InvalidInputError(`${path}.volumes: volume "${v.source}" is not defined`, { hint: "declare it under the top-level volumes:" });
+      const name = objectNameFor(v.source, `volumes.${v.source}`);
+      if (!templates.has(v.source)) {
+        const claimName = top.external ? objectNameFor(top.name, `volumes.${v.source}.name`) : name;
+        addVolume({ name, persistentVolumeClaim: { claimName, ...(v.read_only ? { readOnly: true } : {}) } });
+        const pods = plan.volumePods.get(v.source) ?? 0;
+        const mode = top.external ? undefined : volumeSettings(model, top).accessMode;
+        if (pods > 1 && (mode === "ReadWriteOnce" || mode === "ReadWriteOncePod")) {
+          notes.push(`volume ${v.source} is ${mode} but ${pods} pods mount it (they must share one node; set x-kubernetes access_mode ReadWriteMany if the storage class allows it)`);
+        }
+      }
+      mounts.push({ name, ...base });
+    } else if (v.type === "tmpfs") {
+      const name = `tmpfs-${tmpfs++}`;
+      addVolume({ name, emptyDir: { medium: "Memory", ...(v.tmpfs.size ? { sizeLimit: memoryQuantity(v.tmpfs.size) } : {}) } });
+      mounts.push({ name, mountPath: v.target, ...(v.read_only ? { readOnly: true } : {}) });
+    } else if (v.type === "bind") {
+      notes.push(`bind mount ${v.source} → ${v.target} (host paths do not exist on cluster nodes: put the files in the image, a config or a volume)`);
+    } else {
+      notes.push(`${v.type} volume ${"source" in v && v.source ? `${v.source} ` : ""}→ ${v.target}`);
+    }
+  }
+  for (const entry of service.tmpfs) {
+    const target = entry.split(":")[0]!;
+    const name = `tmpfs-${tmpfs++}`;
+    addVolume({ name, emptyDir: { medium: "Memory" } });
+    mounts.push({ name, mountPath: target });
+  }
+  if (service.shm_size !== undefined) {
+    addVolume({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: memoryQuantity(service.shm_size) } });
+    mounts.push({ name: "dshm", mountPath: "/dev/shm" });
+  }
+  fileMounts(model, service, "configs", addVolume, mounts, notes);
+  fileMounts(model, service, "secrets", addVolume, mounts, notes);
+  const sortedVolumes = [...volumes.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  mounts.sort((a, b) => (a.mountPath < b.mountPath ? -1 : a.mountPath > b.mountPath ? 1 : 0));
+  return { volumes: sortedVolumes, mounts };
+}
+
+function fileMounts(
+  model: StackModel,
+  service: ServiceModel,
+  which: "configs" | "secrets",
+  addVolume: (v: IVolume) => void,
+  mounts: IVolumeMount[],
+  notes: string[],
+): void {
+  const kind = which === "configs" ? "config" : "secret";
+  const seen = new Map<string, number>();
+  const refs = [...service[which]].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : a.target < b.target ? -1 : 1));
+  for (const ref of refs as FileReferenceModel[]) {
+    const top = model[which][ref.source];
+    if (!top) throw new InvalidInputError(`services.${service.name}.${which}: ${kind} "${ref.source}" is not defined`, { hint: `declare it under the top-level ${which}:` });
+    const objectName = objectNameFor(top.external ? top.name : ref.source, `${which}.${ref.source}`);
+    const dataKey = top.external ? dataKeyFor(top.name) : dataKeyFor(ref.source);
+    const n = (seen.get(ref.source) ?? 0) + 1;
+    seen.set(ref.source, n);
+    const name = `${kind}-${objectNameFor(ref.source, `${which}.${ref.source}`)}${n > 1 ? `-${n}` : ""}`.slice(0, 63).replace(/-+$/, "");
+    const items = [{ key: dataKey, path: dataKey, ...(ref.mode !== undefined ? { mode: ref.mode } : {}) }];
+    addVolume(which === "configs" ? { name, configMap: { name: objectName, items } } : { name, secret: { secretName: objectName, items } });
+    mounts.push({ name, mountPath: ref.target, subPath: dataKey, readOnly: true });
+    if (ref.uid !== undefined || ref.gid !== undefined) notes.push(`${which} ${ref.source}: uid/gid (files are owned by root, or by the pod's fsGroup)`);
+  }
+}
