@@ -13,6 +13,7 @@ import { splitShellWords } from "./shell-words.js";
 
 type ProbeAction = Pick<IProbe, "exec" | "httpGet" | "tcpSocket">;
 
+const localHosts = ["localhost", "127.0.0.1", "::1", "0.0.0.0"];
 const urlPattern = /^(?:(https?):\/\/)?(localhost|127\.0\.0\.1|\[::1\]|0\.0\.0\.0)(?::([0-9]{1,5}))?(\/\S*)?$/;
 
 function httpAction(url: string): ProbeAction | undefined {
@@ -97,7 +98,7 @@ export function nativeProbeAction(argv: string[]): ProbeAction | undefined {
   }
   if (tool === "nc") {
     const operands = parseTool(argv, nc);
-    if (!operands || operands.length !== 2 || !urlPattern.test(operands[0]!) || operands[0]!.includes(":/")) return undefined;
+    if (!operands || operands.length !== 2 || !localHosts.includes(operands[0]!)) return undefined;
     const port = Number(operands[1]);
     if (!/^[0-9]{1,5}$/.test(operands[1]!) || port < 1 || port > 65535) return undefined;
     return { tcpSocket: { port } };

@@ -11,7 +11,7 @@ export function splitShellWords(text: string, path: string): string[] {
   let inWord = false;
   let i = 0;
   const fail = (what: string): never => {
-    throw new InvalidInputError(`${path}: "${text}" has an unterminated ${what}`, { hint: "close the quote, or write the command as a list" });
+    throw new InvalidInputError(`${path}: ${JSON.stringify(text)} has an unterminated ${what}`, { hint: "close the quote, or write the command as a list" });
   };
   while (i < text.length) {
     const c = text[i]!;

@@ -130,14 +130,17 @@ export function podStorage(model: StackModel, plan: StackPlan, service: ServiceM
   const mounts: IVolumeMount[] = [];
   const path = `services.${service.name}`;
   const templates = new Set(plan.claimTemplates.get(service.name) ?? []);
-  const addVolume = (volume: IVolume) => {
-    const existing = volumes.get(volume.name);
-    if (existing && JSON.stringify(existing) !== JSON.stringify(volume)) {
-      throw new InvalidInputError(`${path}: two volumes of the service map to the Kubernetes volume name "${volume.name}"`, {
+  const origins = new Map<string, string>();
+  // `origin` names what the volume stands for: one origin, one Kubernetes volume name.
+  const addVolume = (volume: IVolume | undefined, name: string, origin: string) => {
+    const existing = origins.get(name);
+    if (existing !== undefined && existing !== origin) {
+      throw new InvalidInputError(`${path}: two volumes of the service map to the Kubernetes volume name "${name}"`, {
         hint: "rename one of the volumes (names are lowercased and _ becomes -)",
       });
     }
-    volumes.set(volume.name, volume);
+    origins.set(name, origin);
+    if (volume) volumes.set(name, volume);
   };
   let anonymous = 0;
   let tmpfs = 0;
@@ -146,16 +149,18 @@ export function podStorage(model: StackModel, plan: StackPlan, service: ServiceM
       const base = { mountPath: v.target, ...(v.read_only ? { readOnly: true } : {}), ...(v.volume.subpath ? { subPath: v.volume.subpath } : {}) };
       if (v.source === undefined) {
         const name = `anon-${anonymous++}`;
-        addVolume({ name, emptyDir: {} });
+        addVolume({ name, emptyDir: {} }, name, name);
         mounts.push({ name, ...base });
         continue;
       }
       const top = model.volumes[v.source];
       if (!top) throw new InvalidInputError(`${path}.volumes: volume "${v.source}" is not defined`, { hint: "declare it under the top-level volumes:" });
       const name = objectNameFor(v.source, `volumes.${v.source}`);
-      if (!templates.has(v.source)) {
+      if (templates.has(v.source)) {
+        addVolume(undefined, name, `volume:${v.source}`);
+      } else {
         const claimName = top.external ? objectNameFor(top.name, `volumes.${v.source}.name`) : name;
-        addVolume({ name, persistentVolumeClaim: { claimName, ...(v.read_only ? { readOnly: true } : {}) } });
+        addVolume({ name, persistentVolumeClaim: { claimName, ...(v.read_only ? { readOnly: true } : {}) } }, name, `volume:${v.source}`);
         const pods = plan.volumePods.get(v.source) ?? 0;
         const mode = top.external ? undefined : volumeSettings(model, top).accessMode;
         if (pods > 1 && (mode === "ReadWriteOnce" || mode === "ReadWriteOncePod")) {
@@ -165,7 +170,7 @@ export function podStorage(model: StackModel, plan: StackPlan, service: ServiceM
       mounts.push({ name, ...base });
     } else if (v.type === "tmpfs") {
       const name = `tmpfs-${tmpfs++}`;
-      addVolume({ name, emptyDir: { medium: "Memory", ...(v.tmpfs.size ? { sizeLimit: memoryQuantity(v.tmpfs.size) } : {}) } });
+      addVolume({ name, emptyDir: { medium: "Memory", ...(v.tmpfs.size ? { sizeLimit: memoryQuantity(v.tmpfs.size) } : {}) } }, name, name);
       mounts.push({ name, mountPath: v.target, ...(v.read_only ? { readOnly: true } : {}) });
     } else if (v.type === "bind") {
       notes.push(`bind mount ${v.source} → ${v.target} (host paths do not exist on cluster nodes: put the files in the image, a config or a volume)`);
@@ -176,11 +181,11 @@ export function podStorage(model: StackModel, plan: StackPlan, service: ServiceM
   for (const entry of service.tmpfs) {
     const target = entry.split(":")[0]!;
     const name = `tmpfs-${tmpfs++}`;
-    addVolume({ name, emptyDir: { medium: "Memory" } });
+    addVolume({ name, emptyDir: { medium: "Memory" } }, name, name);
     mounts.push({ name, mountPath: target });
   }
   if (service.shm_size !== undefined) {
-    addVolume({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: memoryQuantity(service.shm_size) } });
+    addVolume({ name: "dshm", emptyDir: { medium: "Memory", sizeLimit: memoryQuantity(service.shm_size) } }, "dshm", "dshm");
     mounts.push({ name: "dshm", mountPath: "/dev/shm" });
   }
   fileMounts(model, service, "configs", addVolume, mounts, notes);
@@ -194,7 +199,7 @@ function fileMounts(
   model: StackModel,
   service: ServiceModel,
   which: "configs" | "secrets",
-  addVolume: (v: IVolume) => void,
+  addVolume: (v: IVolume, name: string, origin: string) => void,
   mounts: IVolumeMount[],
   notes: string[],
 ): void {
@@ -210,7 +215,7 @@ function fileMounts(
     seen.set(ref.source, n);
     const name = `${kind}-${objectNameFor(ref.source, `${which}.${ref.source}`)}${n > 1 ? `-${n}` : ""}`.slice(0, 63).replace(/-+$/, "");
     const items = [{ key: dataKey, path: dataKey, ...(ref.mode !== undefined ? { mode: ref.mode } : {}) }];
-    addVolume(which === "configs" ? { name, configMap: { name: objectName, items } } : { name, secret: { secretName: objectName, items } });
+    addVolume(which === "configs" ? { name, configMap: { name: objectName, items } } : { name, secret: { secretName: objectName, items } }, name, `${kind}:${ref.source}:${n}`);
     mounts.push({ name, mountPath: ref.target, subPath: dataKey, readOnly: true });
     if (ref.uid !== undefined || ref.gid !== undefined) notes.push(`${which} ${ref.source}: uid/gid (files are owned by root, or by the pod's fsGroup)`);
   }
