@@ -147,9 +147,13 @@ export function exportKubernetes(model: StackModel, options: KubernetesExportOpt
   const objects: KubeObject[] = [];
   const warnings: string[] = [...networkWarnings(model), ...volumeWarnings(model)];
   let waitsForJobs = false;
+  const reached = new Set(names.flatMap((n) => [...Object.keys(model.services[n]!.depends_on), ...model.services[n]!.links.map((l) => l.service)]));
   for (const name of names) {
     const service = model.services[name]!;
     const notes = [...untranslatedSettings(service), ...(plan.portNotes.get(name) ?? [])];
+    if (reached.has(name) && plan.workloads.get(name) !== "Job" && (plan.ports.get(name) ?? []).length === 0) {
+      notes.push(`no ports or expose, so no Service is made and other pods cannot reach "${name}" by name (list its ports under expose:)`);
+    }
     const workload = workloadFor(ctx, service, notes);
     objects.push(workload);
     if (workload.spec?.template.spec?.serviceAccountName === ctx.jobWaiterAccount) waitsForJobs = true;

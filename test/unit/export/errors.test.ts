@@ -99,7 +99,10 @@ describe("export warnings", () => {
         seed: { extensions: { "x-kubernetes": { workload: "deployment" } } },
       },
     });
-    expect(warnings).toEqual(["services.web: Kubernetes cannot carry over: depends_on seed: service_completed_successfully (seed runs as a Deployment, which never completes)"]);
+    expect(warnings).toEqual([
+      'services.seed: Kubernetes cannot carry over: no ports or expose, so no Service is made and other pods cannot reach "seed" by name (list its ports under expose:)',
+      "services.web: Kubernetes cannot carry over: depends_on seed: service_completed_successfully (seed runs as a Deployment, which never completes)",
+    ]);
     expect(objects.map((o) => `${o.kind}/${o.metadata!.name}`)).toEqual(["Deployment/seed", "Deployment/web"]);
   });
   it("warns about a numeric-less user and still exports the rest", () => {
