@@ -22,8 +22,10 @@ export function canonical(value: unknown): unknown {
   return Object.fromEntries(entries.map(([k, v]) => [k, canonical(v)]));
 }
 
+// kubectl reads manifests with YAML 1.1 rules, where a bare `no`, `on` or
+// `12:30:00` is not a string: rendering as YAML 1.1 quotes every such string.
 function renderObject(object: KubeObject): string {
-  return stringify(canonical(object), { lineWidth: 0, aliasDuplicateObjects: false });
+  return stringify(canonical(object), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
 }
 
 /** All objects as one YAML stream (documents separated by `---`). */

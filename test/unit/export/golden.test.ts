@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { checkManifests } from "../../../src/export/kubernetes/check.js";
 import { renderManifests } from "../../../src/export/kubernetes/render.js";
 import { exportKubernetes, type KubernetesExportOptions } from "../../../src/export/kubernetes/translate.js";
@@ -56,6 +57,10 @@ describe("stack export kubernetes golden cases", () => {
       it("validates against the Kubernetes API schemas", async () => {
         expect(objects.length).toBeGreaterThan(0);
         expect(await checkManifests(objects)).toEqual([]);
+      });
+      it("round-trips: the YAML read back (as YAML 1.1, like kubectl) is the objects", () => {
+        const docs = parseAllDocuments(renderManifests(objects), { version: "1.1" });
+        expect(Array.isArray(docs) ? docs.map((d) => d.toJS()) : []).toEqual(JSON.parse(JSON.stringify(objects)));
       });
       it("is stable: a second run renders the same bytes", () => {
         expect(runCase(dir).text).toBe(text);
