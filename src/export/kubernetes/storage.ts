@@ -49,11 +49,29 @@ export function claimObjects(model: StackModel, plan: StackPlan, namespace?: str
   }));
 }
 
-/** Names of the configs (or secrets) that enabled services reference, sorted. */
-function referenced(model: StackModel, which: "configs" | "secrets"): string[] {
-  const names = new Set<string>();
-  for (const s of Object.values(model.services)) for (const r of s[which]) names.add(r.source);
-  return [...names].sort();
+interface FileSource {
+  key: string;
+  metadata: ReturnType<typeof objectMeta>;
+  dataKey: string;
+  bytes: Uint8Array;
+}
+
+/** The non-external configs (or secrets) that enabled services reference, sorted, with their content read. */
+function fileSources(model: StackModel, which: "configs" | "secrets", sources: ExportSources, namespace?: string): FileSource[] {
+  const keys = new Set<string>();
+  for (const s of Object.values(model.services)) for (const r of s[which]) keys.add(r.source);
+  const out: FileSource[] = [];
+  for (const key of [...keys].sort()) {
+    const item = model[which][key];
+    if (!item || item.external) continue;
+    out.push({
+      key,
+      metadata: objectMeta({ name: objectNameFor(key, `${which}.${key}`), namespace, project: model.name, user: item.labels }),
+      dataKey: dataKeyFor(key),
+      bytes: contentOf(item, `${which}.${key}`, sources),
+    });
+  }
+  return out;
 }
 
 function contentOf(item: SecretOrConfigModel, path: string, sources: ExportSources): Uint8Array {
@@ -85,38 +103,19 @@ function asText(bytes: Uint8Array): string | undefined {
   }
 }
 
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/** A ConfigMap per config: text as `data`, other bytes as `binaryData`. */
 export function configMapObjects(model: StackModel, sources: ExportSources, namespace?: string): IConfigMap[] {
-  const out: IConfigMap[] = [];
-  for (const key of referenced(model, "configs")) {
-    const item = model.configs[key];
-    if (!item || item.external) continue;
-    const bytes = contentOf(item, `configs.${key}`, sources);
-    const text = asText(bytes);
-    out.push({
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: objectMeta({ name: objectNameFor(key, `configs.${key}`), namespace, project: model.name, user: item.labels }),
-      ...(text !== undefined ? { data: { [dataKeyFor(key)]: text } } : { binaryData: { [dataKeyFor(key)]: Buffer.from(bytes).toString("base64") } }),
-    });
-  }
-  return out;
+  return fileSources(model, "configs", sources, namespace).map((f) => {
+    const text = asText(f.bytes);
+    return { apiVersion: "v1", kind: "ConfigMap", metadata: f.metadata, ...(text !== undefined ? { data: { [f.dataKey]: text } } : { binaryData: { [f.dataKey]: base64(f.bytes) } }) };
+  });
 }
 
+/** A Secret (Opaque, base64 `data`) per secret. */
 export function secretObjects(model: StackModel, sources: ExportSources, namespace?: string): ISecret[] {
-  const out: ISecret[] = [];
-  for (const key of referenced(model, "secrets")) {
-    const item = model.secrets[key];
-    if (!item || item.external) continue;
-    const bytes = contentOf(item, `secrets.${key}`, sources);
-    out.push({
-      apiVersion: "v1",
-      kind: "Secret",
-      metadata: objectMeta({ name: objectNameFor(key, `secrets.${key}`), namespace, project: model.name, user: item.labels }),
-      type: "Opaque",
-      data: { [dataKeyFor(key)]: Buffer.from(bytes).toString("base64") },
-    });
-  }
-  return out;
+  return fileSources(model, "secrets", sources, namespace).map((f) => ({ apiVersion: "v1", kind: "Secret", metadata: f.metadata, type: "Opaque", data: { [f.dataKey]: base64(f.bytes) } }));
 }
 
 export interface PodStorage {

@@ -166,3 +166,22 @@ describe("stack export kubernetes (CLI flags)", () => {
     expect(e.message).toBe('--service-type: "Ingress" is not a Service type');
   });
 });
+
+describe("export details", () => {
+  it("carries a config that is not UTF-8 as binaryData", () => {
+    const model = stackFrom({ services: { web: { configs: [{ source: "blob", target: "/blob" }] } }, configs: { blob: { file: "/srv/demo/blob.bin" } } });
+    const { objects } = exportKubernetes(model, { serviceType: "ClusterIP" }, { readFile: () => new Uint8Array([0xff, 0x00, 0xfe]), env: {} });
+    const cm = objects.find((o) => o.kind === "ConfigMap");
+    expect(cm).toMatchObject({ metadata: { name: "blob" }, binaryData: { blob: "/wD+" } });
+    expect(cm).not.toHaveProperty("data");
+  });
+  it("reads a config from the environment given to the export", () => {
+    const model = stackFrom({ services: { web: { configs: [{ source: "motd", target: "/etc/motd" }] } }, configs: { motd: { environment: "MOTD" } } });
+    const { objects } = exportKubernetes(model, { serviceType: "ClusterIP" }, { ...noFiles, env: { MOTD: "hi" } });
+    expect(objects.find((o) => o.kind === "ConfigMap")).toMatchObject({ data: { motd: "hi" } });
+  });
+  it("keeps a service that mounts a named volume only read-only a Deployment", () => {
+    const { objects } = run({ services: { web: { volumes: [{ type: "volume", source: "assets", target: "/a", read_only: true }] } }, volumes: { assets: {} } });
+    expect(objects.map((o) => o.kind)).toEqual(["PersistentVolumeClaim", "Deployment"]);
+  });
+});
