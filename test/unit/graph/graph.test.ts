@@ -37,7 +37,7 @@ describe("buildGraph", () => {
     expect(g.edges[0]).toMatchObject({ kind: "depends_on", condition: "service_healthy" });
   });
 
-  const cycles = [
+  const cycles: Array<{ name: string; deps: Record<string, string[]>; expected: string }> = [
     { name: "two services", deps: { web: ["api"], api: ["web"] }, expected: "dependency cycle: api -> web -> api" },
     { name: "three services, reported from the smallest name", deps: { b: ["d"], d: ["c"], c: ["b"] }, expected: "dependency cycle: b -> d -> c -> b" },
     { name: "self", deps: { a: ["a"] }, expected: "dependency cycle: a -> a" },
