@@ -33,6 +33,8 @@ export interface UpOptions {
   noStart?: boolean;
   scale?: Record<string, number>;
   dryRun?: boolean;
+  /** Called with the plan before anything changes (the CLI draws one progress line per container). */
+  onPlan?: (plan: Plan) => void;
   /** Wait for every selected service to be running (healthy when it has a healthcheck; exited 0 for one-shots). */
   wait?: boolean;
   waitTimeoutMs?: number;
@@ -113,6 +115,7 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
     deps.warn(`found orphan containers (${plan.orphans.join(", ")}) for this project; run with --remove-orphans to remove them`);
   }
   if (opts.dryRun) return { plan, graph, selection };
+  opts.onPlan?.(plan);
 
   state.project = model.name;
   state.projectDir = model.project_dir;
