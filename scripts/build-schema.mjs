@@ -16,11 +16,22 @@ if (!existsSync(schemaPath)) {
 const { default: Ajv } = await import("ajv");
 const { default: standaloneCode } = await import("ajv/dist/standalone/index.js");
 const schema = JSON.parse(readFileSync(schemaPath, "utf8"));
+// The schema uses no minLength/maxLength: ajv would emit a CommonJS require of
+// its ucs2length helper into the ESM module (checked below).
 const ajv = new Ajv({ allErrors: true, strict: false, code: { source: true, esm: true }, allowUnionTypes: true });
 const validate = ajv.compile(schema);
 const code = standaloneCode(ajv, validate);
+if (/\brequire\(/.test(code)) {
+  console.error("build-schema: the standalone validator needs an ajv runtime helper (require); adjust the schema or the ajv options");
+  process.exit(1);
+}
+// The schema itself, as a module: validation messages look up the keys allowed
+// at a path ("did you mean …") and only load it when a file has problems.
+const schemaModule = `export default ${JSON.stringify(schema)};\n`;
 for (const dir of outDirs) {
   mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "stack-schema.js"), schemaModule);
+  writeFileSync(join(dir, "stack-schema.d.ts"), "declare const schema: Record<string, unknown>;\nexport default schema;\n");
   writeFileSync(join(dir, "validate-stack.js"), code);
   writeFileSync(
     join(dir, "validate-stack.d.ts"),
