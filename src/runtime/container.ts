@@ -1,0 +1,419 @@
+// The container lifecycle for the engine and the supervisor: create (dirs,
+// overlay rootfs, volumes, cgroup with limits, config.json), start (a
+// detached monitor runs `runc run` and records the exit status), status,
+// stop, kill, exec, pause/unpause, stats, remove, and the clean-up of what a
+// crash left behind.
+//
+// Why a monitor: containers must outlive the CLI and the supervisor, and
+// their exit code must not be lost. Per container a shell in its own session
+// (setsid) runs `runc run --keep` in the foreground and, when it returns,
+// writes the status to <containerdir>/exit (temp + rename). Its stdout and
+// stderr are the FIFOs <containerdir>/stdout.fifo and stderr.fifo, opened
+// read-write before the spawn, so the container never gets EPIPE when nobody
+// reads; the supervisor reads them.
+import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ConflictError, InvalidInputError, NotFoundError, SystemError } from "../errors.js";
+import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic-write.js";
+import type { ServiceModel } from "../schema/model.js";
+import { ContainerCgroup, listProjectCgroups, removeCgroupTree, type CgroupFs, type CgroupStats } from "./cgroup.js";
+import type { CgroupVersion } from "./cgroup-settings.js";
+import { serviceLimits } from "./cgroup-settings.js";
+import type { CommandRunner } from "./command-runner.js";
+import type { ImageConfig } from "./image-config.js";
+import type { Mounter } from "./mounter.js";
+import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type OciSpec, type ResolvedDevice } from "./oci-spec.js";
+import type { OciRuntime } from "./oci-runtime.js";
+import { overlayMount } from "./overlay.js";
+import type { HostRlimits } from "./rlimits.js";
+import { resolveUser } from "./user.js";
+import { planVolumes } from "./volumes.js";
+import { containerEnv } from "./environment.js";
+
+export interface RuntimeDeps {
+  stateDir: string;
+  runDir: string;
+  /** Where cgroupfs is mounted (/sys/fs/cgroup). */
+  cgroupRoot: string;
+  cgroupVersion?: CgroupVersion;
+  cgroupFs: CgroupFs;
+  mounter: Mounter;
+  runner: CommandRunner;
+  runtime: OciRuntime;
+  signal: (pid: number, signal: NodeJS.Signals) => void;
+  sleep: (ms: number) => Promise<void>;
+  hostRlimits: HostRlimits;
+  /** process.arch of the host. */
+  arch: string;
+  /** Host path of tini-static for `init: true` (undefined when not installed). */
+  initBinary?: string;
+}
+
+export interface CreateConfig {
+  project: string;
+  /** Unique runtime id, [a-zA-Z0-9][a-zA-Z0-9_.-]*. */
+  id: string;
+  service: ServiceModel;
+  image: ImageConfig;
+  /** Image layer dirs, top-most first. */
+  lowerdirs: string[];
+  network: NetworkNamespace;
+  /** Default: the first 12 characters of the id. */
+  hostname?: string;
+  etcFiles?: { resolvConf?: string; hosts?: string; hostname?: string };
+  /** Top-level volume key → real name. */
+  volumeNames?: Record<string, string>;
+  /** Handles of the containers named in volumes_from, in that order. */
+  volumesFrom?: Array<{ handle: ContainerHandle; read_only: boolean }>;
+  devices?: ResolvedDevice[];
+  annotations?: Record<string, string>;
+}
+
+/** Everything needed to find a container again (saved as <dir>/handle.json). */
+export interface ContainerHandle {
+  id: string;
+  project: string;
+  service: string;
+  /** $STACK_STATE_DIR/projects/<project>/containers/<id>: the bundle dir. */
+  dir: string;
+  rootfs: string;
+  /** Relative cgroup path: stack/<project>/<id>. */
+  cgroup: string;
+  stopSignal: string;
+  stdoutFifo: string;
+  stderrFifo: string;
+  /** The file the monitor writes the exit status into. */
+  exitFile: string;
+  pidFile: string;
+  /** Volume mounts (for volumes_from of later containers). */
+  volumeMounts: OciMount[];
+}
+
+export type ContainerStatusName = "created" | "running" | "paused" | "exited";
+
+export interface ContainerStatusInfo {
+  status: ContainerStatusName;
+  pid?: number;
+  exitCode?: number;
+  oomKilled?: boolean;
+}
+
+export interface ExecOptions {
+  user?: string;
+  /** KEY=value pairs added over the container's environment. */
+  env?: Record<string, string>;
+  cwd?: string;
+  tty?: boolean;
+  timeoutMs?: number;
+}
+
+const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+export function containerDir(stateDir: string, project: string, id: string): string {
+  return join(stateDir, "projects", project, "containers", id);
+}
+
+export class ContainerRuntime {
+  constructor(private readonly deps: RuntimeDeps) {}
+
+  private cgroup(h: { project: string; id: string }): ContainerCgroup {
+    return new ContainerCgroup({ fs: this.deps.cgroupFs, signal: this.deps.signal, sleep: this.deps.sleep }, this.deps.cgroupRoot, h.project, h.id, this.deps.cgroupVersion);
+  }
+
+  /** Makes the container without starting it. Undoes its own steps when one fails. */
+  async create(cfg: CreateConfig): Promise<ContainerHandle> {
+    if (!ID_PATTERN.test(cfg.id)) throw new InvalidInputError(`container id ${JSON.stringify(cfg.id)} is not valid`, { hint: "use letters, digits, '_', '.', '-'" });
+    const dir = containerDir(this.deps.stateDir, cfg.project, cfg.id);
+    if (existsSync(join(dir, "handle.json"))) throw new ConflictError(`container ${cfg.id} of project ${cfg.project} already exists`, { hint: "remove it first" });
+    const rootfs = join(dir, "rootfs");
+    for (const d of ["upper", "work", "rootfs"]) mkdirSync(join(dir, d), { recursive: true });
+    const undo: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
+    try {
+      await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs));
+      undo.push(() => this.deps.mounter.unmount(rootfs));
+      const read = (p: string) => {
+        try {
+          return readFileSync(join(rootfs, p), "utf8");
+        } catch {
+          return "";
+        }
+      };
+      const { service, image } = cfg;
+      const user = resolveUser(service.user ?? image.User, { passwd: read("etc/passwd"), group: read("etc/group") }, service.group_add, `services.${service.name}.user`);
+      const plan = planVolumes({
+        service,
+        volumeNames: cfg.volumeNames ?? {},
+        stateDir: this.deps.stateDir,
+        containerDir: dir,
+        imageVolumes: Object.keys(image.Volumes ?? {}),
+        volumesFrom: (cfg.volumesFrom ?? []).map((f) => ({ mounts: f.handle.volumeMounts, read_only: f.read_only })),
+      });
+      for (const d of plan.createDirs) mkdirSync(d, { recursive: true });
+      for (const v of plan.volumeDirs) await this.prepareVolumeDir(v.dir, join(rootfs, v.target), v.copyFromImage);
+      const cgroup = this.cgroup(cfg);
+      undo.push(() => cgroup.remove());
+      cgroup.create(serviceLimits(service));
+      const { spec } = buildSpec({
+        service,
+        image,
+        user,
+        rootfs,
+        network: cfg.network,
+        hostname: cfg.hostname ?? cfg.id.slice(0, 12),
+        etcFiles: cfg.etcFiles ?? {},
+        volumeMounts: plan.mounts,
+        hostRlimits: this.deps.hostRlimits,
+        cgroupsPath: `/${cgroup.relative}`,
+        devices: cfg.devices ?? [],
+        ...(this.deps.initBinary ? { initBinary: this.deps.initBinary } : {}),
+        arch: this.deps.arch,
+        ...(cfg.annotations ? { annotations: cfg.annotations } : {}),
+      });
+      writeJsonAtomic(join(dir, "config.json"), spec);
+      const handle: ContainerHandle = {
+        id: cfg.id,
+        project: cfg.project,
+        service: service.name,
+        dir,
+        rootfs,
+        cgroup: cgroup.relative,
+        stopSignal: service.stop_signal ?? image.StopSignal ?? "SIGTERM",
+        stdoutFifo: join(dir, "stdout.fifo"),
+        stderrFifo: join(dir, "stderr.fifo"),
+        exitFile: join(dir, "exit"),
+        pidFile: join(dir, "pid"),
+        volumeMounts: plan.mounts.filter((m) => m.type === "bind"),
+      };
+      writeJsonAtomic(join(dir, "handle.json"), handle);
+      return handle;
+    } catch (e) {
+      for (const step of undo.reverse()) {
+        try {
+          await step();
+        } catch {
+          // The original error is the one to report.
+        }
+      }
+      throw e;
+    }
+  }
+
+  /** A new volume dir gets the image's content at the target (Docker's copy-up); an existing one is left alone. */
+  private async prepareVolumeDir(dir: string, imagePath: string, copy: boolean): Promise<void> {
+    const fresh = !existsSync(dir);
+    mkdirSync(dir, { recursive: true });
+    if (!fresh || !copy || !existsSync(imagePath) || readdirSync(imagePath).length === 0) return;
+    const r = await this.deps.runner.run(["cp", "-a", `${imagePath}/.`, `${dir}/`]);
+    if (r.exitCode !== 0) throw new SystemError(`cannot copy the image's ${imagePath} into volume ${dir}: ${r.stderr.trim()}`, { hint: "check free space under STACK_STATE_DIR" });
+  }
+
+  /** Re-adopts a container from its saved handle. */
+  load(project: string, id: string): ContainerHandle {
+    const file = join(containerDir(this.deps.stateDir, project, id), "handle.json");
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as ContainerHandle;
+    } catch (e) {
+      throw new NotFoundError(`no container ${JSON.stringify(id)} in project ${JSON.stringify(project)} (${file})`, { cause: e, hint: "`stack ps -a` lists the project's containers" });
+    }
+  }
+
+  /** Starts the detached monitor; resolves once the runtime reports the container's pid (or it already exited). */
+  async start(h: ContainerHandle, timeoutMs = 10_000): Promise<{ pid?: number }> {
+    if (existsSync(h.pidFile) || (await this.deps.runtime.state(h.id))) throw new ConflictError(`container ${h.id} was already started`, { hint: "remove it and create a new one" });
+    rmSync(h.exitFile, { force: true });
+    for (const fifo of [h.stdoutFifo, h.stderrFifo]) {
+      if (!existsSync(fifo)) {
+        const r = await this.deps.runner.run(["mkfifo", "-m", "600", fifo]);
+        if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifo}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
+      }
+    }
+    const out = openSync(h.stdoutFifo, constants.O_RDWR | constants.O_NONBLOCK);
+    const err = openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      const script = 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"';
+      this.deps.runner.spawnDetached(["sh", "-c", script, "stack-monitor", h.exitFile, ...this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)], { stdout: out, stderr: err });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (existsSync(h.pidFile)) {
+        const pid = Number(readFileSync(h.pidFile, "utf8").trim());
+        if (pid > 0) return { pid };
+      }
+      if (existsSync(h.exitFile)) {
+        if (!existsSync(h.pidFile)) throw new SystemError(`container ${h.id} failed to start (runtime exit ${readExit(h.exitFile)})`, { hint: `its error is on ${h.stderrFifo}; the supervisor's log shows it` });
+        return {};
+      }
+      if (Date.now() > deadline) throw new SystemError(`container ${h.id} did not start within ${timeoutMs} ms`, { hint: "check the runtime's messages in the container's log" });
+      await this.deps.sleep(2);
+    }
+  }
+
+  async status(h: ContainerHandle): Promise<ContainerStatusInfo> {
+    if (existsSync(h.exitFile)) {
+      const exitCode = readExit(h.exitFile);
+      return { status: "exited", exitCode, oomKilled: this.cgroup(h).oomKills() > 0 && exitCode === 137 };
+    }
+    const s = await this.deps.runtime.state(h.id);
+    if (!s) return existsSync(h.pidFile) ? { status: "exited" } : { status: "created" };
+    if (s.status === "paused") return { status: "paused", pid: s.pid };
+    if (s.status === "running") return { status: "running", pid: s.pid };
+    if (s.status === "stopped") return { status: "exited" }; // monitor about to write the exit file
+    return { status: "created" };
+  }
+
+  /** Resolves with the exit status once the monitor recorded it. */
+  async wait(h: ContainerHandle, timeoutMs = Infinity): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(h.exitFile)) {
+      if (Date.now() > deadline) throw new SystemError(`container ${h.id} still runs after ${timeoutMs} ms`, { hint: "stop it" });
+      await this.deps.sleep(5);
+    }
+    return readExit(h.exitFile);
+  }
+
+  /** stop_signal to PID 1, then after graceMs SIGKILL to every process of the cgroup. */
+  async stop(h: ContainerHandle, options: { signal?: string; graceMs?: number } = {}): Promise<void> {
+    const st = await this.status(h);
+    if (st.status === "exited" || st.status === "created") return;
+    if (st.status === "paused") await this.cgroup(h).thaw();
+    await this.deps.runtime.kill(h.id, options.signal ?? h.stopSignal);
+    const deadline = Date.now() + (options.graceMs ?? 10_000);
+    while (Date.now() < deadline) {
+      if (existsSync(h.exitFile)) return;
+      await this.deps.sleep(10);
+    }
+    await this.cgroup(h).killAll();
+    await this.wait(h, 10_000);
+  }
+
+  async kill(h: ContainerHandle, signal = "SIGKILL"): Promise<void> {
+    await this.deps.runtime.kill(h.id, signal);
+  }
+
+  private execProcess(h: ContainerHandle, argv: string[], options: ExecOptions): OciProcess {
+    const spec = JSON.parse(readFileSync(join(h.dir, "config.json"), "utf8")) as OciSpec;
+    const p: OciProcess = { ...spec.process, args: argv, terminal: options.tty ?? false };
+    if (options.user !== undefined) {
+      const read = (f: string) => {
+        try {
+          return readFileSync(join(h.rootfs, f), "utf8");
+        } catch {
+          return "";
+        }
+      };
+      const u = resolveUser(options.user, { passwd: read("etc/passwd"), group: read("etc/group") }, [], "exec --user");
+      p.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length > 0 ? { additionalGids: u.additionalGids } : {}) };
+      if (u.uid !== 0) p.capabilities = { ...p.capabilities, effective: [], permitted: [] };
+      const homeless = p.env.filter((e) => !e.startsWith("HOME="));
+      p.env = containerEnv({ imageEnv: homeless, serviceEnv: {}, hostname: spec.hostname ?? h.id, home: u.home });
+    }
+    if (options.env) p.env = containerEnv({ imageEnv: p.env, serviceEnv: options.env, hostname: spec.hostname ?? h.id, home: "/" });
+    if (options.cwd !== undefined) p.cwd = options.cwd;
+    return p;
+  }
+
+  private writeProcessFile(h: ContainerHandle, p: OciProcess): string {
+    const file = join(h.dir, `exec-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
+    writeFileAtomic(file, JSON.stringify(p));
+    return file;
+  }
+
+  /** Runs a command in the running container, collecting its output (healthchecks, `stack exec` without a terminal). */
+  async exec(h: ContainerHandle, argv: string[], options: ExecOptions = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const file = this.writeProcessFile(h, this.execProcess(h, argv, { ...options, tty: false }));
+    try {
+      const r = await this.deps.runner.run(this.deps.runtime.execArgv(h.id, file, false), options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+      return r;
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  /** Runs a command with the caller's stdio (interactive `stack exec -it`); resolves with its exit code. */
+  async execInteractive(h: ContainerHandle, argv: string[], options: ExecOptions = {}): Promise<number> {
+    const file = this.writeProcessFile(h, this.execProcess(h, argv, options));
+    try {
+      return await this.deps.runner.runInherit(this.deps.runtime.execArgv(h.id, file, options.tty ?? false));
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  async pause(h: ContainerHandle): Promise<void> {
+    await this.cgroup(h).freeze();
+  }
+
+  async unpause(h: ContainerHandle): Promise<void> {
+    await this.cgroup(h).thaw();
+  }
+
+  stats(h: ContainerHandle): CgroupStats {
+    return this.cgroup(h).stats();
+  }
+
+  /** Kills what runs, deletes the runtime's state, unmounts, removes the cgroup and the container dir (anonymous volumes with it). Named volumes stay. */
+  async remove(h: ContainerHandle): Promise<void> {
+    const cgroup = this.cgroup(h);
+    if (existsSync(h.pidFile) && !existsSync(h.exitFile)) {
+      await cgroup.killAll();
+      await this.wait(h, 10_000);
+    }
+    await this.deps.runtime.delete(h.id);
+    for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
+    cgroup.remove();
+    rmSync(h.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * After a crash: removes every container of the project(s) whose id is not
+   * in `keep` — the runtime's state, processes, mounts, cgroups and dirs.
+   * Returns the ids it removed.
+   */
+  async cleanupLeftovers(project?: string, keep: ReadonlySet<string> = new Set()): Promise<string[]> {
+    const projectsDir = join(this.deps.stateDir, "projects");
+    const projects = project !== undefined ? [project] : safeList(projectsDir);
+    const removed = new Set<string>();
+    const known = new Set<string>();
+    for (const p of projects) {
+      const dirs = safeList(join(projectsDir, p, "containers"));
+      for (const id of dirs) known.add(id);
+      const version = this.cgroup({ project: p, id: "x" }).version;
+      const ids = new Set([...dirs, ...listProjectCgroups(this.deps.cgroupFs, this.deps.cgroupRoot, version, p)]);
+      for (const id of [...ids].sort()) {
+        if (keep.has(id)) continue;
+        const dir = containerDir(this.deps.stateDir, p, id);
+        const cg = this.cgroup({ project: p, id });
+        await cg.killAll();
+        await this.deps.runtime.delete(id);
+        for (const m of this.deps.mounter.mountsUnder(dir)) await this.deps.mounter.unmount(m);
+        removeCgroupTree(this.deps.cgroupFs, this.deps.cgroupRoot, version, cg.relative);
+        rmSync(dir, { recursive: true, force: true });
+        removed.add(id);
+      }
+    }
+    // Runtime state whose bundle is gone (a crash between `runc run` and our record).
+    for (const s of await this.deps.runtime.list()) {
+      if (keep.has(s.id) || removed.has(s.id) || known.has(s.id)) continue;
+      if (project !== undefined) continue; // cannot tell which project it was
+      await this.deps.runtime.delete(s.id);
+      removed.add(s.id);
+    }
+    return [...removed].sort();
+  }
+}
+
+function readExit(file: string): number {
+  const n = Number(readFileSync(file, "utf8").trim());
+  return Number.isInteger(n) ? n : -1;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,71 @@
+// The runtime layer's public face: the pure spec/limit generators and the
+// container lifecycle, plus openRuntime() that wires the real effects.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { realCgroupFs, detectCgroupVersion } from "./cgroup.js";
+import { realCommandRunner } from "./command-runner.js";
+import { ContainerRuntime } from "./container.js";
+import { CommandMounter } from "./mounter.js";
+import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";
+import { parseProcLimits } from "./rlimits.js";
+
+export { buildSpec, INIT_PATH, type BuiltSpec, type NetworkNamespace, type OciMount, type OciSpec, type ResolvedDevice, type SpecInput } from "./oci-spec.js";
+export { resolveUser, type ResolvedUser } from "./user.js";
+export type { ImageConfig } from "./image-config.js";
+export { cgroupSettings, serviceLimits, type CgroupVersion, type Limits } from "./cgroup-settings.js";
+export { ContainerCgroup, type CgroupFs, type CgroupStats } from "./cgroup.js";
+export { overlayMount, type MountDescription } from "./overlay.js";
+export { planVolumes, namedVolumeDir } from "./volumes.js";
+export { chooseRuntime, OciRuntime, type RuntimeChoice, type RuntimeName } from "./oci-runtime.js";
+export { ContainerRuntime, containerDir, type ContainerHandle, type ContainerStatusInfo, type CreateConfig, type ExecOptions, type RuntimeDeps } from "./container.js";
+
+export interface OpenRuntimeOptions {
+  stateDir: string;
+  runDir: string;
+  /** Default /sys/fs/cgroup. */
+  cgroupRoot?: string;
+  /** STACK_RUNTIME, passed in by the CLI. */
+  runtimeOverride?: string;
+}
+
+const RUNTIME_PATHS: Record<RuntimeName, string[]> = {
+  runc: ["/usr/sbin/runc", "/usr/bin/runc", "/usr/local/sbin/runc", "/usr/local/bin/runc"],
+  crun: ["/usr/bin/crun", "/usr/local/bin/crun"],
+};
+
+export function detectCgroupMode(cgroupRoot: string): CgroupMode {
+  if (existsSync(join(cgroupRoot, "cgroup.controllers"))) return "v2";
+  return existsSync(join(cgroupRoot, "unified", "cgroup.controllers")) ? "hybrid" : "v1";
+}
+
+/** The runtime with the host's real mount, cgroupfs, processes and OCI runtime. */
+export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
+  const cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
+  const available: Partial<Record<RuntimeName, string>> = {};
+  for (const name of ["runc", "crun"] as const) {
+    const found = RUNTIME_PATHS[name].find((p) => existsSync(p));
+    if (found) available[name] = found;
+  }
+  const choice = chooseRuntime(available, detectCgroupMode(cgroupRoot), options.runtimeOverride);
+  return new ContainerRuntime({
+    stateDir: options.stateDir,
+    runDir: options.runDir,
+    cgroupRoot,
+    cgroupVersion: detectCgroupVersion(realCgroupFs, cgroupRoot),
+    cgroupFs: realCgroupFs,
+    mounter: new CommandMounter(realCommandRunner),
+    runner: realCommandRunner,
+    runtime: new OciRuntime(realCommandRunner, choice, join(options.runDir, choice.name)),
+    signal: (pid, sig) => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // gone already
+      }
+    },
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
+    arch: process.arch,
+    ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
+  });
+}

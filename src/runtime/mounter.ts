@@ -1,0 +1,48 @@
+// The narrow mount interface, and its real form on mount(8)/umount(8).
+import { readFileSync } from "node:fs";
+import { SystemError } from "../errors.js";
+import type { CommandRunner } from "./command-runner.js";
+import type { MountDescription } from "./overlay.js";
+
+export interface Mounter {
+  mount(m: MountDescription): Promise<void>;
+  /** Lazy-free unmount of one mount point; absent mount points are not an error. */
+  unmount(target: string): Promise<void>;
+  /** Mount points at or below `prefix`, deepest first. */
+  mountsUnder(prefix: string): string[];
+}
+
+/** Octal escapes of /proc/self/mountinfo ("\040" for a blank). */
+function unescapeMountPath(p: string): string {
+  return p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+export function parseMountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split("\n")
+    .map((l) => l.split(" ")[4])
+    .filter((m): m is string => !!m)
+    .map(unescapeMountPath);
+}
+
+export class CommandMounter implements Mounter {
+  constructor(private readonly runner: CommandRunner) {}
+
+  async mount(m: MountDescription): Promise<void> {
+    const r = await this.runner.run(["mount", "-t", m.type, "-o", m.options.join(","), m.source, m.target]);
+    if (r.exitCode !== 0) {
+      throw new SystemError(`cannot mount ${m.type} at ${m.target}: ${r.stderr.trim()}`, { hint: "check that the kernel has overlayfs and the layer dirs exist" });
+    }
+  }
+
+  async unmount(target: string): Promise<void> {
+    if (!this.mountsUnder(target).includes(target)) return;
+    const r = await this.runner.run(["umount", target]);
+    if (r.exitCode !== 0) throw new SystemError(`cannot unmount ${target}: ${r.stderr.trim()}`, { hint: "a process may still use it; stop the container first" });
+  }
+
+  mountsUnder(prefix: string): string[] {
+    const all = parseMountPoints(readFileSync("/proc/self/mountinfo", "utf8"));
+    return [...new Set(all.filter((p) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)))].sort((a, b) => b.length - a.length);
+  }
+}
