@@ -1,0 +1,286 @@
+// The runtime for real, as root: busybox containers on an overlay rootfs,
+// runc under a temporary run dir, cgroups under the host's /sys/fs/cgroup.
+// Every test checks afterwards that it left no mount, cgroup, runc state or
+// process behind.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync, constants } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import type { ServiceModel } from "../../../src/schema/model.js";
+import { openRuntime, type ContainerHandle, type ContainerRuntime } from "../../../src/runtime/index.js";
+import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { makeService } from "../../helpers/model.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+import { makeBusyboxRootfs } from "./busybox-rootfs.js";
+
+const PROJECT = "rtitest";
+const MiB = 1024 * 1024;
+
+describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (runc, overlayfs, cgroups)", () => {
+  let base: string;
+  let lower: string;
+  let rt: ContainerRuntime;
+  let before: HostSnapshot;
+  let runcRoot: string;
+  let n = 0;
+
+  beforeEach(() => {
+    base = mkdtempSync("/tmp/stack-rt-");
+    lower = makeBusyboxRootfs(join(base, "lower"));
+    runcRoot = join(base, "run", "runc");
+    before = snapshotHost([base], [runcRoot]);
+    rt = openRuntime({ stateDir: join(base, "state"), runDir: join(base, "run") });
+  });
+
+  afterEach(async () => {
+    await rt.cleanupLeftovers(PROJECT);
+    try {
+      assertNoLeaks(before, [base], [runcRoot]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  async function create(over: Partial<ServiceModel>, extra: { volumeNames?: Record<string, string> } = {}): Promise<ContainerHandle> {
+    n++;
+    return rt.create({
+      project: PROJECT,
+      id: `c${n}-${Date.now().toString(36)}`,
+      service: makeService("svc", over),
+      image: { Env: ["FROM_IMAGE=1"] },
+      lowerdirs: [lower],
+      network: { mode: "none" },
+      hostname: "box",
+      ...extra,
+    });
+  }
+
+  /** Opens the output FIFOs like the supervisor does, before start, and collects what the container writes. */
+  function capture(h: ContainerHandle): { stdout: () => string; stderr: () => string; close: () => void } {
+    execFileSync("mkfifo", ["-m", "600", h.stdoutFifo, h.stderrFifo]);
+    const chunks = { out: "", err: "" };
+    const fds = [openSync(h.stdoutFifo, constants.O_RDWR | constants.O_NONBLOCK), openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK)];
+    const drain = () => {
+      const buf = Buffer.alloc(65536);
+      fds.forEach((fd, i) => {
+        for (;;) {
+          let got = 0;
+          try {
+            got = require_readSync(fd, buf);
+          } catch {
+            got = 0;
+          }
+          if (got <= 0) break;
+          if (i === 0) chunks.out += buf.subarray(0, got).toString();
+          else chunks.err += buf.subarray(0, got).toString();
+        }
+      });
+    };
+    return {
+      stdout: () => (drain(), chunks.out),
+      stderr: () => (drain(), chunks.err),
+      close: () => fds.forEach((fd) => closeSync(fd)),
+    };
+  }
+
+  async function runToEnd(over: Partial<ServiceModel>): Promise<{ exitCode: number; stdout: string; stderr: string; oomKilled?: boolean; handle: ContainerHandle }> {
+    const h = await create(over);
+    const io = capture(h);
+    try {
+      await rt.start(h);
+      const exitCode = await rt.wait(h, 20_000);
+      const st = await rt.status(h);
+      return { exitCode, stdout: io.stdout(), stderr: io.stderr(), oomKilled: st.oomKilled, handle: h };
+    } finally {
+      io.close();
+      await rt.remove(h);
+    }
+  }
+
+  test("isolation: own PID 1, hostname and mount table; the exit code is recorded", async () => {
+    const r = await runToEnd({ command: ["sh", "-c", "echo pid=$$; hostname; cat /proc/mounts; echo env=$FROM_IMAGE; exit 42"] });
+    expect(r.exitCode).toBe(42);
+    expect(r.stdout).toContain("pid=1\n");
+    expect(r.stdout).toContain("box\n");
+    expect(r.stdout).toMatch(/^overlay \/ overlay /m);
+    const mountPoints = r.stdout.split("\n").filter((l) => l.startsWith("/") || l.includes(" /")).map((l) => l.split(" ")[1]);
+    expect(mountPoints).not.toContain("/work"); // the host's mounts stay invisible
+    expect(mountPoints.filter((m) => m?.startsWith("/tmp/"))).toEqual([]);
+    expect(r.stdout).toContain("env=1");
+  });
+
+  test("memory limit is enforced and an OOM kill is reported (137, oomKilled)", async () => {
+    const r = await runToEnd({ mem_limit: 16 * MiB, memswap_limit: 16 * MiB, command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
+    expect(r.exitCode).toBe(137);
+    expect(r.oomKilled).toBe(true);
+    const ok = await runToEnd({ mem_limit: 16 * MiB, memswap_limit: 16 * MiB, command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=1M", "count=1"] });
+    expect(ok.exitCode).toBe(0);
+    expect(ok.oomKilled).toBe(false);
+  });
+
+  test("pids limit caps the number of processes; CPU quota and memory limit are visible in cgroupfs", async () => {
+    const h = await create({ pids_limit: 8, cpus: 0.5, mem_limit: 32 * MiB, command: ["sleep", "60"] });
+    try {
+      await rt.start(h);
+      // The quota is visible from inside too (before the fork test fills the pids budget).
+      const inside = await rt.exec(h, ["cat", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]);
+      expect(inside.stdout.trim()).toBe("50000");
+      const forks = await rt.exec(h, ["sh", "-c", "for i in $(seq 20); do sleep 30 >/dev/null 2>&1 & done; echo started"]);
+      expect(forks.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+      const stats = rt.stats(h);
+      expect(stats.pids).toBeGreaterThan(1);
+      expect(stats.pids).toBeLessThanOrEqual(8);
+      expect(stats.memoryLimit).toBe(32 * MiB);
+      expect(readFileSync(`/sys/fs/cgroup/pids/${h.cgroup}/pids.max`, "utf8").trim()).toBe("8");
+      expect(readFileSync(`/sys/fs/cgroup/cpu/${h.cgroup}/cpu.cfs_quota_us`, "utf8").trim()).toBe("50000");
+      expect(readFileSync(`/sys/fs/cgroup/cpu/${h.cgroup}/cpu.cfs_period_us`, "utf8").trim()).toBe("100000");
+    } finally {
+      await rt.stop(h, { graceMs: 200 });
+      await rt.remove(h);
+    }
+  });
+
+  test("user switching: name, uid:gid, supplementary groups", async () => {
+    const app = await runToEnd({ user: "app", command: ["id"] });
+    expect(app.stdout.trim()).toBe("uid=1000(app) gid=1000(app) groups=50(staff)");
+    const numeric = await runToEnd({ user: "65534:50", command: ["id"] });
+    expect(numeric.stdout.trim()).toBe("uid=65534(nobody) gid=50(staff)");
+    await expect(create({ user: "ghost", command: ["id"] })).rejects.toThrow(/unable to find user "ghost"/);
+  });
+
+  test("read-only rootfs refuses writes outside volumes and tmpfs", async () => {
+    const r = await runToEnd({ read_only: true, tmpfs: ["/scratch"], command: ["sh", "-c", "touch /x; echo rc=$?; touch /scratch/ok && echo tmpfs-ok"] });
+    expect(r.stdout).toContain("rc=1");
+    expect(r.stderr).toContain("Read-only file system");
+    expect(r.stdout).toContain("tmpfs-ok");
+  });
+
+  test("a named volume is filled from the image, and survives container removal", async () => {
+    const vol = { type: "volume" as const, source: "data", target: "/data", read_only: false, volume: { nocopy: false } };
+    const volumeNames = { data: `${PROJECT}_data` };
+    const volDir = join(base, "state", "volumes", `${PROJECT}_data`, "_data");
+    const first = await create({ volumes: [vol], command: ["sh", "-c", "cat /data/seed.txt; echo kept > /data/mine"] }, { volumeNames });
+    await rt.start(first);
+    expect(await rt.wait(first, 10_000)).toBe(0);
+    await rt.remove(first);
+    expect(readFileSync(join(volDir, "mine"), "utf8")).toBe("kept\n");
+    expect(readFileSync(join(volDir, "seed.txt"), "utf8")).toBe("from-image\n");
+    const second = await create({ volumes: [vol], command: ["cat", "/data/mine"] }, { volumeNames });
+    const io = capture(second);
+    try {
+      await rt.start(second);
+      expect(await rt.wait(second, 10_000)).toBe(0);
+      expect(io.stdout()).toBe("kept\n");
+    } finally {
+      io.close();
+      await rt.remove(second);
+    }
+  });
+
+  test("exec runs in the container with its env, as another user, in another dir", async () => {
+    const h = await create({ command: ["sleep", "30"], environment: { GREETING: "hello" } });
+    try {
+      await rt.start(h);
+      const r = await rt.exec(h, ["sh", "-c", "echo $GREETING $EXTRA; id -u; pwd"], { user: "app", env: { EXTRA: "x" }, cwd: "/tmp" });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe("hello x\n1000\n/tmp\n");
+      expect((await rt.exec(h, ["sh", "-c", "exit 7"])).exitCode).toBe(7);
+    } finally {
+      await rt.stop(h, { graceMs: 100 });
+      await rt.remove(h);
+    }
+  });
+
+  test("stop: the stop signal ends a cooperative container; a deaf one gets SIGKILL after the grace period", async () => {
+    const polite = await create({ command: ["sh", "-c", "trap 'exit 3' TERM; while true; do sleep 0.1; done"] });
+    await rt.start(polite);
+    await new Promise((r) => setTimeout(r, 300));
+    await rt.stop(polite, { graceMs: 5000 });
+    expect((await rt.status(polite)).exitCode).toBe(3);
+    await rt.remove(polite);
+
+    const deaf = await create({ command: ["sh", "-c", "trap '' TERM; sleep 60 & wait; sleep 60"] });
+    await rt.start(deaf);
+    const t0 = Date.now();
+    await rt.stop(deaf, { graceMs: 700 });
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(700);
+    expect(took).toBeLessThan(5000);
+    expect(await rt.status(deaf)).toMatchObject({ status: "exited", exitCode: 137, oomKilled: false });
+    await rt.remove(deaf);
+  });
+
+  test("pause and unpause freeze and thaw the whole group", async () => {
+    const h = await create({ command: ["sleep", "30"] });
+    try {
+      await rt.start(h);
+      await rt.pause(h);
+      expect((await rt.status(h)).status).toBe("paused");
+      expect(readFileSync(`/sys/fs/cgroup/freezer/${h.cgroup}/freezer.state`, "utf8").trim()).toBe("FROZEN");
+      await rt.unpause(h);
+      expect((await rt.status(h)).status).toBe("running");
+      expect((await rt.exec(h, ["true"])).exitCode).toBe(0);
+    } finally {
+      await rt.stop(h, { graceMs: 100 });
+      await rt.remove(h);
+    }
+  });
+
+  test("init: true runs tini as PID 1 in front of the command", async () => {
+    const r = await runToEnd({ init: true, command: ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"] });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline ");
+  });
+
+  test("a container survives the kill -9 of the process that started it, and its exit code is kept", async () => {
+    const starterDir = join(base, "starter");
+    mkdirSync(starterDir);
+    symlinkSync(join(process.cwd(), "node_modules"), join(starterDir, "node_modules"));
+    // Compile the runtime for a plain `node` starter process.
+    execFileSync(join(process.cwd(), "node_modules/.bin/tsc"), [
+      "src/runtime/index.ts", "--outDir", starterDir, "--rootDir", ".", "--module", "NodeNext", "--moduleResolution", "NodeNext",
+      "--target", "ES2022", "--skipLibCheck", "--types", "node",
+    ], { cwd: process.cwd() });
+    writeFileSync(join(starterDir, "package.json"), '{"type":"module"}');
+    const handleFile = join(starterDir, "handle.json");
+    writeFileSync(join(starterDir, "start.mjs"), `
+      import { writeFileSync } from "node:fs";
+      import { openRuntime } from "./src/runtime/index.js";
+      const [stateDir, runDir, lower, out] = process.argv.slice(2);
+      const rt = openRuntime({ stateDir, runDir });
+      const service = ${JSON.stringify(makeService("svc", { command: ["sh", "-c", "trap 'exit 5' TERM; while true; do sleep 0.1; done"] }))};
+      const h = await rt.create({ project: "${PROJECT}", id: "orphan", service, image: {}, lowerdirs: [lower], network: { mode: "none" } });
+      await rt.start(h);
+      writeFileSync(out, JSON.stringify(h));
+      setInterval(() => {}, 100000);
+    `);
+    const starter = spawn(process.execPath, [join(starterDir, "start.mjs"), join(base, "state"), join(base, "run"), lower, handleFile], { stdio: "ignore" });
+    for (let i = 0; i < 200 && !existsSync(handleFile); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(handleFile)).toBe(true);
+    starter.kill("SIGKILL");
+    await new Promise((r) => starter.once("exit", r));
+    await new Promise((r) => setTimeout(r, 300));
+    const h = rt.load(PROJECT, "orphan");
+    expect((await rt.status(h)).status).toBe("running");
+    await rt.stop(h, { graceMs: 5000 });
+    expect(await rt.status(h)).toMatchObject({ status: "exited", exitCode: 5 });
+    await rt.remove(h);
+  });
+
+  test("cleanupLeftovers removes a running container that no record keeps", async () => {
+    const h = await create({ command: ["sleep", "30"] });
+    await rt.start(h);
+    expect(await rt.cleanupLeftovers(PROJECT)).toEqual([h.id]);
+    expect(existsSync(h.dir)).toBe(false);
+  });
+});
+
+import { readSync } from "node:fs";
+function require_readSync(fd: number, buf: Buffer): number {
+  try {
+    return readSync(fd, buf, 0, buf.length, null);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EAGAIN") return 0;
+    throw e;
+  }
+}
