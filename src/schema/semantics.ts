@@ -1,0 +1,117 @@
+// Checks beyond the schema, on the normalized model: references between
+// services and to top-level resources, host port conflicts, container names.
+// Each check is a named function that returns problems; all are reported.
+import { didYouMean } from "./did-you-mean.js";
+import type { PortModel, ServiceModel, StackModel } from "./model.js";
+import type { Location, PathSegment, Problem } from "./source.js";
+
+type Check = (model: StackModel) => Problem[];
+
+function allServices(model: StackModel): Record<string, ServiceModel> {
+  return { ...model.disabled_services, ...model.services };
+}
+
+function sorted<T>(o: Record<string, T>): Array<[string, T]> {
+  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function unknownName(kind: string, name: string, known: string[], path: PathSegment[]): Problem {
+  const hint = didYouMean(name, known) ?? (known.length > 0 ? `defined ${kind}s: ${known.sort().join(", ")}` : `define it under the top-level \`${kind}s:\``);
+  return { path, message: `undefined ${kind} "${name}"`, hint };
+}
+
+const serviceReferences: Check = (model) => {
+  const services = allServices(model);
+  const names = Object.keys(services);
+  const problems: Problem[] = [];
+  const ref = (name: string, path: PathSegment[]) => {
+    if (!Object.hasOwn(services, name)) problems.push(unknownName("service", name, names, path));
+  };
+  for (const [name, s] of sorted(services)) {
+    for (const [dep, d] of sorted(s.depends_on)) if (d.required) ref(dep, ["services", name, "depends_on", dep]);
+    s.links.forEach((l, i) => ref(l.service, ["services", name, "links", i]));
+    s.volumes_from.forEach((v, i) => {
+      if (v.kind === "service") ref(v.name, ["services", name, "volumes_from", i]);
+    });
+    for (const key of ["network_mode", "ipc", "pid"] as const) {
+      const value = s[key];
+      if (value?.startsWith("service:")) ref(value.slice("service:".length), ["services", name, key]);
+    }
+  }
+  return problems;
+};
+
+const resourceReferences: Check = (model) => {
+  const problems: Problem[] = [];
+  for (const [name, s] of sorted(allServices(model))) {
+    for (const net of Object.keys(s.networks).sort()) {
+      if (!Object.hasOwn(model.networks, net)) problems.push(unknownName("network", net, Object.keys(model.networks), ["services", name, "networks", net]));
+    }
+    s.volumes.forEach((v, i) => {
+      if (v.type === "volume" && v.source !== undefined && !Object.hasOwn(model.volumes, v.source)) {
+        const p = unknownName("volume", v.source, Object.keys(model.volumes), ["services", name, "volumes", i]);
+        if (!p.hint?.startsWith("did you mean")) p.hint = `define it under the top-level \`volumes:\`, or write ./${v.source} for a folder of the project`;
+        problems.push(p);
+      }
+    });
+    for (const kind of ["secrets", "configs"] as const) {
+      s[kind].forEach((r, i) => {
+        if (!Object.hasOwn(model[kind], r.source)) problems.push(unknownName(kind.slice(0, -1), r.source, Object.keys(model[kind]), ["services", name, kind, i]));
+      });
+    }
+  }
+  return problems;
+};
+
+const wildcard = new Set([undefined, "", "0.0.0.0", "::"]);
+
+function hostPorts(p: PortModel): number[] {
+  if (p.published === undefined) return [];
+  const m = /^(\d+)(?:-(\d+))?$/.exec(p.published);
+  if (!m || m[2] !== undefined) return m && m[2] === undefined ? [Number(m[1])] : []; // a host range lets stack pick a free port
+  return Number(m[1]) === 0 ? [] : [Number(m[1])];
+}
+
+const portConflicts: Check = (model) => {
+  const problems: Problem[] = [];
+  const taken: Array<{ service: string; port: number; protocol: string; ip: string | undefined }> = [];
+  for (const [name, s] of sorted(model.services)) {
+    for (const p of s.ports) {
+      for (const port of hostPorts(p)) {
+        const clash = taken.find((t) => t.service !== name && t.port === port && t.protocol === p.protocol && (t.ip === p.host_ip || wildcard.has(t.ip) || wildcard.has(p.host_ip)));
+        if (clash) {
+          const where = p.host_ip && !wildcard.has(p.host_ip) ? `${p.host_ip}:` : "";
+          problems.push({
+            path: ["services", name, "ports"],
+            message: `host port "${where}${port}/${p.protocol}" is also published by service "${clash.service}"`,
+            hint: "publish a different host port, or leave the host port out to get a free one",
+          });
+        }
+        taken.push({ service: name, port, protocol: p.protocol, ip: p.host_ip });
+      }
+    }
+  }
+  return problems;
+};
+
+const containerNames: Check = (model) => {
+  const problems: Problem[] = [];
+  const owner = new Map<string, string>();
+  for (const [name, s] of sorted(allServices(model))) {
+    if (s.container_name === undefined) continue;
+    const path = ["services", name, "container_name"];
+    const other = owner.get(s.container_name);
+    if (other !== undefined) problems.push({ path, message: `container name "${s.container_name}" is also used by service "${other}"`, hint: "container names must be unique; remove container_name to get <project>-<service>-N" });
+    else owner.set(s.container_name, name);
+    if (s.scale > 1) problems.push({ path, message: `container name "${s.container_name}" cannot be shared by ${s.scale} replicas`, hint: "remove container_name, or set scale to 1" });
+  }
+  return problems;
+};
+
+export const checks: Record<string, Check> = { serviceReferences, resourceReferences, portConflicts, containerNames };
+
+export function checkStack(model: StackModel, locate?: (path: PathSegment[]) => Location | undefined): Problem[] {
+  const problems = Object.values(checks).flatMap((check) => check(model));
+  for (const p of problems) p.location ??= locate?.(p.path);
+  return problems;
+}
