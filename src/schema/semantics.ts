@@ -65,11 +65,11 @@ const resourceReferences: Check = (model) => {
 
 const wildcard = new Set([undefined, "", "0.0.0.0", "::"]);
 
+/** The fixed host port, if any: a host range (stack picks a free port in it) and port 0 (random) cannot clash. */
 function hostPorts(p: PortModel): number[] {
-  if (p.published === undefined) return [];
-  const m = /^(\d+)(?:-(\d+))?$/.exec(p.published);
-  if (!m || m[2] !== undefined) return m && m[2] === undefined ? [Number(m[1])] : []; // a host range lets stack pick a free port
-  return Number(m[1]) === 0 ? [] : [Number(m[1])];
+  if (p.published === undefined || !/^\d+$/.test(p.published)) return [];
+  const n = Number(p.published);
+  return n === 0 ? [] : [n];
 }
 
 const portConflicts: Check = (model) => {
