@@ -1,0 +1,123 @@
+// The lifecycle against recording fakes: what would be mounted, written to
+// cgroupfs and run, in which order, and what is undone when a step fails.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { ContainerRuntime } from "../../../src/runtime/container.js";
+import { OciRuntime } from "../../../src/runtime/oci-runtime.js";
+import { makeService } from "../../helpers/model.js";
+import { FakeCgroupFs, FakeMounter, FakeRunner } from "./fakes.js";
+
+describe("ContainerRuntime on fakes", () => {
+  let base: string;
+  let fs: FakeCgroupFs;
+  let mounter: FakeMounter;
+  let runner: FakeRunner;
+  let rt: ContainerRuntime;
+  let runtimeState: Record<string, string> = {};
+
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), "stack-rt-unit-"));
+    fs = new FakeCgroupFs({}, ["/cg", "/cg/memory", "/cg/pids"]);
+    mounter = new FakeMounter();
+    // The fake mount "shows" the image's passwd inside the rootfs.
+    const mount = mounter.mount.bind(mounter);
+    mounter.mount = async (m) => {
+      await mount(m);
+      mkdirSync(join(m.target, "etc"), { recursive: true });
+      writeFileSync(join(m.target, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
+    };
+    runtimeState = {};
+    runner = new FakeRunner(
+      (argv) => {
+        const i = argv.indexOf("state");
+        if (i > 0) {
+          const id = argv[i + 1]!;
+          return runtimeState[id] ? { stdout: JSON.stringify({ id, pid: 99, status: runtimeState[id] }) } : { exitCode: 1, stderr: "container does not exist" };
+        }
+        return {};
+      },
+      (argv) => {
+        // The monitor "runs": runc writes the pid file, the container is running.
+        const pidFile = argv[argv.indexOf("--pid-file") + 1]!;
+        writeFileSync(pidFile, "99");
+        runtimeState[argv[argv.length - 1]!] = "running";
+      },
+    );
+    rt = new ContainerRuntime({
+      stateDir: join(base, "state"),
+      runDir: join(base, "run"),
+      cgroupRoot: "/cg",
+      cgroupVersion: 1,
+      cgroupFs: fs,
+      mounter,
+      runner,
+      runtime: new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc")),
+      signal: () => undefined,
+      sleep: async () => undefined,
+      hostRlimits: {},
+      arch: "x64",
+    });
+  });
+  afterEach(() => rmSync(base, { recursive: true, force: true }));
+
+  test("create mounts the overlay, makes the cgroup with limits, writes config.json and the handle", async () => {
+    const h = await rt.create({ project: "shop", id: "web-1", service: makeService("web", { user: "app", mem_limit: 64 << 20, pids_limit: 9, stop_signal: "SIGQUIT" }), image: { Cmd: ["serve"] }, lowerdirs: ["/layers/a"], network: { mode: "none" } });
+    const dir = join(base, "state/projects/shop/containers/web-1");
+    expect(mounter.mounted).toEqual([{ type: "overlay", source: "overlay", target: `${dir}/rootfs`, options: ["lowerdir=/layers/a", `upperdir=${dir}/upper`, `workdir=${dir}/work`] }]);
+    expect(fs.writes).toEqual([
+      ["/cg/memory/stack/shop/web-1/memory.limit_in_bytes", String(64 << 20)],
+      ["/cg/memory/stack/shop/web-1/memory.memsw.limit_in_bytes", String(128 << 20)],
+      ["/cg/pids/stack/shop/web-1/pids.max", "9"],
+    ]);
+    const spec = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    expect(spec.process.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(spec.linux.cgroupsPath).toBe("/stack/shop/web-1");
+    expect(spec.hostname).toBe("web-1");
+    expect(h).toMatchObject({ id: "web-1", dir, stopSignal: "SIGQUIT", exitFile: `${dir}/exit` });
+    expect(rt.load("shop", "web-1")).toEqual(h);
+    await expect(rt.create({ project: "shop", id: "web-1", service: makeService("web"), image: {}, lowerdirs: ["/l"], network: { mode: "none" } })).rejects.toThrow(/already exists/);
+  });
+
+  test("a failing step undoes the earlier ones (unmount, no cgroup, no dir)", async () => {
+    await expect(rt.create({ project: "shop", id: "web-2", service: makeService("web", { user: "ghost" }), image: { Cmd: ["x"] }, lowerdirs: ["/l"], network: { mode: "none" } })).rejects.toThrow(/unable to find user "ghost"/);
+    expect(mounter.log).toEqual([`mount overlay ${join(base, "state/projects/shop/containers/web-2/rootfs")}`, `umount ${join(base, "state/projects/shop/containers/web-2/rootfs")}`]);
+    expect(fs.writes).toEqual([]);
+    expect(existsSync(join(base, "state/projects/shop/containers/web-2"))).toBe(false);
+  });
+
+  test("bad ids are refused", async () => {
+    await expect(rt.create({ project: "p", id: "../x", service: makeService("w"), image: {}, lowerdirs: [], network: { mode: "none" } })).rejects.toThrow(/container id "..\/x" is not valid/);
+    expect(() => rt.load("p", "none")).toThrow(/no container "none" in project "p"/);
+  });
+
+  test("start spawns the detached monitor around `runc run --keep`; status follows runc state and the exit file; remove cleans up", async () => {
+    const h = await rt.create({ project: "shop", id: "web-3", service: makeService("web"), image: { Cmd: ["serve"] }, lowerdirs: ["/l"], network: { mode: "none" } });
+    expect(await rt.status(h)).toEqual({ status: "created" });
+    expect(await rt.start(h)).toEqual({ pid: 99 });
+    const root = join(base, "run", "runc");
+    expect(runner.detached).toEqual([
+      ["sh", "-c", 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"', "stack-monitor", h.exitFile, "/usr/sbin/runc", "--root", root, "run", "--keep", "--bundle", h.dir, "--pid-file", h.pidFile, "web-3"],
+    ]);
+    expect(await rt.status(h)).toEqual({ status: "running", pid: 99 });
+    await expect(rt.start(h)).rejects.toThrow(/already started/);
+    runtimeState["web-3"] = "paused";
+    expect((await rt.status(h)).status).toBe("paused");
+    writeFileSync(h.exitFile, "137\n");
+    fs.files.set("/cg/memory/stack/shop/web-3/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    expect(await rt.status(h)).toEqual({ status: "exited", exitCode: 137, oomKilled: true });
+    await rt.remove(h);
+    expect(runner.calls).toContainEqual(["/usr/sbin/runc", "--root", root, "delete", "--force", "web-3"]);
+    expect(mounter.mounted).toEqual([]);
+    expect(fs.dirs.has("/cg/memory/stack/shop/web-3")).toBe(false);
+    expect(existsSync(h.dir)).toBe(false);
+  });
+
+  test("a container whose runtime fails before the pid file is a start error", async () => {
+    const h = await rt.create({ project: "shop", id: "web-4", service: makeService("web"), image: { Cmd: ["serve"] }, lowerdirs: ["/l"], network: { mode: "none" } });
+    const failing = new FakeRunner(() => ({}), () => writeFileSync(h.exitFile, "1\n"));
+    (rt as unknown as { deps: { runner: FakeRunner } }).deps.runner = failing;
+    await expect(rt.start(h)).rejects.toThrow(/container web-4 failed to start \(runtime exit 1\)/);
+  });
+});
