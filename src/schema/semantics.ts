@@ -112,6 +112,15 @@ export const checks: Record<string, Check> = { serviceReferences, resourceRefere
 
 export function checkStack(model: StackModel, locate?: (path: PathSegment[]) => Location | undefined): Problem[] {
   const problems = Object.values(checks).flatMap((check) => check(model));
-  for (const p of problems) p.location ??= locate?.(p.path);
+  if (locate) for (const p of problems) p.location ??= nearestLocation(p.path, locate);
   return problems;
+}
+
+/** The model's paths may not exist in the file as written (`depends_on: [db]` has no `depends_on.db`): locate the nearest ancestor. */
+function nearestLocation(path: PathSegment[], locate: (path: PathSegment[]) => Location | undefined): Location | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const at = locate(path.slice(0, n));
+    if (at) return at;
+  }
+  return undefined;
 }

@@ -4,6 +4,7 @@
 import type { PortModel } from "../model.js";
 import type { PathSegment } from "../source.js";
 import { fail, type NormalizeContext } from "./context.js";
+import { isUninterpolated, uninterpolatedWarning } from "./units.js";
 
 type Protocol = PortModel["protocol"];
 
@@ -16,6 +17,11 @@ function parseRange(s: string): [number, number] | undefined {
 }
 
 function expand(ctx: NormalizeContext, path: PathSegment[], written: unknown, target: string, published: string | undefined, base: Omit<PortModel, "target" | "published">): PortModel[] {
+  if (isUninterpolated(target)) {
+    ctx.warnings.push(uninterpolatedWarning(path, typeof written === "string" ? written : JSON.stringify(written)));
+    return [];
+  }
+  if (isUninterpolated(published)) return [{ ...base, target: Number(target), published }]; // kept as written
   const t = parseRange(target);
   const p = published === undefined || published === "" ? undefined : parseRange(published);
   if (!t || (published && !p)) fail(ctx, path, `${JSON.stringify(written)} is not a port mapping`, "expected [HOST:]CONTAINER[/PROTOCOL]");

@@ -2,7 +2,7 @@
 // or boolean may arrive as a string), and their fixed units in the model:
 // durations in milliseconds, sizes in bytes.
 import { fail, type NormalizeContext } from "./context.js";
-import type { PathSegment } from "../source.js";
+import { dottedPath, type PathSegment } from "../source.js";
 
 const durationUnits: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -50,10 +50,23 @@ export function parseNumber(value: unknown): number | undefined {
   return undefined;
 }
 
+/** A value still holding `${VAR}` (`config --no-interpolate`): it cannot be read as a number, size or port yet. */
+export function isUninterpolated(value: unknown): value is string {
+  return typeof value === "string" && value.includes("$");
+}
+
+export function uninterpolatedWarning(path: PathSegment[], value: string): string {
+  return `${dottedPath(path)}: ${JSON.stringify(value)} is not interpolated; left out of the model`;
+}
+
 /** Readers that throw an InvalidInputError naming the path when the value is malformed; `undefined` in, `undefined` out. */
 export function readers(ctx: NormalizeContext) {
   const check = <T>(path: PathSegment[], value: unknown, parsed: T | undefined, noun: string, expected: string): T | undefined => {
     if (value === undefined || value === null) return undefined;
+    if (parsed === undefined && isUninterpolated(value)) {
+      ctx.warnings.push(uninterpolatedWarning(path, value));
+      return undefined;
+    }
     if (parsed === undefined) fail(ctx, path, `${JSON.stringify(value)} is not ${noun}`, expected);
     return parsed;
   };

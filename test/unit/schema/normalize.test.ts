@@ -229,3 +229,15 @@ describe("top-level resources", () => {
     expect(model.configs.inline!.content).toBe("hello");
   });
 });
+
+describe("values left uninterpolated (config --no-interpolate)", () => {
+  it("keeps a ${VAR} host port as written, leaves unreadable scalars out with a warning", () => {
+    const { model, warnings } = normalizeStack(input({ services: { web: { image: "x", ports: ["${PORT}:80", "81:${TARGET}"], privileged: "${PRIV:-false}" } } }));
+    expect(model.services.web!.ports).toEqual([{ target: 80, published: "${PORT}", protocol: "tcp", mode: "ingress" }]);
+    expect(model.services.web!.privileged).toBe(false);
+    expect(warnings).toEqual([
+      'services.web.ports[1]: "81:${TARGET}" is not interpolated; left out of the model',
+      'services.web.privileged: "${PRIV:-false}" is not interpolated; left out of the model',
+    ]);
+  });
+});
