@@ -2,7 +2,7 @@
 // a validator for generated configs. The schema is draft-04 with "id"
 // keywords; ajv reads it as draft-07 with "id" ignored, and each file gets
 // the $id its relative $refs expect.
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -38,5 +38,5 @@ export function ociConfigValidator(): (config: unknown) => string[] {
   ajv.addSchema(load("config-linux.json"));
   for (const platform of ["solaris", "windows", "vm", "zos"]) ajv.addSchema({ $id: `${BASE}config-${platform}.json`, [platform]: { type: "object" } });
   const validate = ajv.compile(load("config-schema.json"));
-  return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message}`));
+  return (config) => (validate(config) ? [] : (validate.errors ?? []).map((e: { instancePath: string; message?: string }) => `${e.instancePath} ${e.message}`));
 }
