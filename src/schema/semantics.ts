@@ -108,7 +108,12 @@ const containerNames: Check = (model) => {
   return problems;
 };
 
-export const checks: Record<string, Check> = { serviceReferences, resourceReferences, portConflicts, containerNames };
+const imageOrBuild: Check = (model) =>
+  sorted(allServices(model))
+    .filter(([, s]) => s.image === undefined && s.build === undefined)
+    .map(([name]) => ({ path: ["services", name], message: "has neither an image nor a build context", hint: "add `image: NAME[:TAG]` or `build: ./DIR`" }));
+
+export const checks: Record<string, Check> = { imageOrBuild, serviceReferences, resourceReferences, portConflicts, containerNames };
 
 export function checkStack(model: StackModel, locate?: (path: PathSegment[]) => Location | undefined): Problem[] {
   const problems = Object.values(checks).flatMap((check) => check(model));

@@ -87,6 +87,11 @@ const cases: Array<{ name: string; yaml: string; expected: string[] }> = [
     expected: ['compose.yaml:3:1: services.my web: "my web" is not a valid name (use letters, digits, \'.\', \'_\' and \'-\')'],
   },
   {
+    name: "an unquoted version number is accepted (obsolete, warned at normalization)",
+    yaml: "version: 3.8\nservices:\n  web:\n    image: nginx\n    command: [sleep, 3600]\n",
+    expected: [],
+  },
+  {
     name: "uninterpolated values are judged after interpolation",
     yaml: "services:\n  web:\n    image: nginx\n    ports: ['${PORT}:80']\n    privileged: ${PRIV}\n",
     expected: [],
