@@ -219,13 +219,13 @@ export class ContainerRuntime {
 
   /** Starts the detached monitor; resolves once the runtime reports the container's pid (or it already exited). */
   async start(h: ContainerHandle, timeoutMs = 10_000): Promise<{ pid?: number }> {
-    if (existsSync(h.pidFile) || (await this.deps.runtime.state(h.id))) throw new ConflictError(`container ${h.id} was already started`, { hint: "remove it and create a new one" });
+    // The pid file is runc's first trace of a start; `runc run` refuses a duplicate id anyway.
+    if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "remove it and create a new one" });
     rmSync(h.exitFile, { force: true });
-    for (const fifo of [h.stdoutFifo, h.stderrFifo]) {
-      if (!existsSync(fifo)) {
-        const r = await this.deps.runner.run(["mkfifo", "-m", "600", fifo]);
-        if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifo}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
-      }
+    const fifos = [h.stdoutFifo, h.stderrFifo].filter((f) => !existsSync(f));
+    if (fifos.length > 0) {
+      const r = await this.deps.runner.run(["mkfifo", "-m", "600", ...fifos]);
+      if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifos.join(" and ")}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
     }
     const out = openSync(h.stdoutFifo, constants.O_RDWR | constants.O_NONBLOCK);
     const err = openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK);

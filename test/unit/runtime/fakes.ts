@@ -76,7 +76,7 @@ export class FakeRunner implements CommandRunner {
   ) {}
   async run(argv: string[]): Promise<CommandResult> {
     this.calls.push(argv);
-    if (argv[0] === "mkfifo") writeFileSync(argv[argv.length - 1]!, "");
+    if (argv[0] === "mkfifo") for (const f of argv.slice(3)) writeFileSync(f, "");
     return { exitCode: 0, stdout: "", stderr: "", ...this.respond(argv) };
   }
   async runInherit(argv: string[]): Promise<number> {

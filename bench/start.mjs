@@ -1,0 +1,121 @@
+// bench/start: median wall time of one busybox `true` container through
+// stack's runtime API (create + start + wait for exit + remove: overlay
+// mount, cgroup with limits, spec, detached monitor, runc run, clean-up),
+// against a bare `runc run` of the same rootfs and the same config.json in
+// the same run (interleaved). Goal: at most 3x bare runc. Needs root.
+// Build first: npm run build.
+//
+//   node bench/start.mjs [--runs N] [--json]
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const i = args.indexOf("--runs");
+const runs = i >= 0 ? Number(args[i + 1]) : 20;
+const asJson = args.includes("--json");
+
+const entry = fileURLToPath(new URL("../dist/runtime/index.js", import.meta.url));
+if (!existsSync(entry)) {
+  console.error("bench/start: dist/ is missing; run `npm run build` first");
+  process.exit(2);
+}
+if (process.getuid?.() !== 0) {
+  console.error("bench/start: needs root (overlay mounts, cgroups, runc)");
+  process.exit(2);
+}
+const { openRuntime } = await import(entry);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const base = mkdtempSync("/tmp/stack-bench-start-");
+const lower = join(base, "lower");
+for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp"]) mkdirSync(join(lower, d), { recursive: true });
+copyFileSync("/bin/busybox", join(lower, "bin", "busybox"));
+symlinkSync("busybox", join(lower, "bin", "true"));
+symlinkSync("busybox", join(lower, "bin", "sh"));
+writeFileSync(join(lower, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+writeFileSync(join(lower, "etc", "group"), "root:x:0:\n");
+
+const service = {
+  name: "bench", pull_policy: "missing", profiles: [], group_add: [], environment: {}, env_file: [], labels: {}, annotations: {},
+  depends_on: {}, links: [], external_links: [], volumes_from: [], networks: {}, ports: [], expose: [], extra_hosts: [], dns: [],
+  dns_search: [], dns_opt: [], volumes: [], tmpfs: [], secrets: [], configs: [], restart: "no", tty: false, stdin_open: false,
+  read_only: false, privileged: false, cap_add: [], cap_drop: [], security_opt: [], sysctls: {}, ulimits: {}, devices: [],
+  device_cgroup_rules: [], scale: 1, attach: true, extensions: {}, command: ["true"], mem_limit: 64 * 1024 * 1024, pids_limit: 64,
+};
+const stateDir = join(base, "state");
+const runDir = join(base, "run");
+const rt = openRuntime({ stateDir, runDir });
+
+async function viaStack(n) {
+  const t0 = process.hrtime.bigint();
+  const h = await rt.create({ project: "bench", id: `s${n}`, service, image: {}, lowerdirs: [lower], network: { mode: "none" } });
+  await rt.start(h);
+  const code = await rt.wait(h, 30_000);
+  await rt.remove(h);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (code !== 0) throw new Error(`stack container exited ${code}`);
+  return ms;
+}
+
+// The bare bundle: the spec stack generated, pointed at the plain rootfs (read-only, so runc writes nothing into it) and a cgroup of its own.
+const probe = await rt.create({ project: "bench", id: "probe", service, image: {}, lowerdirs: [lower], network: { mode: "none" } });
+const spec = JSON.parse(readFileSync(join(probe.dir, "config.json"), "utf8"));
+await rt.remove(probe);
+const bundle = join(base, "bundle");
+mkdirSync(bundle);
+spec.root = { path: lower, readonly: true };
+const bareRoot = join(base, "bare-runc");
+const runcBin = ["/usr/sbin/runc", "/usr/bin/runc"].find((p) => existsSync(p));
+
+function bare(n) {
+  spec.linux.cgroupsPath = `/stack/bench-bare/b${n}`;
+  writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(runcBin, ["--root", bareRoot, "run", "--bundle", bundle, `b${n}`], { stdio: ["ignore", "ignore", "pipe"] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`bare runc exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+const stack = [];
+const runc = [];
+try {
+  await viaStack("warm");
+  bare("warm");
+  for (let n = 0; n < runs; n++) {
+    stack.push(await viaStack(n));
+    runc.push(bare(n));
+  }
+} finally {
+  await rt.cleanupLeftovers("bench");
+  for (const d of ["/sys/fs/cgroup"]) {
+    try {
+      execFileSync("sh", ["-c", `for h in ${d}/*/stack/bench-bare ${d}/stack/bench-bare; do [ -d "$h" ] && rmdir "$h"/* "$h" 2>/dev/null; done; true`]);
+    } catch {
+      // best effort
+    }
+  }
+  rmSync(base, { recursive: true, force: true });
+}
+
+const result = {
+  runs,
+  stackApiMedianMs: Number(median(stack).toFixed(1)),
+  bareRuncMedianMs: Number(median(runc).toFixed(1)),
+  ratio: Number((median(stack) / median(runc)).toFixed(2)),
+  goalRatio: 3,
+};
+if (asJson) console.log(JSON.stringify(result));
+else {
+  console.log(`runs: ${runs}`);
+  console.log(`stack runtime API (create+start+wait+remove): median ${result.stackApiMedianMs} ms`);
+  console.log(`bare runc run, same rootfs and config:        median ${result.bareRuncMedianMs} ms`);
+  console.log(`ratio: ${result.ratio}x (goal <= ${result.goalRatio}x)`);
+  console.log("stack run --rm: not measured yet (the CLI verb does not exist yet)");
+}
