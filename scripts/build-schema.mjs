@@ -15,10 +15,19 @@ if (!existsSync(schemaPath)) {
 }
 const { default: Ajv } = await import("ajv");
 const { default: standaloneCode } = await import("ajv/dist/standalone/index.js");
-const schema = JSON.parse(readFileSync(schemaPath, "utf8"));
+// Titles and descriptions serve editors; the validator and the key lookup do
+// not need them, and leaving them out keeps the generated module small (it is
+// parsed on every `stack` run that loads a stack file).
+const schema = JSON.parse(readFileSync(schemaPath, "utf8"), (key, value) => {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    const { description: _d, title: _t, ...rest } = value;
+    return rest;
+  }
+  return value;
+});
 // The schema uses no minLength/maxLength: ajv would emit a CommonJS require of
 // its ucs2length helper into the ESM module (checked below).
-const ajv = new Ajv({ allErrors: true, strict: false, code: { source: true, esm: true }, allowUnionTypes: true });
+const ajv = new Ajv({ allErrors: true, strict: false, inlineRefs: false, code: { source: true, esm: true }, allowUnionTypes: true });
 const validate = ajv.compile(schema);
 const code = standaloneCode(ajv, validate);
 if (/\brequire\(/.test(code)) {
