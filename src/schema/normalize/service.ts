@@ -402,6 +402,9 @@ const transforms: Record<string, Transform> = {
   extends: () => {},
 };
 
+/** The service keys normalized into a ServiceModel field. */
+export const normalizedKeys: ReadonlySet<string> = new Set(Object.keys(transforms));
+
 /** The normalized service; warnings (keys not acted on) are appended to ctx.warnings. */
 export function normalizeService(ctx: NormalizeContext, name: string, value: unknown): ServiceModel {
   const raw = (value ?? {}) as Raw;

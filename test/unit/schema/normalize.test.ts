@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../../src/errors.js";
 import { normalizeStack, type NormalizeInput } from "../../../src/schema/normalize.js";
 import type { NormalizeContext } from "../../../src/schema/normalize/context.js";
+import { normalizedKeys, notActedOn } from "../../../src/schema/normalize/service.js";
+import schema from "../../../schemas/stack.schema.json" with { type: "json" };
 import { normalizePort } from "../../../src/schema/normalize/ports.js";
 import { parseBytes, parseDuration } from "../../../src/schema/normalize/units.js";
 import { normalizeServiceVolumes } from "../../../src/schema/normalize/volumes.js";
@@ -239,5 +241,12 @@ describe("values left uninterpolated (config --no-interpolate)", () => {
       'services.web.ports[1]: "81:${TARGET}" is not interpolated; left out of the model',
       'services.web.privileged: "${PRIV:-false}" is not interpolated; left out of the model',
     ]);
+  });
+});
+
+describe("coverage of the schema", () => {
+  it("every service key of the schema is normalized or warned about", () => {
+    const keys = Object.keys(schema.properties.services.patternProperties["^[a-zA-Z0-9._-]+$"].properties);
+    expect(keys.filter((k) => !normalizedKeys.has(k) && !notActedOn.has(k))).toEqual([]);
   });
 });
