@@ -22,7 +22,8 @@ import { serviceLimits } from "./cgroup-settings.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ImageConfig } from "./image-config.js";
 import type { Mounter } from "./mounter.js";
-import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type OciSpec, type ResolvedDevice } from "./oci-spec.js";
+import { resolveDevice, type DeviceStat } from "./devices.js";
+import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type OciSpec } from "./oci-spec.js";
 import type { OciRuntime } from "./oci-runtime.js";
 import { overlayMount } from "./overlay.js";
 import type { HostRlimits } from "./rlimits.js";
@@ -47,6 +48,8 @@ export interface RuntimeDeps {
   arch: string;
   /** Host path of tini-static for `init: true` (undefined when not installed). */
   initBinary?: string;
+  /** Looks up a host device for `devices:` (undefined when absent). */
+  statDevice: (path: string) => DeviceStat | undefined;
 }
 
 export interface CreateConfig {
@@ -65,7 +68,6 @@ export interface CreateConfig {
   volumeNames?: Record<string, string>;
   /** Handles of the containers named in volumes_from, in that order. */
   volumesFrom?: Array<{ handle: ContainerHandle; read_only: boolean }>;
-  devices?: ResolvedDevice[];
   annotations?: Record<string, string>;
 }
 
@@ -164,7 +166,7 @@ export class ContainerRuntime {
         volumeMounts: plan.mounts,
         hostRlimits: this.deps.hostRlimits,
         cgroupsPath: `/${cgroup.relative}`,
-        devices: cfg.devices ?? [],
+        devices: service.devices.map((d) => resolveDevice(service.name, d, this.deps.statDevice(d.source))),
         ...(this.deps.initBinary ? { initBinary: this.deps.initBinary } : {}),
         arch: this.deps.arch,
         ...(cfg.annotations ? { annotations: cfg.annotations } : {}),

@@ -8,6 +8,7 @@ import { ContainerRuntime } from "./container.js";
 import { CommandMounter } from "./mounter.js";
 import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";
 import { parseProcLimits } from "./rlimits.js";
+import { statDevice } from "./devices.js";
 
 export { buildSpec, INIT_PATH, type BuiltSpec, type NetworkNamespace, type OciMount, type OciSpec, type ResolvedDevice, type SpecInput } from "./oci-spec.js";
 export { resolveUser, type ResolvedUser } from "./user.js";
@@ -16,6 +17,7 @@ export { cgroupSettings, serviceLimits, type CgroupVersion, type Limits } from "
 export { ContainerCgroup, type CgroupFs, type CgroupStats } from "./cgroup.js";
 export { overlayMount, type MountDescription } from "./overlay.js";
 export { planVolumes, namedVolumeDir } from "./volumes.js";
+export { resolveDevice, statDevice, type DeviceStat } from "./devices.js";
 export { chooseRuntime, OciRuntime, type RuntimeChoice, type RuntimeName } from "./oci-runtime.js";
 export { ContainerRuntime, containerDir, type ContainerHandle, type ContainerStatusInfo, type CreateConfig, type ExecOptions, type RuntimeDeps } from "./container.js";
 
@@ -66,6 +68,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
     arch: process.arch,
+    statDevice,
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }

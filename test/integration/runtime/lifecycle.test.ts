@@ -33,10 +33,11 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
   });
 
   afterEach(async () => {
-    await rt.cleanupLeftovers(PROJECT);
+    // Leaks are checked on what the test's own stop/remove calls left; the clean-up after only tidies a failed test.
     try {
       assertNoLeaks(before, [base], [runcRoot]);
     } finally {
+      await rt.cleanupLeftovers(PROJECT);
       rmSync(base, { recursive: true, force: true });
     }
   });
@@ -230,6 +231,47 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
     const r = await runToEnd({ init: true, command: ["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"] });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe("/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline ");
+  });
+
+  test("default capabilities and seccomp; cap_add SYS_ADMIN allows mount; seccomp=unconfined turns the filter off", async () => {
+    const r = await runToEnd({ command: ["sh", "-c", "grep -E '^(CapBnd|CapEff|Seccomp):' /proc/self/status; mount -t tmpfs none /mnt && echo mounted"] });
+    expect(r.stdout).toContain("CapBnd:\t00000000a80425fb");
+    expect(r.stdout).toContain("CapEff:\t00000000a80425fb");
+    expect(r.stdout).toContain("Seccomp:\t2");
+    expect(r.stdout).not.toContain("mounted");
+    const admin = await runToEnd({ cap_add: ["SYS_ADMIN"], command: ["sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt && echo mounted"] });
+    expect(admin.stdout).toContain("mounted");
+    const app = await runToEnd({ user: "app", security_opt: ["seccomp=unconfined", "no-new-privileges:true"], command: ["sh", "-c", "grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status"] });
+    expect(app.stdout).toBe("CapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\n");
+  });
+
+  test("ulimits, devices, a bind mount made when missing, read-only binds", async () => {
+    const hostDir = join(base, "made-by-stack");
+    const roDir = join(base, "ro");
+    mkdirSync(roDir);
+    writeFileSync(join(roDir, "f"), "host\n");
+    const r = await runToEnd({
+      ulimits: { nofile: { soft: 256, hard: 512 } },
+      devices: [{ source: "/dev/null", target: "/dev/mynull", permissions: "rwm" }],
+      volumes: [
+        { type: "bind", source: hostDir, target: "/out", read_only: false, bind: { create_host_path: true } },
+        { type: "bind", source: roDir, target: "/in", read_only: true, bind: { create_host_path: false } },
+      ],
+      command: ["sh", "-c", "ulimit -n; ulimit -Hn; echo x > /dev/mynull && echo dev-ok; echo hi > /out/file; cat /in/f; echo no > /in/f || echo ro-ok"],
+    });
+    expect(r.stdout).toBe("256\n512\ndev-ok\nhost\nro-ok\n");
+    expect(readFileSync(join(hostDir, "file"), "utf8")).toBe("hi\n");
+  });
+
+  test("interactive exec returns the command's exit code", async () => {
+    const h = await create({ command: ["sleep", "30"] });
+    try {
+      await rt.start(h);
+      expect(await rt.execInteractive(h, ["sh", "-c", "exit 4"])).toBe(4);
+    } finally {
+      await rt.stop(h, { graceMs: 100 });
+      await rt.remove(h);
+    }
   });
 
   test("a container survives the kill -9 of the process that started it, and its exit code is kept", async () => {

@@ -58,12 +58,13 @@ describe("ContainerRuntime on fakes", () => {
       sleep: async () => undefined,
       hostRlimits: {},
       arch: "x64",
+      statDevice: (path) => (path === "/dev/fuse" ? { kind: "c", rdev: 10 * 256 + 229, mode: 0o20600, uid: 0, gid: 0 } : undefined),
     });
   });
   afterEach(() => rmSync(base, { recursive: true, force: true }));
 
   test("create mounts the overlay, makes the cgroup with limits, writes config.json and the handle", async () => {
-    const h = await rt.create({ project: "shop", id: "web-1", service: makeService("web", { user: "app", mem_limit: 64 << 20, pids_limit: 9, stop_signal: "SIGQUIT" }), image: { Cmd: ["serve"] }, lowerdirs: ["/layers/a"], network: { mode: "none" } });
+    const h = await rt.create({ project: "shop", id: "web-1", service: makeService("web", { user: "app", mem_limit: 64 << 20, pids_limit: 9, stop_signal: "SIGQUIT", devices: [{ source: "/dev/fuse", target: "/dev/fuse", permissions: "rwm" }] }), image: { Cmd: ["serve"] }, lowerdirs: ["/layers/a"], network: { mode: "none" } });
     const dir = join(base, "state/projects/shop/containers/web-1");
     expect(mounter.mounted).toEqual([{ type: "overlay", source: "overlay", target: `${dir}/rootfs`, options: ["lowerdir=/layers/a", `upperdir=${dir}/upper`, `workdir=${dir}/work`] }]);
     expect(fs.writes).toEqual([
@@ -75,6 +76,7 @@ describe("ContainerRuntime on fakes", () => {
     expect(spec.process.user).toEqual({ uid: 1000, gid: 1000 });
     expect(spec.linux.cgroupsPath).toBe("/stack/shop/web-1");
     expect(spec.hostname).toBe("web-1");
+    expect(spec.linux.devices).toEqual([{ path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 }]);
     expect(h).toMatchObject({ id: "web-1", dir, stopSignal: "SIGQUIT", exitFile: `${dir}/exit` });
     expect(rt.load("shop", "web-1")).toEqual(h);
     await expect(rt.create({ project: "shop", id: "web-1", service: makeService("web"), image: {}, lowerdirs: ["/l"], network: { mode: "none" } })).rejects.toThrow(/already exists/);

@@ -5,6 +5,7 @@ import { planVolumes, type VolumePlanInput } from "../../../src/runtime/volumes.
 import { chooseRuntime } from "../../../src/runtime/oci-runtime.js";
 import { parseProcLimits } from "../../../src/runtime/rlimits.js";
 import { parseMountPoints } from "../../../src/runtime/mounter.js";
+import { deviceNumbers, resolveDevice } from "../../../src/runtime/devices.js";
 import type { ServiceModel, ServiceVolumeModel } from "../../../src/schema/model.js";
 import { makeService } from "../../helpers/model.js";
 
@@ -117,4 +118,23 @@ test("parseProcLimits reads /proc/<pid>/limits", () => {
 test("parseMountPoints unescapes mountinfo paths", () => {
   const info = "36 35 98:0 / /mnt/with\\040blank rw,noatime master:1 - ext3 /dev/root rw\n37 35 0:5 / /proc rw - proc proc rw\n";
   expect(parseMountPoints(info)).toEqual(["/mnt/with blank", "/proc"]);
+});
+
+describe("devices", () => {
+  const stat = { kind: "c" as const, rdev: 10 * 256 + 229, mode: 0o20666, uid: 0, gid: 5 };
+  test("type, numbers, mode and owner from the host's device", () => {
+    expect(resolveDevice("app", { source: "/dev/fuse", target: "/dev/f", permissions: "rw" }, stat)).toEqual({ path: "/dev/f", type: "c", major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 5, permissions: "rw" });
+  });
+  test("large device numbers split like glibc", () => {
+    expect(deviceNumbers(259 * 256 + 3)).toEqual({ major: 259, minor: 3 });
+    expect(deviceNumbers(0x12345678)).toEqual({ major: 0x456, minor: 0x12378 });
+  });
+  const errors = [
+    { name: "missing", stat: undefined, permissions: "rwm", message: /services\.app\.devices: host device "\/dev\/x" does not exist/ },
+    { name: "not a device", stat: { ...stat, kind: "other" as const }, permissions: "rwm", message: /is not a character or block device/ },
+    { name: "bad permissions", stat, permissions: "rx", message: /permissions "rx" for \/dev\/x are not valid/ },
+  ];
+  test.each(errors)("error: $name", ({ stat: s, permissions, message }) => {
+    expect(() => resolveDevice("app", { source: "/dev/x", target: "/dev/x", permissions }, s)).toThrow(message);
+  });
 });
