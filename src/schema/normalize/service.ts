@@ -87,12 +87,8 @@ function fileReferences(ctx: NormalizeContext, path: PathSegment[], value: unkno
     const ref: FileReferenceModel = { source, target: targetOf(source, typeof o.target === "string" ? o.target : undefined) };
     if (o.uid !== undefined) ref.uid = String(o.uid);
     if (o.gid !== undefined) ref.gid = String(o.gid);
-    if (o.mode !== undefined) {
-      // A string mode is octal as written ("0440"); a number is taken as is.
-      const mode = typeof o.mode === "string" ? Number.parseInt(o.mode, 8) : Number(o.mode);
-      if (!Number.isFinite(mode)) fail(ctx, [...path, i, "mode"], `${JSON.stringify(o.mode)} is not a file mode`, "expected an octal mode such as 0440");
-      ref.mode = mode;
-    }
+    const mode = readers(ctx).fileMode([...path, i, "mode"], o.mode);
+    if (mode !== undefined) ref.mode = mode;
     return ref;
   });
 }

@@ -75,6 +75,7 @@ export function readers(ctx: NormalizeContext) {
     bytes: (path: PathSegment[], v: unknown, unlimited = false) => check(path, v, parseBytes(v, unlimited), "a byte size", "expected e.g. 512m, 1g, 100k"),
     bool: (path: PathSegment[], v: unknown) => check(path, v, parseBoolean(v), "a boolean", "expected true or false"),
     number: (path: PathSegment[], v: unknown) => check(path, v, parseNumber(v), "a number", "expected e.g. 0.5 or 2"),
+    fileMode: (path: PathSegment[], v: unknown) => check(path, v, parseFileMode(v), "a file mode", "expected an octal mode such as 0440"),
     integer: (path: PathSegment[], v: unknown) => check(path, v, Number.isInteger(parseNumber(v)) ? parseNumber(v) : undefined, "an integer", "expected a whole number"),
   };
 }
@@ -118,4 +119,16 @@ export function stringList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
   if (Array.isArray(value)) return value.map((v) => String(v));
   return [String(value)];
+}
+
+/**
+ * A file mode. Strings are octal as written ("0440", "0o440"). YAML 1.2 reads
+ * an unquoted 0440 as the decimal 440, where Compose (Go's base-0 integer
+ * parsing) reads octal; a number whose digits are all octal digits is
+ * therefore taken as octal, as the writer meant.
+ */
+export function parseFileMode(value: unknown): number | undefined {
+  if (typeof value === "string") return /^(0o?)?[0-7]+$/.test(value) ? Number.parseInt(value.replace(/^0o/, ""), 8) : undefined;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return /^[0-7]+$/.test(String(value)) ? Number.parseInt(String(value), 8) : value;
+  return undefined;
 }

@@ -78,7 +78,7 @@ function parseLong(ctx: NormalizeContext, path: PathSegment[], o: Record<string,
       const tmpfs: { size?: number; mode?: number } = {};
       const size = r.bytes([...path, "tmpfs", "size"], t.size);
       if (size !== undefined) tmpfs.size = size;
-      const mode = r.number([...path, "tmpfs", "mode"], t.mode);
+      const mode = r.fileMode([...path, "tmpfs", "mode"], t.mode);
       if (mode !== undefined) tmpfs.mode = mode;
       return { type: "tmpfs", target, read_only: readOnly, tmpfs };
     }
