@@ -27,7 +27,7 @@ import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type 
 import type { OciRuntime } from "./oci-runtime.js";
 import { overlayMount } from "./overlay.js";
 import type { HostRlimits } from "./rlimits.js";
-import { resolveUser } from "./user.js";
+import { resolveUser, type UserFiles } from "./user.js";
 import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
 
@@ -133,15 +133,8 @@ export class ContainerRuntime {
     try {
       await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs));
       undo.push(() => this.deps.mounter.unmount(rootfs));
-      const read = (p: string) => {
-        try {
-          return readFileSync(join(rootfs, p), "utf8");
-        } catch {
-          return "";
-        }
-      };
       const { service, image } = cfg;
-      const user = resolveUser(service.user ?? image.User, { passwd: read("etc/passwd"), group: read("etc/group") }, service.group_add, `services.${service.name}.user`);
+      const user = resolveUser(service.user ?? image.User, userFiles(rootfs), service.group_add, `services.${service.name}.user`);
       const plan = planVolumes({
         service,
         volumeNames: cfg.volumeNames ?? {},
@@ -299,14 +292,7 @@ export class ContainerRuntime {
     const spec = JSON.parse(readFileSync(join(h.dir, "config.json"), "utf8")) as OciSpec;
     const p: OciProcess = { ...spec.process, args: argv, terminal: options.tty ?? false };
     if (options.user !== undefined) {
-      const read = (f: string) => {
-        try {
-          return readFileSync(join(h.rootfs, f), "utf8");
-        } catch {
-          return "";
-        }
-      };
-      const u = resolveUser(options.user, { passwd: read("etc/passwd"), group: read("etc/group") }, [], "exec --user");
+      const u = resolveUser(options.user, userFiles(h.rootfs), [], "exec --user");
       p.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length > 0 ? { additionalGids: u.additionalGids } : {}) };
       if (u.uid !== 0) p.capabilities = { ...p.capabilities, effective: [], permitted: [] };
       const homeless = p.env.filter((e) => !e.startsWith("HOME="));
@@ -405,6 +391,18 @@ export class ContainerRuntime {
     }
     return [...removed].sort();
   }
+}
+
+/** The image's /etc/passwd and /etc/group as seen in the mounted rootfs ("" when absent). */
+function userFiles(rootfs: string): UserFiles {
+  const read = (p: string) => {
+    try {
+      return readFileSync(join(rootfs, p), "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return { passwd: read("etc/passwd"), group: read("etc/group") };
 }
 
 function readExit(file: string): number {
