@@ -113,7 +113,16 @@ const imageOrBuild: Check = (model) =>
     .filter(([, s]) => s.image === undefined && s.build === undefined)
     .map(([name]) => ({ path: ["services", name], message: "has neither an image nor a build context", hint: "add `image: NAME[:TAG]` or `build: ./DIR`" }));
 
-export const checks: Record<string, Check> = { imageOrBuild, serviceReferences, resourceReferences, portConflicts, containerNames };
+const networkModeWithNetworks: Check = (model) =>
+  sorted(allServices(model))
+    .filter(([, s]) => s.network_mode !== undefined && Object.keys(s.networks).length > 0)
+    .map(([name, s]) => ({
+      path: ["services", name, "network_mode"],
+      message: `network_mode "${s.network_mode}" cannot be combined with networks (${Object.keys(s.networks).sort().join(", ")})`,
+      hint: "remove one of them",
+    }));
+
+export const checks: Record<string, Check> = { imageOrBuild, networkModeWithNetworks, serviceReferences, resourceReferences, portConflicts, containerNames };
 
 export function checkStack(model: StackModel, locate?: (path: PathSegment[]) => Location | undefined): Problem[] {
   const problems = Object.values(checks).flatMap((check) => check(model));

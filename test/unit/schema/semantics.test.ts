@@ -56,6 +56,11 @@ const cases: Array<{ name: string; model: StackModel; expected: string[] }> = [
     expected: ['services.b.ports: host port "127.0.0.1:8080/tcp" is also published by service "a" (publish a different host port, or leave the host port out to get a free one)'],
   },
   {
+    name: "network_mode excludes networks",
+    model: makeStack([makeService("web", { network_mode: "host" })]),
+    expected: ['services.web.network_mode: network_mode "host" cannot be combined with networks (default) (remove one of them)'],
+  },
+  {
     name: "a service needs an image or a build",
     model: makeStack([makeService("web", { image: undefined })]),
     expected: ["services.web: has neither an image nor a build context (add `image: NAME[:TAG]` or `build: ./DIR`)"],
