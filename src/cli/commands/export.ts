@@ -42,7 +42,17 @@ export function registerExport(program: Command): void {
       const result = exportKubernetes(
         model,
         { namespace: flags.namespace, imageRegistry: flags.imageRegistry, serviceType: flags.serviceType as (typeof serviceTypes)[number] },
-        { readFile: (path) => readFileSync(path), env: ctx.env },
+        {
+          readFile: (path) => {
+            try {
+              return readFileSync(path);
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+              throw e;
+            }
+          },
+          env: ctx.env,
+        },
       );
       for (const w of result.warnings) ctx.warn(w);
       if (flags.check) {

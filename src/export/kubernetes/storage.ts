@@ -14,7 +14,7 @@ import type { IPersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolu
 import type { ISecret } from "kubernetes-models/v1/Secret";
 import type { IVolume } from "kubernetes-models/v1/Volume";
 import type { IVolumeMount } from "kubernetes-models/v1/VolumeMount";
-import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { InvalidInputError, SystemError } from "../../errors.js";
 import type { FileReferenceModel, SecretOrConfigModel, ServiceModel, StackModel } from "../../schema/model.js";
 import { volumeSettings } from "./extension.js";
 import { objectMeta } from "./metadata.js";
@@ -24,7 +24,8 @@ import type { StackPlan } from "./plan.js";
 
 /** How the translation reads the files that `configs` and `secrets` name (injected: the translation itself stays pure). */
 export interface ExportSources {
-  readFile(path: string): Uint8Array;
+  /** The file's bytes, or undefined when it does not exist; throws when it exists but cannot be read. */
+  readFile(path: string): Uint8Array | undefined;
   /** The environment that `environment:` configs and secrets read. */
   env: Record<string, string | undefined>;
 }
@@ -56,25 +57,32 @@ interface FileSource {
   bytes: Uint8Array;
 }
 
-/** The non-external configs (or secrets) that enabled services reference, sorted, with their content read. */
-function fileSources(model: StackModel, which: "configs" | "secrets", sources: ExportSources, namespace?: string): FileSource[] {
+/**
+ * The non-external configs (or secrets) that enabled services reference,
+ * sorted, with their content read. A file that does not exist gives a
+ * warning instead of an object: the object is then expected in the cluster,
+ * under the name the pods already use.
+ */
+function fileSources(model: StackModel, which: "configs" | "secrets", sources: ExportSources, warnings: string[], namespace?: string): FileSource[] {
   const keys = new Set<string>();
   for (const s of Object.values(model.services)) for (const r of s[which]) keys.add(r.source);
   const out: FileSource[] = [];
   for (const key of [...keys].sort()) {
     const item = model[which][key];
     if (!item || item.external) continue;
-    out.push({
-      key,
-      metadata: objectMeta({ name: objectNameFor(key, `${which}.${key}`), namespace, project: model.name, user: item.labels }),
-      dataKey: dataKeyFor(key),
-      bytes: contentOf(item, `${which}.${key}`, sources),
-    });
+    const name = objectNameFor(key, `${which}.${key}`);
+    const bytes = contentOf(item, `${which}.${key}`, sources);
+    if (bytes === undefined) {
+      const create = which === "secrets" ? `kubectl create secret generic ${name}` : `kubectl create configmap ${name}`;
+      warnings.push(`${which}.${key}: file "${item.file}" does not exist, so no ${which === "secrets" ? "Secret" : "ConfigMap"} is written; create it in the cluster (${create} --from-file=${dataKeyFor(key)}=FILE)`);
+      continue;
+    }
+    out.push({ key, metadata: objectMeta({ name, namespace, project: model.name, user: item.labels }), dataKey: dataKeyFor(key), bytes });
   }
   return out;
 }
 
-function contentOf(item: SecretOrConfigModel, path: string, sources: ExportSources): Uint8Array {
+function contentOf(item: SecretOrConfigModel, path: string, sources: ExportSources): Uint8Array | undefined {
   if (item.content !== undefined) return new TextEncoder().encode(item.content);
   if (item.environment !== undefined) {
     const value = sources.env[item.environment];
@@ -87,7 +95,7 @@ function contentOf(item: SecretOrConfigModel, path: string, sources: ExportSourc
     try {
       return sources.readFile(item.file);
     } catch (e) {
-      throw new NotFoundError(`${path}.file: cannot read "${item.file}": ${(e as Error).message}`, { hint: "create the file, or fix the path in the stack file", cause: e });
+      throw new SystemError(`${path}.file: cannot read "${item.file}": ${(e as Error).message}`, { hint: "check the file's permissions, or fix the path in the stack file", cause: e });
     }
   }
   throw new InvalidInputError(`${path}: has no file, content or environment`, { hint: "give the source of its content, or mark it external" });
@@ -106,16 +114,16 @@ function asText(bytes: Uint8Array): string | undefined {
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 
 /** A ConfigMap per config: text as `data`, other bytes as `binaryData`. */
-export function configMapObjects(model: StackModel, sources: ExportSources, namespace?: string): IConfigMap[] {
-  return fileSources(model, "configs", sources, namespace).map((f) => {
+export function configMapObjects(model: StackModel, sources: ExportSources, warnings: string[], namespace?: string): IConfigMap[] {
+  return fileSources(model, "configs", sources, warnings, namespace).map((f) => {
     const text = asText(f.bytes);
     return { apiVersion: "v1", kind: "ConfigMap", metadata: f.metadata, ...(text !== undefined ? { data: { [f.dataKey]: text } } : { binaryData: { [f.dataKey]: base64(f.bytes) } }) };
   });
 }
 
 /** A Secret (Opaque, base64 `data`) per secret. */
-export function secretObjects(model: StackModel, sources: ExportSources, namespace?: string): ISecret[] {
-  return fileSources(model, "secrets", sources, namespace).map((f) => ({ apiVersion: "v1", kind: "Secret", metadata: f.metadata, type: "Opaque", data: { [f.dataKey]: base64(f.bytes) } }));
+export function secretObjects(model: StackModel, sources: ExportSources, warnings: string[], namespace?: string): ISecret[] {
+  return fileSources(model, "secrets", sources, warnings, namespace).map((f) => ({ apiVersion: "v1", kind: "Secret", metadata: f.metadata, type: "Opaque", data: { [f.dataKey]: base64(f.bytes) } }));
 }
 
 export interface PodStorage {

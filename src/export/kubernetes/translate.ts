@@ -173,7 +173,7 @@ export function exportKubernetes(model: StackModel, options: KubernetesExportOpt
     if (notes.length > 0) warnings.push(`services.${name}: Kubernetes cannot carry over: ${[...new Set(notes)].join("; ")}`);
   }
   if (waitsForJobs) objects.push(...jobWaiterObjects(model, ctx.jobWaiterAccount, namespace));
-  objects.push(...claimObjects(model, plan, namespace), ...configMapObjects(model, sources, namespace), ...secretObjects(model, sources, namespace));
+  objects.push(...claimObjects(model, plan, namespace), ...configMapObjects(model, sources, warnings, namespace), ...secretObjects(model, sources, warnings, namespace));
   if (namespace) objects.push({ apiVersion: "v1", kind: "Namespace", metadata: objectMeta({ name: namespace, project: model.name }) });
   const sorted = sortObjects(objects);
   checkUniqueNames(sorted);

@@ -1,19 +1,19 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError, NotFoundError, UnsupportedError } from "../../../src/errors.js";
+import { InvalidInputError, SystemError, UnsupportedError } from "../../../src/errors.js";
 import { buildProgram } from "../../../src/cli/main.js";
 import { checkManifests, kubernetesVersion, schemaPackage } from "../../../src/export/kubernetes/check.js";
 import { manifestFiles } from "../../../src/export/kubernetes/render.js";
 import { exportKubernetes, type KubeObject, type KubernetesExportOptions } from "../../../src/export/kubernetes/translate.js";
 import { stackFrom, type PartialStack } from "./model-factory.js";
 
-const noFiles = { readFile: (p: string): Uint8Array => { throw new Error(`ENOENT: no such file, open '${p}'`); }, env: {} };
+const noFiles = { readFile: (p: string): Uint8Array | undefined => { throw new Error(`EACCES: permission denied, open '${p}'`); }, env: {} };
 
 function run(partial: PartialStack, options: Partial<KubernetesExportOptions> = {}) {
   return exportKubernetes(stackFrom(partial), { serviceType: "ClusterIP", ...options }, noFiles);
 }
 
-function errorOf(f: () => unknown): InvalidInputError | NotFoundError {
+function errorOf(f: () => unknown): InvalidInputError | SystemError {
   try {
     f();
   } catch (e) {
@@ -42,10 +42,10 @@ describe("export errors", () => {
       message: /access_mode: "Shared" is not an access mode/,
     },
     {
-      name: "unreadable config file",
+      name: "config file that exists but cannot be read",
       partial: { services: { web: { configs: [{ source: "conf", target: "/etc/app.conf" }] } }, configs: { conf: { file: "/srv/demo/missing.conf" } } },
-      type: NotFoundError,
-      message: /configs\.conf\.file: cannot read "\/srv\/demo\/missing\.conf": ENOENT/,
+      type: SystemError,
+      message: /configs\.conf\.file: cannot read "\/srv\/demo\/missing\.conf": EACCES/,
     },
     {
       name: "secret from an unset variable",
