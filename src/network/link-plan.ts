@@ -1,0 +1,78 @@
+// Describe-then-execute for links: the `ip` commands that create a bridge,
+// join a container's namespace to bridges, and remove them. Pure.
+
+/** One `ip` command (without the leading `ip`), run in `netns` when given. */
+export interface IpCommand {
+  netns?: string;
+  args: string[];
+}
+
+export interface BridgeSpec {
+  bridge: string;
+  gateway: string;
+  prefix: number;
+  mtu?: number;
+  ipv6Gateway?: string;
+  ipv6Prefix?: number;
+}
+
+export function planBridge(spec: BridgeSpec): IpCommand[] {
+  const mtu = spec.mtu ? ["mtu", String(spec.mtu)] : [];
+  const cmds: IpCommand[] = [
+    { args: ["link", "add", spec.bridge, ...mtu, "type", "bridge"] },
+    { args: ["addr", "add", `${spec.gateway}/${spec.prefix}`, "dev", spec.bridge] },
+  ];
+  if (spec.ipv6Gateway) cmds.push({ args: ["-6", "addr", "add", `${spec.ipv6Gateway}/${spec.ipv6Prefix ?? 64}`, "dev", spec.bridge, "nodad"] });
+  cmds.push({ args: ["link", "set", spec.bridge, "up"] });
+  return cmds;
+}
+
+export function planBridgeRemoval(bridge: string): IpCommand[] {
+  return [{ args: ["link", "del", bridge] }];
+}
+
+/** One interface of a container: a veth pair from the bridge into the namespace. */
+export interface EndpointSpec {
+  bridge: string;
+  hostVeth: string;
+  /** eth0, eth1 … inside the namespace. */
+  ifname: string;
+  address: string;
+  prefix: number;
+  mtu?: number;
+  macAddress?: string;
+  ipv6Address?: string;
+  ipv6Prefix?: number;
+}
+
+export interface AttachSpec {
+  netns: string;
+  /** false when the namespace exists already (a second network joined later). */
+  createNetns: boolean;
+  endpoints: EndpointSpec[];
+  /** Gateway of the first non-internal network; no default route when undefined (internal only). */
+  defaultGateway?: string;
+}
+
+export function planAttach(spec: AttachSpec): IpCommand[] {
+  const host: IpCommand[] = spec.createNetns ? [{ args: ["netns", "add", spec.netns] }] : [];
+  const inside: IpCommand[] = spec.createNetns ? [{ netns: spec.netns, args: ["link", "set", "lo", "up"] }] : [];
+  for (const e of spec.endpoints) {
+    const mtu = e.mtu ? ["mtu", String(e.mtu)] : [];
+    const mac = e.macAddress ? ["address", e.macAddress] : [];
+    host.push(
+      { args: ["link", "add", e.hostVeth, ...mtu, "type", "veth", "peer", "name", e.ifname, ...mtu, ...mac, "netns", spec.netns] },
+      { args: ["link", "set", e.hostVeth, "master", e.bridge, "up"] },
+    );
+    inside.push({ netns: spec.netns, args: ["addr", "add", `${e.address}/${e.prefix}`, "dev", e.ifname] });
+    if (e.ipv6Address) inside.push({ netns: spec.netns, args: ["-6", "addr", "add", `${e.ipv6Address}/${e.ipv6Prefix ?? 64}`, "dev", e.ifname, "nodad"] });
+    inside.push({ netns: spec.netns, args: ["link", "set", e.ifname, "up"] });
+  }
+  if (spec.defaultGateway) inside.push({ netns: spec.netns, args: ["route", "add", "default", "via", spec.defaultGateway] });
+  return [...host, ...inside];
+}
+
+/** Deleting the namespace destroys the container ends, and with them their veth peers. */
+export function planDetach(netns: string, hostVeths: string[]): IpCommand[] {
+  return [{ args: ["netns", "del", netns] }, ...hostVeths.map((v) => ({ args: ["link", "del", v] }))];
+}

@@ -1,0 +1,27 @@
+// Host-side names of what stack creates, by the conventions of DESIGN.md:
+// netns `stack-<project>-<container>`, links and bridges `stk` + hash
+// (Linux caps interface names at 15 characters: "stk" + 12 hex digits).
+import { createHash } from "node:crypto";
+
+function shortHash(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
+}
+
+/** The bridge of a network, from its real (global) name: the same in every project that uses it. */
+export function bridgeName(networkName: string): string {
+  return `stk${shortHash(`bridge\0${networkName}`)}`;
+}
+
+/** The host end of a container's veth pair on one network. */
+export function vethHostName(netns: string, networkName: string): string {
+  return `stk${shortHash(`veth\0${netns}\0${networkName}`)}`;
+}
+
+export function netnsName(project: string, container: string): string {
+  const prefix = `stack-${project}-`;
+  return container.startsWith(`${project}-`) ? `stack-${container}` : `${prefix}${container}`;
+}
+
+export function netnsPrefix(project: string): string {
+  return `stack-${project}-`;
+}
