@@ -21,7 +21,7 @@ import { planStack } from "./plan.js";
 import { clusterService, publicService, publicSuffix, type ServiceType } from "./services.js";
 import { claimObjects, configMapObjects, secretObjects, type ExportSources } from "./storage.js";
 import { untranslatedSettings } from "./untranslated.js";
-import { envConfigMapName, workloadFor, type WorkloadContext } from "./workloads.js";
+import { builtImages, envConfigMapName, workloadFor, type WorkloadContext } from "./workloads.js";
 
 export type { ExportSources } from "./storage.js";
 export type { ServiceType } from "./services.js";
@@ -142,6 +142,7 @@ export function exportKubernetes(model: StackModel, options: KubernetesExportOpt
     settings,
     namespace,
     imageRegistry: options.imageRegistry,
+    builtImages: builtImages(model),
     jobWaiterAccount: `${objectNameFor(projectLabelValue(model.name), "name").slice(0, 50).replace(/-+$/, "")}-job-waiter`,
   };
   const objects: KubeObject[] = [];

@@ -27,6 +27,13 @@ export interface WorkloadContext {
   imageRegistry?: string;
   /** Name of the ServiceAccount allowed to read Jobs (for pods that wait for one). */
   jobWaiterAccount: string;
+  /** builtImages(model), computed once. */
+  builtImages: Set<string>;
+}
+
+/** The image names that services of the stack build (their `image:`, or `<project>-<service>`). */
+export function builtImages(model: StackModel): Set<string> {
+  return new Set(Object.values(model.services).flatMap((s) => (s.build ? [s.image ?? `${model.name}-${s.name}`] : [])));
 }
 
 /** Kubernetes expands $(VAR) in command, args and env values; Compose does not: keep them literal. */
@@ -46,18 +53,17 @@ function hasRegistryHost(image: string): boolean {
 }
 
 /**
- * The image a pod runs. A service built by stack runs `image:` (or the
- * Compose default `<project>-<service>`), prefixed with --image-registry
- * unless it already names a registry host; pulled images are kept as written.
+ * The image a pod runs. An image that a service of the stack builds (its
+ * `image:`, or the Compose default `<project>-<service>`) is prefixed with
+ * --image-registry, in every service that runs it, unless it already names a
+ * registry host; pulled images are kept as written.
  */
 export function imageFor(ctx: WorkloadContext, service: ServiceModel, notes: string[]): string {
-  if (!service.build) {
-    if (!service.image) throw new InvalidInputError(`services.${service.name}: has neither image nor build`, { hint: "give the service an image: or a build:" });
-    return service.image;
-  }
-  const name = service.image ?? `${ctx.model.name}-${service.name}`;
+  const name = service.image ?? (service.build ? `${ctx.model.name}-${service.name}` : undefined);
+  if (name === undefined) throw new InvalidInputError(`services.${service.name}: has neither image nor build`, { hint: "give the service an image: or a build:" });
+  if (!ctx.builtImages.has(name)) return name;
   const image = ctx.imageRegistry && !hasRegistryHost(name) ? `${ctx.imageRegistry.replace(/\/+$/, "")}/${name}` : name;
-  notes.push(`build (push the image "${image}" to a registry the cluster can pull from${ctx.imageRegistry ? "" : "; --image-registry names it"})`);
+  if (service.build) notes.push(`build (push the image "${image}" to a registry the cluster can pull from${ctx.imageRegistry ? "" : "; --image-registry names it"})`);
   return image;
 }
 
