@@ -87,6 +87,14 @@ const cases: Array<{ name: string; yaml: string; expected: string[] }> = [
     expected: ['compose.yaml:3:1: services.my web: "my web" is not a valid name (use letters, digits, \'.\', \'_\' and \'-\')'],
   },
   {
+    name: "misspelled key inside a long form (oneOf branch taken by type)",
+    yaml: "services:\n  web:\n    build:\n      context: .\n      dockerfille: Dockerfile.dev\n    ports:\n      - target: 80\n        publshed: 8080\n",
+    expected: [
+      'compose.yaml:5:1: services.web.build.dockerfille: unknown key "dockerfille" (did you mean "dockerfile"?)',
+      'compose.yaml:6:1: services.web.ports[0].publshed: unknown key "publshed" (did you mean "published"?)',
+    ],
+  },
+  {
     name: "an unquoted version number is accepted (obsolete, warned at normalization)",
     yaml: "version: 3.8\nservices:\n  web:\n    image: nginx\n    command: [sleep, 3600]\n",
     expected: [],
