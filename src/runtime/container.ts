@@ -259,6 +259,16 @@ export class ContainerRuntime {
     return { status: "created" };
   }
 
+  /**
+   * The path of a running container's namespace, for another container that
+   * shares it (network_mode: service:X / container:X → { mode: "path", path }).
+   */
+  namespacePath(h: ContainerHandle, kind: "net" | "ipc" | "pid" = "net"): string {
+    const pid = existsSync(h.pidFile) && !existsSync(h.exitFile) ? Number(readFileSync(h.pidFile, "utf8").trim()) : 0;
+    if (!(pid > 0)) throw new ConflictError(`container ${h.id} is not running, so its ${kind} namespace cannot be shared`, { hint: "start it first (depends_on orders this)" });
+    return `/proc/${pid}/ns/${kind}`;
+  }
+
   /** Resolves with the exit status once the monitor recorded it. */
   async wait(h: ContainerHandle, timeoutMs = Infinity): Promise<number> {
     const deadline = Date.now() + timeoutMs;

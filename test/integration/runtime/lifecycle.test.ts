@@ -263,6 +263,29 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
     expect(readFileSync(join(hostDir, "file"), "utf8")).toBe("hi\n");
   });
 
+  test("a second container joins the first one's network namespace (network_mode: service:X)", async () => {
+    const a = await create({ command: ["sleep", "30"] });
+    try {
+      await rt.start(a);
+      const nsA = (await rt.exec(a, ["readlink", "/proc/self/ns/net"])).stdout.trim();
+      expect(nsA).toMatch(/^net:\[\d+\]$/);
+      n++;
+      const b = await rt.create({ project: PROJECT, id: `c${n}-join`, service: makeService("svc", { command: ["readlink", "/proc/self/ns/net"] }), image: {}, lowerdirs: [lower], network: { mode: "path", path: rt.namespacePath(a) } });
+      const io = capture(b);
+      try {
+        await rt.start(b);
+        expect(await rt.wait(b, 10_000)).toBe(0);
+        expect(io.stdout().trim()).toBe(nsA);
+      } finally {
+        io.close();
+        await rt.remove(b);
+      }
+    } finally {
+      await rt.stop(a, { graceMs: 100 });
+      await rt.remove(a);
+    }
+  });
+
   test("interactive exec returns the command's exit code", async () => {
     const h = await create({ command: ["sleep", "30"] });
     try {

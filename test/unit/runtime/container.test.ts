@@ -103,12 +103,14 @@ describe("ContainerRuntime on fakes", () => {
       ["sh", "-c", 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"', "stack-monitor", h.exitFile, "/usr/sbin/runc", "--root", root, "run", "--keep", "--bundle", h.dir, "--pid-file", h.pidFile, "web-3"],
     ]);
     expect(await rt.status(h)).toEqual({ status: "running", pid: 99 });
+    expect(rt.namespacePath(h)).toBe("/proc/99/ns/net");
     await expect(rt.start(h)).rejects.toThrow(/already started/);
     runtimeState["web-3"] = "paused";
     expect((await rt.status(h)).status).toBe("paused");
     writeFileSync(h.exitFile, "137\n");
     fs.files.set("/cg/memory/stack/shop/web-3/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
     expect(await rt.status(h)).toEqual({ status: "exited", exitCode: 137, oomKilled: true });
+    expect(() => rt.namespacePath(h)).toThrow(/web-3 is not running, so its net namespace cannot be shared/);
     await rt.remove(h);
     expect(runner.calls).toContainEqual(["/usr/sbin/runc", "--root", root, "delete", "--force", "web-3"]);
     expect(mounter.mounted).toEqual([]);
