@@ -2,14 +2,26 @@
 // value was written. Anchors, aliases and merge keys (`<<`) are expanded here;
 // `!reset` and `!override` tags are taken off the tree and handed to the merge
 // stage as paths; duplicate keys and excessive aliasing are errors.
-import { CST, isAlias, isMap, isPair, isScalar, isSeq, Lexer, LineCounter, parseDocument, type Document, type Node } from "yaml";
+//
+// Values are read with js-yaml (fast); positions and syntax messages come from
+// `yaml`'s document tree, built only when a message needs one.
+import jsYaml from "js-yaml";
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
+import type { Document, Node } from "yaml";
 import { InvalidInputError } from "../errors.js";
 import { formatProblem, type Location, type ParsedFile, type PathSegment } from "./source.js";
 
+// `yaml` is loaded on first use: most runs never need it (saves ~50 ms of start-up).
+let yamlModule: typeof Yaml | undefined;
+function yamlLib(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return yamlModule;
+}
+
 /**
- * The most alias nodes a stack file may contain, and the most alias
- * expansions (weighted by what they expand to) `yaml` may perform. Real stack
- * files use tens; a billion-laughs file needs millions.
+ * The most alias nodes a stack file may contain. Real stack files use tens;
+ * a billion-laughs file needs millions.
  */
 export const MAX_ALIASES = 10_000;
 
@@ -24,32 +36,30 @@ export interface YamlFile extends ParsedFile {
 /** Parses one stack file. `file` is the name used in messages ("-" for stdin). */
 export function parseYamlFile(text: string, file: string): YamlFile {
   refuseAliasFlood(text, file);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, merge: true, uniqueKeys: true, prettyErrors: false, keepSourceTokens: false });
-  const where = (offset: number): Location => {
-    const pos = lineCounter.linePos(offset);
-    return { file, line: pos.line, col: pos.col };
-  };
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => formatProblem({ path: [], location: where(e.pos[0]), message: describeYamlError(e.message) }));
-    throw new InvalidInputError(`${file}: invalid YAML`, {
-      problems,
-      hint: "fix the YAML syntax at the position shown (indentation, quotes, a missing `:`)",
-    });
+  let raw: unknown;
+  try {
+    raw = jsYaml.load(text, { schema: SCHEMA, filename: file });
+  } catch (e) {
+    throw syntaxError(text, file, e);
   }
   const resets: PathSegment[][] = [];
   const overrides: PathSegment[][] = [];
-  if (doc.contents) takeTags(doc.contents, [], resets, overrides);
-  let value: unknown;
-  try {
-    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
-  } catch (e) {
-    const message = (e as Error).message;
-    if (/resource exhaustion/i.test(message)) throw aliasFloodError(file);
-    throw new InvalidInputError(`${file}: ${message}`, { hint: "define each anchor (&name) before the aliases (*name) that use it", cause: e });
-  }
-  if (value === null || value === undefined) value = {};
+  if (expandedSize(raw, new Map()) > MAX_NODES) throw aliasFloodError(file, `its aliases expand to more than ${MAX_NODES} values`);
+  const value = raw === null || raw === undefined ? {} : takeValue(raw, [], resets, overrides);
+  // Positions come from `yaml`'s document tree, built on the first request:
+  // most loads never need one, and `yaml` parses several times slower.
+  let located: { doc: Document; where: (offset: number) => Location } | undefined;
+  const tree = () => {
+    if (!located) {
+      const { LineCounter, parseDocument } = yamlLib();
+      const lineCounter = new LineCounter();
+      const doc = parseDocument(text, { lineCounter, merge: false, uniqueKeys: false, prettyErrors: false });
+      located = { doc, where: (offset) => ({ file, ...lineCounter.linePos(offset) }) };
+    }
+    return located;
+  };
   if (typeof value !== "object" || Array.isArray(value)) {
+    const { doc, where } = tree();
     const loc = doc.contents?.range ? where(doc.contents.range[0]) : { file, line: 1, col: 1 };
     throw new InvalidInputError(formatProblem({ path: [], location: loc, message: `the stack file must be a mapping of top-level keys, not ${Array.isArray(value) ? "a list" : JSON.stringify(value)}` }), {
       hint: "start the file with `services:`",
@@ -61,10 +71,104 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     resets,
     overrides,
     locate(path: PathSegment[]) {
+      const { doc, where } = tree();
       const node = findNode(doc, path);
       return node?.range ? where(node.range[0]) : undefined;
     },
   };
+}
+
+/** `!reset` / `!override` as js-yaml sees them, on any kind of node. */
+class TaggedValue {
+  constructor(
+    readonly tag: "!reset" | "!override",
+    readonly value: unknown,
+  ) {}
+}
+
+const TAG_TYPES = (["!reset", "!override"] as const).flatMap((tag) =>
+  (["scalar", "sequence", "mapping"] as const).map(
+    (kind) => new jsYaml.Type(tag, { kind, construct: (data: unknown) => new TaggedValue(tag, data ?? (kind === "mapping" ? {} : kind === "sequence" ? [] : null)) }),
+  ),
+);
+
+// YAML 1.2 core types (no timestamps, `yes` stays a string) + merge keys + compose's tags.
+// (`types` is exported by js-yaml 4 but missing from its type declarations.)
+const MERGE_TYPE = (jsYaml as unknown as { types: { merge: jsYaml.Type } }).types.merge;
+const SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [MERGE_TYPE], explicit: TAG_TYPES });
+
+/** Most values a document may expand to through aliases before it counts as an alias bomb. */
+const MAX_NODES = 1_000_000;
+
+/**
+ * How many values `value` expands to once every alias is copied. js-yaml
+ * shares aliased objects, so sizes are memoized per object: a billion-laughs
+ * file is measured in microseconds, before anything is copied.
+ */
+function expandedSize(value: unknown, memo: Map<object, number>): number {
+  if (value === null || typeof value !== "object") return 1;
+  const known = memo.get(value);
+  if (known !== undefined) {
+    if (known < 0) return Infinity; // an anchor that contains itself
+    return known;
+  }
+  memo.set(value, -1);
+  let size = 1;
+  const children = value instanceof TaggedValue ? [value.value] : Array.isArray(value) ? value : Object.values(value);
+  for (const child of children) {
+    size += expandedSize(child, memo);
+    if (size > MAX_NODES) break;
+  }
+  memo.set(value, size);
+  return size;
+}
+
+/**
+ * Copies the loaded value (js-yaml shares aliased objects; later stages get
+ * their own copies), taking the tags off: a `!reset` value is removed and its
+ * path recorded, an `!override` value is kept and its path recorded.
+ */
+function takeValue(value: unknown, path: PathSegment[], resets: PathSegment[][], overrides: PathSegment[][]): unknown {
+  if (value instanceof TaggedValue) {
+    if (value.tag === "!override") overrides.push(path);
+    return takeValue(value.value, path, resets, overrides);
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const item of value) {
+      // A `!reset` item in a list just disappears: there is nothing before it to reset.
+      if (item instanceof TaggedValue && item.tag === "!reset") continue;
+      out.push(takeValue(item, [...path, out.length], resets, overrides));
+    }
+    return out;
+  }
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v instanceof TaggedValue && v.tag === "!reset") {
+      resets.push([...path, key]);
+      continue;
+    }
+    out[key] = takeValue(v, [...path, key], resets, overrides);
+  }
+  return out;
+}
+
+/** Every syntax problem `yaml` finds (positions, several at once), else js-yaml's own message. */
+function syntaxError(text: string, file: string, cause: unknown): InvalidInputError {
+  const { LineCounter, parseDocument } = yamlLib();
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, merge: false, uniqueKeys: true, prettyErrors: false });
+  let problems = doc.errors.map((e) => {
+    const pos = lineCounter.linePos(e.pos[0]);
+    return formatProblem({ path: [], location: { file, ...pos }, message: describeYamlError(e.message) });
+  });
+  if (problems.length === 0) {
+    const mark = (cause as { mark?: { line: number; column: number } }).mark;
+    const reason = (cause as { reason?: string }).reason ?? (cause as Error).message;
+    problems = [formatProblem({ path: [], location: mark ? { file, line: mark.line + 1, col: mark.column + 1 } : undefined, message: reason })];
+  }
+  return new InvalidInputError(`${file}: invalid YAML`, { problems, cause, hint: "fix the YAML syntax at the position shown (indentation, quotes, a missing `:`)" });
 }
 
 function describeYamlError(message: string): string {
@@ -74,8 +178,8 @@ function describeYamlError(message: string): string {
   return first;
 }
 
-function aliasFloodError(file: string): InvalidInputError {
-  return new InvalidInputError(`${file}: too many YAML aliases (more than ${MAX_ALIASES} alias expansions); refusing to expand what looks like a "billion laughs" file`, {
+function aliasFloodError(file: string, why: string): InvalidInputError {
+  return new InvalidInputError(`${file}: too many YAML aliases (${why}); refusing to expand what looks like a "billion laughs" file`, {
     hint: "use fewer aliases (*name), or repeat the values instead of nesting aliases of aliases",
   });
 }
@@ -84,7 +188,10 @@ function aliasFloodError(file: string): InvalidInputError {
 // document, so a file made of millions of aliases is refused before `yaml`
 // spends seconds building its tree.
 function refuseAliasFlood(text: string, file: string): void {
-  if (!text.includes("*")) return;
+  let stars = 0;
+  for (let i = text.indexOf("*"); i >= 0 && stars <= MAX_ALIASES; i = text.indexOf("*", i + 1)) stars++;
+  if (stars <= MAX_ALIASES) return;
+  const { CST, Lexer } = yamlLib();
   let aliases = 0;
   let blockScalar = false;
   for (const token of new Lexer().lex(text)) {
@@ -96,41 +203,8 @@ function refuseAliasFlood(text: string, file: string): void {
     } else if (blockScalar) {
       blockScalar = false; // this token is the block scalar's text
     } else if (type === "alias" && ++aliases > MAX_ALIASES) {
-      throw aliasFloodError(file);
+      throw aliasFloodError(file, `more than ${MAX_ALIASES} aliases`);
     }
-  }
-}
-
-/** Removes `!reset` values and untags `!override` ones, recording their paths. */
-function takeTags(node: Node, path: PathSegment[], resets: PathSegment[][], overrides: PathSegment[][]): void {
-  if (isMap(node)) {
-    node.items = node.items.filter((pair) => {
-      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-      const value = pair.value as Node | null;
-      if (key === undefined || value === null || isAlias(value)) return true;
-      const here = [...path, key];
-      if (value.tag === "!reset") {
-        resets.push(here);
-        return false;
-      }
-      if (value.tag === "!override") {
-        overrides.push(here);
-        value.tag = undefined;
-      }
-      takeTags(value, here, resets, overrides);
-      return true;
-    });
-  } else if (isSeq(node)) {
-    // A `!reset` item in a list just disappears: there is nothing before it to reset.
-    node.items = node.items.filter((item) => !(item && !isAlias(item) && (item as Node).tag === "!reset"));
-    node.items.forEach((item, i) => {
-      if (item && !isAlias(item)) {
-        if ((item as Node).tag === "!override") (item as Node).tag = undefined;
-        takeTags(item as Node, [...path, i], resets, overrides);
-      }
-    });
-  } else if (isScalar(node) && (node.tag === "!override" || node.tag === "!reset")) {
-    node.tag = undefined;
   }
 }
 
@@ -147,12 +221,14 @@ function findNode(doc: Document, path: PathSegment[]): Node | undefined {
 }
 
 function resolveAlias(doc: Document, node: unknown): unknown {
+  const { isAlias } = yamlLib();
   let n = node;
   for (let hops = 0; isAlias(n) && hops < 100; hops++) n = n.resolve(doc);
   return n;
 }
 
 function childOf(doc: Document, node: unknown, seg: PathSegment, depth: number): unknown {
+  const { isMap, isPair, isScalar, isSeq } = yamlLib();
   if (depth > 20) return undefined;
   if (isSeq(node)) return typeof seg === "number" ? node.items[seg] : undefined;
   if (!isMap(node)) return undefined;
