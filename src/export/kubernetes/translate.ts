@@ -21,7 +21,7 @@ import { planStack } from "./plan.js";
 import { clusterService, publicService, publicSuffix, type ServiceType } from "./services.js";
 import { claimObjects, configMapObjects, secretObjects, type ExportSources } from "./storage.js";
 import { untranslatedSettings } from "./untranslated.js";
-import { builtImages, envConfigMapName, workloadFor, type WorkloadContext } from "./workloads.js";
+import { builtImages, envConfigMapName, environmentInConfigMap, environmentOf, workloadFor, type WorkloadContext } from "./workloads.js";
 
 export type { ExportSources } from "./storage.js";
 export type { ServiceType } from "./services.js";
@@ -162,13 +162,12 @@ export function exportKubernetes(model: StackModel, options: KubernetesExportOpt
     if (cluster) objects.push(cluster);
     const pub = publicService(model, service, options.serviceType, notes, namespace);
     if (pub) objects.push(pub);
-    const env = Object.entries(service.environment).filter((e): e is [string, string] => e[1] !== null);
-    if (service.env_file.length > 0 && env.length > 0) {
+    if (environmentInConfigMap(service)) {
       objects.push({
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: objectMeta({ name: envConfigMapName(name), namespace, project: model.name, base: selectorLabels(model.name, name) }),
-        data: Object.fromEntries(env.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+        data: Object.fromEntries(environmentOf(service)),
       });
     }
     if (notes.length > 0) warnings.push(`services.${name}: Kubernetes cannot carry over: ${[...new Set(notes)].join("; ")}`);

@@ -73,12 +73,27 @@ function pullPolicy(service: ServiceModel): "Always" | "IfNotPresent" | "Never" 
   return pullPolicies[service.pull_policy] ?? "Always";
 }
 
-function environment(ctx: WorkloadContext, service: ServiceModel): Pick<IContainer, "env" | "envFrom"> {
-  const entries = Object.entries(service.environment)
+/** The variables a service sets (declared-without-value ones are left out), sorted. */
+export function environmentOf(service: ServiceModel): Array<[string, string]> {
+  return Object.entries(service.environment)
     .filter((e): e is [string, string] => e[1] !== null)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * A service with env_file keeps its environment in the ConfigMap
+ * `<service>-env` — unless a variable name is not a valid ConfigMap key
+ * ([-._a-zA-Z0-9]+), then it stays inline like any other environment.
+ */
+export function environmentInConfigMap(service: ServiceModel): boolean {
+  const entries = environmentOf(service);
+  return service.env_file.length > 0 && entries.length > 0 && entries.every(([k]) => /^[-._a-zA-Z0-9]+$/.test(k));
+}
+
+function environment(service: ServiceModel): Pick<IContainer, "env" | "envFrom"> {
+  const entries = environmentOf(service);
   if (entries.length === 0) return {};
-  if (service.env_file.length > 0) return { envFrom: [{ configMapRef: { name: envConfigMapName(service.name) } }] };
+  if (environmentInConfigMap(service)) return { envFrom: [{ configMapRef: { name: envConfigMapName(service.name) } }] };
   return { env: entries.map(([name, value]) => ({ name, value: literal(value) })) };
 }
 
@@ -205,7 +220,7 @@ function podSpec(ctx: WorkloadContext, service: ServiceModel, kind: WorkloadKind
     imagePullPolicy: pullPolicy(service),
     ...commandAndArgs(service, notes),
     ...(service.working_dir ? { workingDir: service.working_dir } : {}),
-    ...environment(ctx, service),
+    ...environment(service),
     ...(ports.length > 0 ? { ports: ports.map((p) => ({ containerPort: p.port, protocol: p.protocol })) } : {}),
     ...(health ? { readinessProbe: health, livenessProbe: health } : {}),
   };

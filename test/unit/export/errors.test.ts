@@ -185,3 +185,12 @@ describe("export details", () => {
     expect(objects.map((o) => o.kind)).toEqual(["PersistentVolumeClaim", "Deployment"]);
   });
 });
+
+describe("env_file environment", () => {
+  it("stays inline when a variable name is not a valid ConfigMap key", () => {
+    const { objects } = run({ services: { web: { env_file: [{ path: "/srv/demo/.env", required: true }], environment: { "MY VAR": "1", OK: "2" } } } });
+    expect(objects.map((o) => o.kind)).toEqual(["Deployment"]);
+    const deployment = objects[0] as Extract<KubeObject, { kind: "Deployment" }>;
+    expect(deployment.spec?.template.spec?.containers[0]?.env).toEqual([{ name: "MY VAR", value: "1" }, { name: "OK", value: "2" }]);
+  });
+});
