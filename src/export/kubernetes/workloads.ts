@@ -289,7 +289,8 @@ export function workloadFor(ctx: WorkloadContext, service: ServiceModel, notes: 
     base: selector,
     user: { ...service.labels, ...(service.deploy?.labels ?? {}) },
   });
-  const podMeta = { labels: objectMeta({ name: service.name, project: ctx.model.name, base: selector, user: service.labels }).labels, ...(podAnnotations(service) ? { annotations: podAnnotations(service) } : {}) };
+  const annotations = podAnnotations(service);
+  const podMeta = { labels: objectMeta({ name: service.name, project: ctx.model.name, base: selector, user: service.labels }).labels, ...(annotations ? { annotations } : {}) };
   const template = { metadata: podMeta, spec: podSpec(ctx, service, kind, notes) };
   if (kind === "Job") {
     if (service.scale !== 1) notes.push(`scale ${service.scale} (the Job runs once)`);
