@@ -122,7 +122,7 @@ function messagesFor(list: AjvError[], path: PathSegment[], value: unknown): Pro
         if (allowed.length === 0) {
           out.push({ path: [...path, key], message: `"${key}" is not a valid name`, hint: "use letters, digits, '.', '_' and '-'" });
         } else {
-          out.push({ path: [...path, key], message: `unknown key "${key}"`, hint: didYouMean(key, allowed) ?? allowedHint(allowed) });
+          out.push({ path: [...path, key], message: `unknown key "${key}"`, hint: unknownKeyHint(path, key, allowed) });
         }
         break;
       }
@@ -149,6 +149,28 @@ function messagesFor(list: AjvError[], path: PathSegment[], value: unknown): Pro
     }
   }
   return out;
+}
+
+/** Service keys people put at the wrong level, and where they belong. */
+const misplacedServiceKeys: Record<string, string> = {
+  replicas: "deploy.replicas, or use scale",
+  resources: "deploy.resources",
+  restart_policy: "deploy.restart_policy, or use restart",
+  placement: "deploy.placement",
+  memory: "mem_limit or deploy.resources.limits.memory",
+  watch: "develop.watch",
+  interval: "healthcheck.interval",
+  test: "healthcheck.test",
+  context: "build.context",
+  dockerfile: "build.dockerfile",
+  args: "build.args",
+  aliases: "networks.<network>.aliases",
+};
+
+function unknownKeyHint(path: PathSegment[], key: string, allowed: string[]): string {
+  const isServiceLevel = path.length === 2 && path[0] === "services";
+  const moved = isServiceLevel ? misplacedServiceKeys[key] : undefined;
+  return (moved ? `it belongs under ${moved}` : undefined) ?? didYouMean(key, allowed) ?? allowedHint(allowed);
 }
 
 function allowedHint(allowed: string[]): string {

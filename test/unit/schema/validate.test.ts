@@ -95,6 +95,11 @@ const cases: Array<{ name: string; yaml: string; expected: string[] }> = [
     ],
   },
   {
+    name: "a key at the wrong level says where it belongs",
+    yaml: "services:\n  web:\n    image: nginx\n    replicas: 3\n",
+    expected: ["compose.yaml:4:1: services.web.replicas: unknown key \"replicas\" (it belongs under deploy.replicas, or use scale)"],
+  },
+  {
     name: "an unquoted version number is accepted (obsolete, warned at normalization)",
     yaml: "version: 3.8\nservices:\n  web:\n    image: nginx\n    command: [sleep, 3600]\n",
     expected: [],
