@@ -149,7 +149,8 @@ export interface InterpolationResult {
 export function interpolateFile(file: ParsedFile, lookup: Lookup): InterpolationResult {
   const unset: Array<{ name: string; where: string }> = [];
   const seen = new Set<string>();
-  const walk = (value: unknown, path: PathSegment[]): unknown => {
+  const path: PathSegment[] = []; // one stack, pushed and popped; copied where kept
+  const walk = (value: unknown): unknown => {
     if (typeof value === "string") {
       if (!value.includes("$")) return value;
       let result: Substitution;
@@ -157,7 +158,7 @@ export function interpolateFile(file: ParsedFile, lookup: Lookup): Interpolation
         result = substituteVariables(value, lookup);
       } catch (e) {
         const err = e as InvalidInputError;
-        throw new InvalidInputError(formatProblem({ path, location: file.locate(path), message: err.message }), { hint: err.hint, cause: e });
+        throw new InvalidInputError(formatProblem({ path: [...path], location: file.locate(path), message: err.message }), { hint: err.hint, cause: e });
       }
       for (const name of result.unset) {
         if (seen.has(name)) continue;
@@ -167,15 +168,26 @@ export function interpolateFile(file: ParsedFile, lookup: Lookup): Interpolation
       }
       return castInterpolated(path, result.value);
     }
-    if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i]));
+    if (Array.isArray(value)) {
+      return value.map((v, i) => {
+        path.push(i);
+        const out = walk(v);
+        path.pop();
+        return out;
+      });
+    }
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = walk(v, [...path, k]);
+      for (const [k, v] of Object.entries(value)) {
+        path.push(k);
+        out[k] = walk(v);
+        path.pop();
+      }
       return out;
     }
     return value;
   };
-  return { doc: walk(file.doc, []) as Record<string, unknown>, unset };
+  return { doc: walk(file.doc) as Record<string, unknown>, unset };
 }
 
 type Cast = "int" | "float" | "bool";

@@ -129,8 +129,9 @@ function expandedSize(value: unknown, memo: Map<object, number>): number {
  * path recorded, an `!override` value is kept and its path recorded.
  */
 function takeValue(value: unknown, path: PathSegment[], resets: PathSegment[][], overrides: PathSegment[][]): unknown {
+  // `path` is one stack, pushed and popped: copied only when a tag is recorded.
   if (value instanceof TaggedValue) {
-    if (value.tag === "!override") overrides.push(path);
+    if (value.tag === "!override") overrides.push([...path]);
     return takeValue(value.value, path, resets, overrides);
   }
   if (Array.isArray(value)) {
@@ -138,18 +139,23 @@ function takeValue(value: unknown, path: PathSegment[], resets: PathSegment[][],
     for (const item of value) {
       // A `!reset` item in a list just disappears: there is nothing before it to reset.
       if (item instanceof TaggedValue && item.tag === "!reset") continue;
-      out.push(takeValue(item, [...path, out.length], resets, overrides));
+      path.push(out.length);
+      out.push(takeValue(item, path, resets, overrides));
+      path.pop();
     }
     return out;
   }
   if (value === null || typeof value !== "object") return value;
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
     if (v instanceof TaggedValue && v.tag === "!reset") {
       resets.push([...path, key]);
       continue;
     }
-    out[key] = takeValue(v, [...path, key], resets, overrides);
+    path.push(key);
+    out[key] = takeValue(v, path, resets, overrides);
+    path.pop();
   }
   return out;
 }

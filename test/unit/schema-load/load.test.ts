@@ -105,6 +105,17 @@ describe("loadStackWith: files, .env and interpolation", () => {
     expect(r.input.projectDir).toBe("/proj");
   });
 
+  it("- without a stdin reader is an error", () => {
+    expect(() => run({}, { files: ["-"] })).toThrow("`-f -` reads the stack file from stdin, but no input is available");
+  });
+
+  it("passes each warning to opts.warn as well, once", () => {
+    const seen: string[] = [];
+    const r = run({ "/proj/compose.yaml": "services: {web: {image: $X, command: $X}}\n" }, { warn: (m) => seen.push(m) });
+    expect(seen).toEqual(['compose.yaml:1:25: variable "X" is not set; using an empty string', "normalizer warning"]);
+    expect(r.warnings).toEqual(seen);
+  });
+
   it("a missing -f file is NotFound", () => {
     expect(() => run({}, { files: ["x.yaml"] })).toThrow(NotFoundError);
     expect(() => run({}, { files: ["x.yaml"] })).toThrow("stack file x.yaml not found");
@@ -262,6 +273,9 @@ describe("loadStackWith: include", () => {
     { name: "a cycle", files: { "/proj/compose.yaml": "include: [a.yaml]\n", "/proj/a.yaml": "include: [compose.yaml]\n" }, error: InvalidInputError, message: "include cycle: compose.yaml -> a.yaml -> compose.yaml" },
     { name: "a missing file", files: { "/proj/compose.yaml": "include: [gone.yaml]\n" }, error: NotFoundError, message: "stack file gone.yaml not found" },
     { name: "a malformed entry", files: { "/proj/compose.yaml": "include:\n  - {project_directory: x}\n" }, error: InvalidInputError, message: "compose.yaml:2:5: include[0]: the include entry has no `path`" },
+    { name: "a path that is not a path", files: { "/proj/compose.yaml": "include:\n  - path: [a.yaml, 5]\n" }, error: InvalidInputError, message: 'include[0]: path ["a.yaml",5] is not a path or a list of paths' },
+    { name: "an entry that is not an entry", files: { "/proj/compose.yaml": "include:\n  - 7\n" }, error: InvalidInputError, message: "include[0]: 7 is not an include entry" },
+    { name: "a missing include env_file", files: { "/proj/compose.yaml": "include:\n  - {path: a.yaml, env_file: no.env}\n", "/proj/a.yaml": "services: {}\n" }, error: NotFoundError, message: "env file no.env not found" },
   ];
   it.each(errors)("error: $name", ({ files, error, message }) => {
     expect(() => run(files)).toThrow(error);

@@ -48,6 +48,7 @@ describe("parseYamlFile", () => {
     { name: "a scalar at the top", text: "hello\n", message: /must be a mapping of top-level keys, not "hello"/ },
     { name: "undefined alias", text: lines("a: *nope"), problem: 'c.yaml:1:9: unidentified alias "nope"', message: /invalid YAML/ },
     { name: "unknown tag", text: lines("a: !custom x"), problem: "c.yaml:1:13: unknown tag !<!custom>", message: /invalid YAML/ },
+    { name: "merge key of a scalar", text: lines("a: &a x", "b:", "  <<: *a"), message: /invalid YAML/ },
     { name: "self-referencing anchor", text: lines("a: &a [1, *a]"), message: /too many YAML aliases/ },
   ];
   it.each(errors)("error: $name", ({ text, problem, message }) => {
