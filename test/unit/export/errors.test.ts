@@ -194,3 +194,19 @@ describe("env_file environment", () => {
     expect(deployment.spec?.template.spec?.containers[0]?.env).toEqual([{ name: "MY VAR", value: "1" }, { name: "OK", value: "2" }]);
   });
 });
+
+describe("volume settings", () => {
+  it("reads x-kubernetes on the volume itself when the model carries volume extensions, before the top-level one", () => {
+    const { objects } = run({
+      services: { web: { volumes: [{ type: "volume", source: "data", target: "/d", read_only: true }] } },
+      volumes: { data: { extensions: { "x-kubernetes": { size: "5Gi" } } } },
+      extensions: { "x-kubernetes": { volumes: { data: { size: "2Gi", storage_class: "slow" } } } },
+    });
+    expect(objects[0]).toMatchObject({ kind: "PersistentVolumeClaim", spec: { resources: { requests: { storage: "5Gi" } } } });
+    expect(objects[0]).not.toHaveProperty("spec.storageClassName");
+  });
+  it("accepts a size in bytes", () => {
+    const { objects } = run({ services: {}, volumes: { data: {} }, extensions: { "x-kubernetes": { volumes: { data: { size: 5 * 2 ** 30 } } } } });
+    expect(objects[0]).toMatchObject({ kind: "PersistentVolumeClaim", spec: { resources: { requests: { storage: "5Gi" } } } });
+  });
+});
