@@ -72,10 +72,10 @@ export function renderStackTable(bridges: FirewallBridge[], dnat: DnatRule[]): s
   return (
     header +
     `table ip ${stackTable} {\n` +
-    chain("forward", "type filter hook forward priority filter; policy accept;", forward) +
-    chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;", postrouting) +
-    chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;", dnat.length > 0 ? ["fib daddr type local jump published"] : []) +
-    chain("output", "type nat hook output priority dstnat; policy accept;", dnat.length > 0 ? ["fib daddr type local jump published"] : []) +
+    chain("forward", "type filter hook forward priority 0; policy accept;", forward) +
+    chain("postrouting", "type nat hook postrouting priority 100; policy accept;", postrouting) +
+    chain("prerouting", "type nat hook prerouting priority -100; policy accept;", dnat.length > 0 ? ["fib daddr type local jump published"] : []) +
+    chain("output", "type nat hook output priority -100; policy accept;", dnat.length > 0 ? ["fib daddr type local jump published"] : []) +
     chain("published", "", published) +
     `}\n`
   );

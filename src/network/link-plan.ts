@@ -1,5 +1,6 @@
 // Describe-then-execute for links: the `ip` commands that create a bridge,
 // join a container's namespace to bridges, and remove them. Pure.
+import { createHash } from "node:crypto";
 
 /** One `ip` command (without the leading `ip`), run in `netns` when given. */
 export interface IpCommand {
@@ -16,10 +17,20 @@ export interface BridgeSpec {
   ipv6Prefix?: number;
 }
 
+/**
+ * A fixed MAC for the bridge: otherwise Linux gives it the lowest MAC of its
+ * ports, which changes when a container leaves, and the other containers'
+ * ARP entry for the gateway goes stale (DNS and egress stall for minutes).
+ */
+export function bridgeMacAddress(bridge: string): string {
+  const hex = createHash("sha256").update(bridge).digest("hex");
+  return ["02", ...[0, 2, 4, 6, 8].map((i) => hex.slice(i, i + 2))].join(":");
+}
+
 export function planBridge(spec: BridgeSpec): IpCommand[] {
   const mtu = spec.mtu ? ["mtu", String(spec.mtu)] : [];
   const cmds: IpCommand[] = [
-    { args: ["link", "add", spec.bridge, ...mtu, "type", "bridge"] },
+    { args: ["link", "add", spec.bridge, ...mtu, "address", bridgeMacAddress(spec.bridge), "type", "bridge"] },
     { args: ["addr", "add", `${spec.gateway}/${spec.prefix}`, "dev", spec.bridge] },
   ];
   if (spec.ipv6Gateway) cmds.push({ args: ["-6", "addr", "add", `${spec.ipv6Gateway}/${spec.ipv6Prefix ?? 64}`, "dev", spec.bridge, "nodad"] });

@@ -1,0 +1,71 @@
+// Test tools: run busybox (or node, for UDP: this busybox's nc has no -u) in a
+// network namespace made by the network layer, with the hosts and resolv.conf
+// the layer rendered bind-mounted over /etc as the runtime would do it. The
+// mounts live in the private mount namespace of `ip netns exec`.
+import { execa, type ResultPromise } from "execa";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { NetworkModel } from "../../../src/schema/model.js";
+
+export function bridgeNetwork(key: string, project: string, over: Partial<NetworkModel> = {}): NetworkModel {
+  return { key, name: `${project}_${key}`, driver: "bridge", driver_opts: {}, external: false, internal: false, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {}, ...over };
+}
+
+export interface Etc {
+  hostsFile: string;
+  resolvConf: string;
+}
+
+export function writeEtc(dir: string, name: string, etc: Etc): string {
+  const d = join(dir, "etc", name);
+  mkdirSync(d, { recursive: true });
+  writeFileSync(join(d, "hosts"), etc.hostsFile);
+  writeFileSync(join(d, "resolv.conf"), etc.resolvConf);
+  return d;
+}
+
+function wrap(ns: string, etcDir: string | undefined, argv: string[]): string[] {
+  if (!etcDir) return ["netns", "exec", ns, ...argv];
+  const script = `mount --bind ${etcDir}/hosts /etc/hosts && mount --bind ${etcDir}/resolv.conf /etc/resolv.conf && exec "$@"`;
+  return ["netns", "exec", ns, "/bin/busybox", "sh", "-c", script, "sh", ...argv];
+}
+
+export async function runIn(ns: string, argv: string[], options: { etcDir?: string; timeout?: number; input?: string } = {}) {
+  const r = await execa("ip", wrap(ns, options.etcDir, argv), { reject: false, timeout: options.timeout ?? 10_000, input: options.input });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** A background process in the namespace; stop() kills exactly it. */
+export function startIn(ns: string, argv: string[], etcDir?: string): { proc: ResultPromise; stop: () => Promise<void> } {
+  const proc = execa("ip", wrap(ns, etcDir, argv), { reject: false });
+  return {
+    proc,
+    stop: async () => {
+      proc.kill("SIGKILL");
+      await proc;
+    },
+  };
+}
+
+/** Node one-liner: UDP echo server answering "<tag>:<message>". */
+export function udpEchoServer(port: number, tag: string): string[] {
+  return [process.execPath, "-e", `const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send(${JSON.stringify(tag + ":")}+m,r.port,r.address));s.bind(${port})`];
+}
+
+/** Node one-liner: resolves `name` with the system resolver, sends one UDP datagram, prints the reply. */
+export function udpAsk(name: string, port: number, message: string): string[] {
+  return [
+    process.execPath,
+    "-e",
+    `require("dns").lookup(${JSON.stringify(name)},{family:4},(e,a)=>{if(e){console.error(e.message);process.exit(2)}const s=require("dgram").createSocket("udp4");s.on("message",m=>{console.log(String(m));process.exit(0)});s.send(${JSON.stringify(message)},${port},a);setTimeout(()=>process.exit(3),3000)})`,
+  ];
+}
+
+export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("condition not met in time");
+}
