@@ -11,6 +11,17 @@ function allServices(model: StackModel): Record<string, ServiceModel> {
   return { ...model.disabled_services, ...model.services };
 }
 
+/**
+ * Services that can run together: the enabled ones. Before profiles are
+ * applied (the loader checks first), a service whose profiles are all
+ * inactive is left out: two alternatives in different profiles may publish
+ * the same port.
+ */
+function runnableServices(model: StackModel): Record<string, ServiceModel> {
+  const all = model.profiles.includes("*");
+  return Object.fromEntries(Object.entries(model.services).filter(([, s]) => all || s.profiles.length === 0 || s.profiles.some((p) => model.profiles.includes(p))));
+}
+
 function sorted<T>(o: Record<string, T>): Array<[string, T]> {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
@@ -75,7 +86,7 @@ function hostPorts(p: PortModel): number[] {
 const portConflicts: Check = (model) => {
   const problems: Problem[] = [];
   const taken: Array<{ service: string; port: number; protocol: string; ip: string | undefined }> = [];
-  for (const [name, s] of sorted(model.services)) {
+  for (const [name, s] of sorted(runnableServices(model))) {
     for (const p of s.ports) {
       for (const port of hostPorts(p)) {
         const clash = taken.find((t) => t.service !== name && t.port === port && t.protocol === p.protocol && (t.ip === p.host_ip || wildcard.has(t.ip) || wildcard.has(p.host_ip)));
@@ -97,7 +108,7 @@ const portConflicts: Check = (model) => {
 const containerNames: Check = (model) => {
   const problems: Problem[] = [];
   const owner = new Map<string, string>();
-  for (const [name, s] of sorted(allServices(model))) {
+  for (const [name, s] of sorted(runnableServices(model))) {
     if (s.container_name === undefined) continue;
     const path = ["services", name, "container_name"];
     const other = owner.get(s.container_name);

@@ -66,6 +66,19 @@ const cases: Array<{ name: string; model: StackModel; expected: string[] }> = [
     expected: ["services.web: has neither an image nor a build context (add `image: NAME[:TAG]` or `build: ./DIR`)"],
   },
   {
+    name: "alternatives in inactive profiles may share a host port and a container name",
+    model: makeStack([
+      makeService("web", { ports: [tcp("8080", 80)], container_name: "web" }),
+      makeService("web-debug", { ports: [tcp("8080", 80)], container_name: "web", profiles: ["debug"] }),
+    ]),
+    expected: [],
+  },
+  {
+    name: "... but not when the profile is active",
+    model: makeStack([makeService("web", { ports: [tcp("8080", 80)] }), makeService("web-debug", { ports: [tcp("8080", 80)], profiles: ["debug"] })], { profiles: ["debug"] }),
+    expected: ['services.web-debug.ports: host port "8080/tcp" is also published by service "web" (publish a different host port, or leave the host port out to get a free one)'],
+  },
+  {
     name: "duplicate container_name and container_name with replicas",
     model: makeStack([makeService("a", { container_name: "app" }), makeService("b", { container_name: "app" }), makeService("c", { container_name: "solo", scale: 2 })]),
     expected: [
