@@ -167,7 +167,8 @@ function syntaxError(text: string, file: string, cause: unknown): InvalidInputEr
   const doc = parseDocument(text, { lineCounter, merge: false, uniqueKeys: true, prettyErrors: false });
   let problems = doc.errors.map((e) => {
     const pos = lineCounter.linePos(e.pos[0]);
-    return formatProblem({ path: [], location: { file, ...pos }, message: describeYamlError(e.message) });
+    const message = e.code === "DUPLICATE_KEY" ? `duplicate key ${keyAt(text, e.pos[0])}: a key may appear once per mapping` : describeYamlError(e.message);
+    return formatProblem({ path: [], location: { file, ...pos }, message });
   });
   if (problems.length === 0) {
     const mark = (cause as { mark?: { line: number; column: number } }).mark;
@@ -175,6 +176,13 @@ function syntaxError(text: string, file: string, cause: unknown): InvalidInputEr
     problems = [formatProblem({ path: [], location: mark ? { file, line: mark.line + 1, col: mark.column + 1 } : undefined, message: reason })];
   }
   return new InvalidInputError(`${file}: invalid YAML`, { problems, cause, hint: "fix the YAML syntax at the position shown (indentation, quotes, a missing `:`)" });
+}
+
+/** The key written at `offset`, quoted for a message. */
+function keyAt(text: string, offset: number): string {
+  const m = /^("(?:[^"\\]|\\.)*"|'[^']*'|[^:\s,{}[\]]+)/.exec(text.slice(offset, offset + 200));
+  const key = m?.[1] ?? "";
+  return key.startsWith('"') || key.startsWith("'") ? key : JSON.stringify(key);
 }
 
 function describeYamlError(message: string): string {

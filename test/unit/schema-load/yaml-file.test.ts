@@ -39,8 +39,8 @@ describe("parseYamlFile", () => {
   });
 
   const errors: Array<{ name: string; text: string; problem?: string; message: RegExp }> = [
-    { name: "duplicate key", text: lines("services:", "  web:", "    image: a", "    image: b"), problem: "c.yaml:4:5: Map keys must be unique", message: /c\.yaml: invalid YAML/ },
-    { name: "duplicate service", text: lines("services:", "  web: {}", "  web: {}"), problem: "c.yaml:3:3: Map keys must be unique", message: /invalid YAML/ },
+    { name: "duplicate key", text: lines("services:", "  web:", "    image: a", "    image: b"), problem: 'c.yaml:4:5: duplicate key "image": a key may appear once per mapping', message: /c\.yaml: invalid YAML/ },
+    { name: "duplicate service", text: lines("services:", "  web: {}", "  web: {}"), problem: 'c.yaml:3:3: duplicate key "web": a key may appear once per mapping', message: /invalid YAML/ },
     { name: "syntax error", text: lines("services:", "  web: [a, b"), message: /invalid YAML/ },
     { name: "bad indentation", text: lines("services:", "  web:", "    image: a", "   ports: []"), message: /invalid YAML/ },
     { name: "two documents", text: lines("a: 1", "---", "b: 2"), problem: "c.yaml:2:1: a stack file holds one YAML document; this one has a second `---` document", message: /invalid YAML/ },
