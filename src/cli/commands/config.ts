@@ -56,7 +56,7 @@ export function registerConfig(program: Command): void {
         }
         text = lines(wanted.map((name) => `${name} ${configHash(model.services[name]!)}`));
       } else {
-        const shown = services.length > 0 ? { ...model, services: Object.fromEntries(services.sort().map((s) => [s, model.services[s]!])) } : model;
+        const shown = services.length > 0 ? { ...model, services: withDependencies(model.services, services) } : model;
         text = render.renderModel(shown, opts.format);
       }
       if (opts.output !== undefined) {
@@ -67,4 +67,17 @@ export function registerConfig(program: Command): void {
         ctx.stdout.write(text);
       }
     });
+}
+
+/** The named services and, transitively, the enabled services they depend on (as `up SERVICE` would start them). */
+function withDependencies<T extends { depends_on: Record<string, unknown> }>(all: Record<string, T>, named: string[]): Record<string, T> {
+  const picked = new Set<string>();
+  const pending = [...named];
+  while (pending.length > 0) {
+    const name = pending.pop()!;
+    if (picked.has(name) || !Object.hasOwn(all, name)) continue;
+    picked.add(name);
+    pending.push(...Object.keys(all[name]!.depends_on));
+  }
+  return Object.fromEntries([...picked].sort().map((n) => [n, all[n]!]));
 }

@@ -73,6 +73,7 @@ describe("stack config", () => {
     [["--images"], "postgres:16\nbasic-web\n"],
     [["-q"], ""],
     [["--profile", "debug", "--services"], "db\ndebug\nweb\n"],
+    [["web", "--services"], "db\nweb\n"],
   ])("%j", async (args, expected) => {
     const profileFlags = args[0] === "--profile" ? args.slice(0, 2) : [];
     const rest = args[0] === "--profile" ? args.slice(2) : args;
@@ -92,6 +93,17 @@ describe("stack config", () => {
     const missing = await runStack(["config", "--hash", "nope"], { cwd: basic, env: env() });
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('error: --hash: no such service: "nope"');
+  });
+
+  it("SERVICE arguments print those services and what they depend on", async () => {
+    const r = await runStack(["config", "web", "--format", "json"], { cwd: basic, env: env() });
+    expect(r.exitCode).toBe(0);
+    expect(Object.keys(JSON.parse(r.stdout).services)).toEqual(["db", "web"]);
+    const only = await runStack(["config", "db", "--format", "json"], { cwd: basic, env: env() });
+    expect(Object.keys(JSON.parse(only.stdout).services)).toEqual(["db"]);
+    const unknown = await runStack(["config", "nope"], { cwd: basic, env: env() });
+    expect(unknown.exitCode).toBe(1);
+    expect(unknown.stderr).toContain('no such service: "nope"');
   });
 
   it("-o writes the file instead of stdout", async () => {
