@@ -26,6 +26,11 @@ function sorted<T>(o: Record<string, T>): Array<[string, T]> {
   return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** `${VAR}` left as written (`config --no-interpolate`): the name is not known yet. */
+function uninterpolated(name: string): boolean {
+  return name.includes("$");
+}
+
 function unknownName(kind: string, name: string, known: string[], path: PathSegment[]): Problem {
   const hint = didYouMean(name, known) ?? (known.length > 0 ? `defined ${kind}s: ${known.sort().join(", ")}` : `define it under the top-level \`${kind}s:\``);
   return { path, message: `undefined ${kind} "${name}"`, hint };
@@ -36,7 +41,7 @@ const serviceReferences: Check = (model) => {
   const names = Object.keys(services);
   const problems: Problem[] = [];
   const ref = (name: string, path: PathSegment[]) => {
-    if (!Object.hasOwn(services, name)) problems.push(unknownName("service", name, names, path));
+    if (!Object.hasOwn(services, name) && !uninterpolated(name)) problems.push(unknownName("service", name, names, path));
   };
   for (const [name, s] of sorted(services)) {
     for (const [dep, d] of sorted(s.depends_on)) if (d.required) ref(dep, ["services", name, "depends_on", dep]);
@@ -59,7 +64,7 @@ const resourceReferences: Check = (model) => {
       if (!Object.hasOwn(model.networks, net)) problems.push(unknownName("network", net, Object.keys(model.networks), ["services", name, "networks", net]));
     }
     s.volumes.forEach((v, i) => {
-      if (v.type === "volume" && v.source !== undefined && !Object.hasOwn(model.volumes, v.source)) {
+      if (v.type === "volume" && v.source !== undefined && !Object.hasOwn(model.volumes, v.source) && !uninterpolated(v.source)) {
         const p = unknownName("volume", v.source, Object.keys(model.volumes), ["services", name, "volumes", i]);
         if (!p.hint?.startsWith("did you mean")) p.hint = `define it under the top-level \`volumes:\`, or write ./${v.source} for a folder of the project`;
         problems.push(p);

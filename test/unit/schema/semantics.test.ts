@@ -61,6 +61,11 @@ const cases: Array<{ name: string; model: StackModel; expected: string[] }> = [
     expected: ['services.web.network_mode: network_mode "host" cannot be combined with networks (default) (remove one of them)'],
   },
   {
+    name: "names left uninterpolated (--no-interpolate) are not judged",
+    model: makeStack([makeService("web", { depends_on: { "${DEP}": dep() }, volumes: [{ type: "volume", source: "${DATA}", target: "/d", read_only: false, volume: { nocopy: false } }] })]),
+    expected: [],
+  },
+  {
     name: "a service needs an image or a build",
     model: makeStack([makeService("web", { image: undefined })]),
     expected: ["services.web: has neither an image nor a build context (add `image: NAME[:TAG]` or `build: ./DIR`)"],
