@@ -93,7 +93,7 @@ class StackLoader {
 
   load(): LoadResult {
     const { opts } = this;
-    const discovery = discoverStackFiles({ files: opts.files, cwd: opts.cwd, env: opts.env, projectDirectory: opts.projectDirectory }, this.deps.reader);
+    const discovery = discoverStackFiles({ files: opts.files, cwd: opts.cwd, env: this.discoveryEnv(), projectDirectory: opts.projectDirectory }, this.deps.reader);
     discovery.warnings.forEach((w) => this.warn(w));
     const { projectDir } = discovery;
 
@@ -121,6 +121,20 @@ class StackLoader {
     throwProblems(this.deps.checkStack(normalized.model, project.locate));
     const model = applyProfiles(normalized.model, profiles, opts.services ?? []);
     return { model, warnings: this.warnings };
+  }
+
+  /**
+   * Like compose, STACK_FILE / COMPOSE_FILE may also come from the `.env` of
+   * the working (or --project-directory) folder, when the shell sets neither.
+   */
+  private discoveryEnv(): Record<string, string | undefined> {
+    const { opts } = this;
+    if (opts.files.length > 0 || opts.env.STACK_FILE || opts.env.COMPOSE_FILE || opts.envFiles.length > 0) return opts.env;
+    const dir = opts.projectDirectory ? resolve(opts.cwd, opts.projectDirectory) : opts.cwd;
+    const text = this.deps.reader.readText(join(dir, ".env"));
+    if (text === undefined || !/\b(STACK|COMPOSE)_FILE\b/.test(text)) return opts.env;
+    const values = parseDotenv(text, displayName(join(dir, ".env"), opts.cwd), (n) => opts.env[n]);
+    return { ...opts.env, STACK_FILE: values.STACK_FILE, COMPOSE_FILE: values.COMPOSE_FILE, COMPOSE_PATH_SEPARATOR: opts.env.COMPOSE_PATH_SEPARATOR ?? values.COMPOSE_PATH_SEPARATOR };
   }
 
   private warn(message: string): void {

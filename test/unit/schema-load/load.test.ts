@@ -105,6 +105,13 @@ describe("loadStackWith: files, .env and interpolation", () => {
     expect(r.input.projectDir).toBe("/proj");
   });
 
+  it("STACK_FILE may come from the working directory's .env", () => {
+    const files = { "/proj/.env": "STACK_FILE=a.yaml:b.yaml\n", "/proj/a.yaml": "services: {web: {image: a}}\n", "/proj/b.yaml": "services: {web: {image: b}}\n", "/proj/compose.yaml": "services: {}\n" };
+    expect(run(files).input.files).toEqual(["/proj/a.yaml", "/proj/b.yaml"]);
+    expect(services(run(files)).web!.image).toBe("b");
+    expect(run(files, { env: { STACK_FILE: "compose.yaml" } }).input.files).toEqual(["/proj/compose.yaml"]);
+  });
+
   it("- without a stdin reader is an error", () => {
     expect(() => run({}, { files: ["-"] })).toThrow("`-f -` reads the stack file from stdin, but no input is available");
   });
