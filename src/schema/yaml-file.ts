@@ -45,7 +45,9 @@ export function parseYamlFile(text: string, file: string): YamlFile {
   const resets: PathSegment[][] = [];
   const overrides: PathSegment[][] = [];
   if (expandedSize(raw, new Map()) > MAX_NODES) throw aliasFloodError(file, `its aliases expand to more than ${MAX_NODES} values`);
-  const value = raw === null || raw === undefined ? {} : takeValue(raw, [], resets, overrides);
+  // Without anchors nothing is shared, and without tags there is nothing to take off: no copy needed.
+  const plain = !text.includes("&") && !text.includes("!reset") && !text.includes("!override");
+  const value = raw === null || raw === undefined ? {} : plain ? raw : takeValue(raw, [], resets, overrides);
   // Positions come from `yaml`'s document tree, built on the first request:
   // most loads never need one, and `yaml` parses several times slower.
   let located: { doc: Document; where: (offset: number) => Location } | undefined;
