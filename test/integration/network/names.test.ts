@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { createSocket } from "node:dgram";
 import dnsPacket from "dns-packet";
 import { skipUnlessRoot } from "../../helpers/root.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { NetworkManager } from "../../../src/network/network-manager.js";
 import { LinuxNetworkHost } from "../../../src/network/host-system.js";
 import { DnsServer } from "../../../src/network/dns-server.js";
 import { buildDnsZones } from "../../../src/network/dns-records.js";
-import { bridgeNetwork, runIn, startIn, udpAsk, udpEchoServer, waitFor, writeEtc } from "./netns-tools.js";
+import { assertNoNetworkLeaks, bridgeNetwork, runIn, startIn, udpAsk, udpEchoServer, waitFor, writeEtc } from "./netns-tools.js";
 
 const sn = (aliases: string[] = []) => ({ aliases, link_local_ips: [], priority: 0, gw_priority: 0, driver_opts: {} });
 const plain = { extraHosts: [], dns: [], dnsSearch: [], dnsOpt: [], links: [] };
@@ -38,7 +38,7 @@ describe.skipIf(skipUnlessRoot("network name tests"))("embedded DNS between cont
     dns = undefined;
     await manager.removeNetworks("names", { all: true });
     rmSync(dir, { recursive: true, force: true });
-    assertNoLeaks(before, [dir]);
+    assertNoNetworkLeaks(before, [dir]);
   });
 
   async function container(name: string, service: string, aliases: string[] = [], links: Array<{ service: string; alias: string }> = []) {

@@ -6,6 +6,7 @@ import { execa, type ResultPromise } from "execa";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NetworkModel } from "../../../src/schema/model.js";
+import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 
 export function bridgeNetwork(key: string, project: string, over: Partial<NetworkModel> = {}): NetworkModel {
   return { key, name: `${project}_${key}`, driver: "bridge", driver_opts: {}, external: false, internal: false, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {}, ...over };
@@ -68,4 +69,15 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): 
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error("condition not met in time");
+}
+
+/**
+ * assertNoLeaks for this area: the same snapshot diff, without the cgroup
+ * and runc entries, because other areas' suites (runtime) run on the same
+ * host at the same time and their cgroups come and go under our feet; the
+ * network tests create none.
+ */
+export function assertNoNetworkLeaks(before: HostSnapshot, watchDirs: string[]): void {
+  const left = diffSnapshots(before, snapshotHost(watchDirs)).filter((l) => !l.startsWith("cgroups:") && !l.startsWith("runc:"));
+  if (left.length > 0) throw new Error(`the test left resources behind:\n  ${left.join("\n  ")}`);
 }
