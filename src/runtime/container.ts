@@ -48,6 +48,8 @@ export interface RuntimeDeps {
   arch: string;
   /** Host path of tini-static for `init: true` (undefined when not installed). */
   initBinary?: string;
+  /** Pipe buffer for the output FIFOs (up to /proc/sys/fs/pipe-max-size); undefined = the kernel's default. */
+  pipeBufferBytes?: number;
   /** Looks up a host device for `devices:` (undefined when absent). */
   statDevice: (path: string) => DeviceStat | undefined;
 }
@@ -222,9 +224,11 @@ export class ContainerRuntime {
       const r = await this.deps.runner.run(["mkfifo", "-m", "600", ...fifos]);
       if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifos.join(" and ")}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
     }
-    const out = openSync(h.stdoutFifo, constants.O_RDWR | constants.O_NONBLOCK);
-    const err = openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK);
+    // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
+    const out = openSync(h.stdoutFifo, constants.O_RDWR);
+    const err = openSync(h.stderrFifo, constants.O_RDWR);
     try {
+      if (this.deps.pipeBufferBytes !== undefined) await this.growPipes(h, this.deps.pipeBufferBytes);
       const script = 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"';
       this.deps.runner.spawnDetached(["sh", "-c", script, "stack-monitor", h.exitFile, ...this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)], { stdout: out, stderr: err });
     } finally {
@@ -267,6 +271,18 @@ export class ContainerRuntime {
     const pid = existsSync(h.pidFile) && !existsSync(h.exitFile) ? Number(readFileSync(h.pidFile, "utf8").trim()) : 0;
     if (!(pid > 0)) throw new ConflictError(`container ${h.id} is not running, so its ${kind} namespace cannot be shared`, { hint: "start it first (depends_on orders this)" });
     return `/proc/${pid}/ns/${kind}`;
+  }
+
+  /**
+   * Raises the FIFOs' pipe buffer (F_SETPIPE_SZ) so a container can write
+   * that much while no log reader is attached. Node has no fcntl, so perl
+   * (Essential in Debian) does it, while our descriptors keep the pipes alive.
+   * Best effort: without perl the kernel's 64 KiB default stays.
+   */
+  private async growPipes(h: ContainerHandle, bytes: number): Promise<void> {
+    const F_SETPIPE_SZ = 1031;
+    const script = `for my $p (@ARGV[1..$#ARGV]) { open(my $f, "+<", $p) or exit 1; fcntl($f, ${F_SETPIPE_SZ}, 0 + $ARGV[0]) or exit 2; }`;
+    await this.deps.runner.run(["perl", "-e", script, String(bytes), h.stdoutFifo, h.stderrFifo]);
   }
 
   /** Resolves with the exit status once the monitor recorded it. */

@@ -40,6 +40,16 @@ export function detectCgroupMode(cgroupRoot: string): CgroupMode {
   return existsSync(join(cgroupRoot, "unified", "cgroup.controllers")) ? "hybrid" : "v1";
 }
 
+/** The host's largest pipe buffer (a non-root process may not exceed it), capped at 1 MiB per stream. */
+function pipeMaxSize(): number | undefined {
+  try {
+    const max = Number(readFileSync("/proc/sys/fs/pipe-max-size", "utf8").trim());
+    return max > 0 ? Math.min(max, 1024 * 1024) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The runtime with the host's real mount, cgroupfs, processes and OCI runtime. */
 export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
   const cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
@@ -69,6 +79,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
     arch: process.arch,
     statDevice,
+    pipeBufferBytes: pipeMaxSize(),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }

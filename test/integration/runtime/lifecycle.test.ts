@@ -8,12 +8,24 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { ServiceModel } from "../../../src/schema/model.js";
 import { openRuntime, type ContainerHandle, type ContainerRuntime } from "../../../src/runtime/index.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { makeService } from "../../helpers/model.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { makeBusyboxRootfs } from "./busybox-rootfs.js";
 
 const PROJECT = "rtitest";
+
+/**
+ * The host-wide leak check, narrowed to what these tests can make: mounts and
+ * processes under the test's dir, cgroups of the test's project, runc state
+ * under its root. (Other work on the host creates netns and links meanwhile.)
+ */
+function assertNoRuntimeLeaks(before: HostSnapshot, base: string, runcRoot: string): void {
+  const left = diffSnapshots(before, snapshotHost([base], [runcRoot])).filter(
+    (l) => l.startsWith("mounts:") || l.startsWith("processes:") || l.startsWith("runc:") || (l.startsWith("cgroups:") && l.includes(`/stack/${PROJECT}`)),
+  );
+  if (left.length > 0) throw new Error(`the test left resources behind:\n  ${left.join("\n  ")}`);
+}
 const MiB = 1024 * 1024;
 
 describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (runc, overlayfs, cgroups)", () => {
@@ -35,7 +47,7 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
   afterEach(async () => {
     // Leaks are checked on what the test's own stop/remove calls left; the clean-up after only tidies a failed test.
     try {
-      assertNoLeaks(before, [base], [runcRoot]);
+      assertNoRuntimeLeaks(before, base, runcRoot);
     } finally {
       await rt.cleanupLeftovers(PROJECT);
       rmSync(base, { recursive: true, force: true });
@@ -286,6 +298,24 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
     }
   });
 
+  test("output FIFOs get the larger pipe buffer: 200 KiB written with no reader attached does not block", async () => {
+    const h = await create({ command: ["sh", "-c", "head -c 204800 /dev/zero; echo done > /tmp/written; sleep 30"] });
+    try {
+      await rt.start(h);
+      const size = execFileSync("perl", ["-e", 'open(my $f, "+<", $ARGV[0]) or die; print fcntl($f, 1032, 0)', h.stdoutFifo], { encoding: "utf8" });
+      expect(Number(size)).toBeGreaterThanOrEqual(262144);
+      let written = "";
+      for (let i = 0; i < 100 && written === ""; i++) {
+        written = (await rt.exec(h, ["cat", "/tmp/written"])).stdout;
+        if (written === "") await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(written).toBe("done\n");
+    } finally {
+      await rt.stop(h, { graceMs: 100 });
+      await rt.remove(h);
+    }
+  });
+
   test("interactive exec returns the command's exit code", async () => {
     const h = await create({ command: ["sleep", "30"] });
     try {
@@ -320,7 +350,7 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
       setInterval(() => {}, 100000);
     `);
     const starter = spawn(process.execPath, [join(starterDir, "start.mjs"), join(base, "state"), join(base, "run"), lower, handleFile], { stdio: "ignore" });
-    for (let i = 0; i < 200 && !existsSync(handleFile); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 600 && !existsSync(handleFile); i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(handleFile)).toBe(true);
     starter.kill("SIGKILL");
     await new Promise((r) => starter.once("exit", r));
