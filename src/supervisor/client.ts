@@ -1,0 +1,280 @@
+// The CLI's side of the supervisor: ensureSupervisor connects to the
+// project's supervisor, starting the detached daemon when none answers (a
+// lock file keeps two CLIs from starting two), and SupervisorClient wraps the
+// protocol in typed calls and async iterables.
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { fileURLToPath } from "node:url";
+import { ConflictError, InternalError, InvalidInputError, NotFoundError, StackError, SystemError, UnsupportedError } from "../errors.js";
+import { socketAnswers, supervisorPaths } from "./daemon.js";
+import type { LogLine } from "./log-record.js";
+import {
+  createFrameDecoder,
+  encodeFrame,
+  PROTOCOL_VERSION,
+  type ContainerStatus,
+  type HelloResult,
+  type LogsRequestArgs,
+  type Request,
+  type ResponseFrame,
+  type SupervisedContainer,
+  type SupervisorEvent,
+  type WireError,
+} from "./protocol.js";
+
+export interface EnsureOptions {
+  /** The daemon's entry file; default dist/supervisor/main.js next to this module. */
+  entry?: string;
+  /** --runtime of the daemon. */
+  runtime?: string;
+  idleMs?: number;
+  /** How long to wait for a starting daemon's socket. */
+  startTimeoutMs?: number;
+}
+
+export async function ensureSupervisor(project: string, stateDir: string, runDir: string, options: EnsureOptions = {}): Promise<SupervisorClient> {
+  const paths = supervisorPaths(runDir, project);
+  if (await socketAnswers(paths.socket)) return SupervisorClient.connect(paths.socket);
+  mkdirSync(paths.dir, { recursive: true });
+  const release = await takeLock(paths.lock, options.startTimeoutMs ?? 10_000);
+  try {
+    if (await socketAnswers(paths.socket)) return await SupervisorClient.connect(paths.socket);
+    const entry = options.entry ?? fileURLToPath(new URL("./main.js", import.meta.url));
+    const args = [entry, "--project", project, "--state-dir", stateDir, "--run-dir", runDir];
+    if (options.runtime) args.push("--runtime", options.runtime);
+    if (options.idleMs !== undefined) args.push("--idle-ms", String(options.idleMs));
+    const log = openSync(paths.log, "a", 0o640);
+    try {
+      // detached = setsid: the daemon outlives the CLI and its terminal.
+      const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
+      child.unref();
+    } finally {
+      closeSync(log);
+    }
+    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
+    while (Date.now() < deadline) {
+      if (await socketAnswers(paths.socket)) return await SupervisorClient.connect(paths.socket);
+      await sleep(20);
+    }
+    throw new SystemError(`the supervisor of project ${project} did not start`, { hint: `its log is ${paths.log}` });
+  } finally {
+    release();
+  }
+}
+
+async function takeLock(path: string, waitMs: number): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const fd = openSync(path, "wx", 0o644);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => rmSync(path, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    const owner = Number(readFileSafe(path).trim());
+    if (!pidAlive(owner)) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new ConflictError(`process ${owner} is starting the supervisor (lock ${path})`, { hint: "wait for it, or remove the lock if that process is gone" });
+    await sleep(20);
+  }
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+const errorClasses = { "invalid-input": InvalidInputError, "not-found": NotFoundError, conflict: ConflictError, unsupported: UnsupportedError, system: SystemError, internal: InternalError };
+
+function toStackError(e: WireError): StackError {
+  const Class = errorClasses[e.category] ?? InternalError;
+  return new Class(e.message, { hint: e.hint });
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+}
+
+/** One connection; requests are answered in any order (matched by seq). */
+class Connection {
+  private seq = 0;
+  private pending = new Map<number, Pending>();
+  private streams = new Map<number, (f: ResponseFrame) => void>();
+  private closedError: Error | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding("utf8");
+    const decode = createFrameDecoder<ResponseFrame>(
+      (f) => this.dispatch(f),
+      () => {},
+    );
+    socket.on("data", (d: string) => decode(d));
+    socket.on("error", () => {});
+    socket.on("close", () => {
+      this.closedError = new SystemError("the supervisor closed the connection", { hint: "see $STACK_RUN_DIR/<project>/supervisor.log" });
+      for (const p of this.pending.values()) p.reject(this.closedError);
+      this.pending.clear();
+      for (const s of this.streams.values()) s({ v: PROTOCOL_VERSION, seq: -1, end: true });
+      this.streams.clear();
+    });
+  }
+
+  static open(path: string): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      s.once("connect", () => resolve(new Connection(s)));
+      s.once("error", (e) => reject(new SystemError(`cannot reach the supervisor at ${path}: ${e.message}`, { hint: "run the command again: it starts a new supervisor", cause: e })));
+    });
+  }
+
+  request<T>(req: Request): Promise<T> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const seq = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      this.socket.write(encodeFrame({ ...req, v: PROTOCOL_VERSION, seq }));
+    });
+  }
+
+  /** Sends a streaming request; frames go to onFrame until an end frame or close. */
+  stream(req: Request, onFrame: (f: ResponseFrame) => void): void {
+    const seq = ++this.seq;
+    this.streams.set(seq, onFrame);
+    this.socket.write(encodeFrame({ ...req, v: PROTOCOL_VERSION, seq }));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private dispatch(f: ResponseFrame): void {
+    const stream = this.streams.get(f.seq);
+    if (stream) {
+      if ("end" in f || "ok" in f) this.streams.delete(f.seq);
+      stream(f);
+      return;
+    }
+    const p = this.pending.get(f.seq);
+    if (!p || !("ok" in f)) return;
+    this.pending.delete(f.seq);
+    if (f.ok) p.resolve(f.result);
+    else p.reject(toStackError(f.error));
+  }
+}
+
+export interface LogsOptions {
+  services?: string[];
+  follow?: boolean;
+  tail?: number;
+  /** RFC 3339 bounds; parse user input with parseTimeBound (log-query.ts). */
+  since?: string;
+  until?: string;
+}
+
+export class SupervisorClient {
+  private constructor(
+    private readonly socketPath: string,
+    private readonly conn: Connection,
+    readonly info: HelloResult,
+  ) {}
+
+  static async connect(socketPath: string): Promise<SupervisorClient> {
+    const conn = await Connection.open(socketPath);
+    const info = await conn.request<HelloResult>({ op: "hello" });
+    return new SupervisorClient(socketPath, conn, info);
+  }
+
+  adopt(containers: SupervisedContainer[]): Promise<void> {
+    return this.conn.request({ op: "adopt", containers });
+  }
+
+  watch(container: SupervisedContainer): Promise<void> {
+    return this.conn.request({ op: "watch", container });
+  }
+
+  /** Call before the engine stops containers (stop, down): their exits are not restarted. */
+  stopping(ids: string[]): Promise<void> {
+    return this.conn.request({ op: "stopping", ids });
+  }
+
+  forget(id: string): Promise<void> {
+    return this.conn.request({ op: "forget", id });
+  }
+
+  status(): Promise<ContainerStatus[]> {
+    return this.conn.request({ op: "status" });
+  }
+
+  shutdown(): Promise<void> {
+    return this.conn.request({ op: "shutdown" });
+  }
+
+  /** Lines merged by time; with follow, runs until the consumer breaks out of the loop. */
+  logs(options: LogsOptions = {}): AsyncIterable<LogLine> {
+    const args: LogsRequestArgs = { services: options.services, follow: options.follow ?? false, tail: options.tail, since: options.since, until: options.until };
+    return this.iterate<LogLine>({ op: "logs", ...args });
+  }
+
+  events(): AsyncIterable<SupervisorEvent> {
+    return this.iterate<SupervisorEvent>({ op: "events" });
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+
+  /** Each stream has its own connection: breaking out of the loop closes it, which ends the stream server-side. */
+  private iterate<T>(req: Request): AsyncIterable<T> {
+    const socketPath = this.socketPath;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const conn = await Connection.open(socketPath);
+        const queue: T[] = [];
+        let done = false;
+        let failure: Error | undefined;
+        let wake: (() => void) | undefined;
+        conn.stream(req, (f) => {
+          if ("item" in f) queue.push(f.item as T);
+          else if ("ok" in f && !f.ok) failure = toStackError(f.error);
+          else done = true;
+          if ("end" in f || "ok" in f) done = true;
+          wake?.();
+        });
+        try {
+          for (;;) {
+            while (queue.length > 0) yield queue.shift()!;
+            if (failure) throw failure;
+            if (done) return;
+            await new Promise<void>((r) => (wake = r));
+            wake = undefined;
+          }
+        } finally {
+          conn.close();
+        }
+      },
+    };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

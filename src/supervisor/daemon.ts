@@ -1,0 +1,107 @@
+// The supervisor daemon: one per project, listening on
+// $RUN/<project>/supervisor.sock with its pid in supervisor.pid. It re-adopts
+// what the state file lists, and exits by itself once no container runs or
+// waits for a restart and no client is attached, after `idleMs`.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { ConflictError } from "../errors.js";
+import type { RuntimePort } from "./runtime-port.js";
+import { createSupervisorServer } from "./server.js";
+import { Supervisor } from "./supervisor.js";
+
+export interface DaemonOptions {
+  project: string;
+  stateDir: string;
+  runDir: string;
+  runtime: RuntimePort;
+  idleMs?: number;
+}
+
+export interface SupervisorPaths {
+  dir: string;
+  socket: string;
+  pidFile: string;
+  lock: string;
+  log: string;
+}
+
+export function supervisorPaths(runDir: string, project: string): SupervisorPaths {
+  const dir = join(runDir, project);
+  return { dir, socket: join(dir, "supervisor.sock"), pidFile: join(dir, "supervisor.pid"), lock: join(dir, "supervisor.lock"), log: join(dir, "supervisor.log") };
+}
+
+export function projectStateDir(stateDir: string, project: string): string {
+  return join(stateDir, "projects", project);
+}
+
+/** Resolves when the daemon has stopped (idle or shutdown). */
+export async function runDaemon(opts: DaemonOptions): Promise<void> {
+  const paths = supervisorPaths(opts.runDir, opts.project);
+  mkdirSync(paths.dir, { recursive: true });
+  if (await socketAnswers(paths.socket)) throw new ConflictError(`a supervisor already serves project ${opts.project} on ${paths.socket}`, { hint: "use it, or stop it with `stack down`" });
+  rmSync(paths.socket, { force: true });
+
+  let clients = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((r) => (stop = r));
+  const checkIdle = () => {
+    clearTimeout(idleTimer);
+    if (clients === 0 && !supervisor.busy()) idleTimer = setTimeout(() => stop(), opts.idleMs ?? 3000);
+  };
+  const supervisor = new Supervisor({ project: opts.project, projectStateDir: projectStateDir(opts.stateDir, opts.project), runtime: opts.runtime, onChange: () => checkIdle() });
+  const server = createSupervisorServer({
+    project: opts.project,
+    supervisor,
+    onShutdown: () => setImmediate(stop),
+    onClientsChanged: (n) => {
+      clients = n;
+      checkIdle();
+    },
+  });
+  supervisor.resume();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(paths.socket, () => resolve());
+  });
+  writeFileSync(paths.pidFile, `${process.pid}\n`);
+  checkIdle();
+  const onSignal = () => stop();
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  await stopped;
+  clearTimeout(idleTimer);
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  supervisor.close();
+  server.close();
+  // Only remove what is still ours (a successor may already have replaced them).
+  if (existsSync(paths.pidFile) && readPid(paths.pidFile) === process.pid) {
+    rmSync(paths.socket, { force: true });
+    rmSync(paths.pidFile, { force: true });
+  }
+}
+
+function readPid(path: string): number {
+  try {
+    return Number(readFileSync(path, "utf8").trim());
+  } catch {
+    return 0;
+  }
+}
+
+export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
+  if (!existsSync(path)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const done = (v: boolean) => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(v);
+    };
+    const t = setTimeout(() => done(false), timeoutMs);
+    s.once("connect", () => done(true));
+    s.once("error", () => done(false));
+  });
+}

@@ -1,0 +1,133 @@
+// The supervisor's socket protocol, version 1: newline-delimited JSON over
+// $RUN/<project>/supervisor.sock. The client sends requests; the supervisor
+// answers each with one response, or — for `logs` and `events` — with stream
+// items ending in an `end` (logs without follow) or lasting until the client
+// closes the connection. `seq` pairs answers with requests on a connection.
+import type { ErrorCategory } from "../errors.js";
+import type { HealthSpec, HealthState, HealthStatus } from "./health.js";
+import type { LogLine } from "./log-record.js";
+import type { RotationSpec } from "./log-rotation.js";
+import type { RestartSpec } from "./restart-policy.js";
+
+export const PROTOCOL_VERSION = 1;
+
+/** What the engine tells the supervisor about a container it started. */
+export interface SupervisedContainer {
+  id: string;
+  service: string;
+  /** Replica number, 1-based. */
+  index: number;
+  /** The container's folder: stdout.fifo, stderr.fifo and exit live here; logs go to <dir>/logs. */
+  dir: string;
+  restart: RestartSpec;
+  healthcheck?: HealthSpec;
+  logging: RotationSpec;
+}
+
+export type ContainerPhase = "running" | "restarting" | "exited" | "stopped";
+
+export interface ContainerStatus {
+  id: string;
+  service: string;
+  index: number;
+  state: ContainerPhase;
+  /** undefined when the container has no healthcheck. */
+  health?: HealthStatus;
+  failingStreak?: number;
+  healthLog?: HealthState["log"];
+  exitCode?: number;
+  oomKilled?: boolean;
+  restarts: number;
+  /** RFC 3339 */
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export type SupervisorEventType = "start" | "die" | "oom" | "restart" | "health_status" | "stop";
+
+export interface SupervisorEvent {
+  /** RFC 3339 with nanoseconds */
+  t: string;
+  type: SupervisorEventType;
+  id: string;
+  service: string;
+  exitCode?: number;
+  health?: HealthStatus;
+  /** restart: the delay waited before it. */
+  delayMs?: number;
+}
+
+export interface LogsRequestArgs {
+  services?: string[];
+  follow: boolean;
+  tail?: number;
+  /** RFC 3339 bounds (see parseTimeBound). */
+  since?: string;
+  until?: string;
+}
+
+export type Request =
+  | { op: "hello" }
+  | { op: "adopt"; containers: SupervisedContainer[] }
+  | { op: "watch"; container: SupervisedContainer }
+  /** The user stops these (stop, down): their exit is not restarted. */
+  | { op: "stopping"; ids: string[] }
+  | { op: "forget"; id: string }
+  | { op: "status" }
+  | ({ op: "logs" } & LogsRequestArgs)
+  | { op: "events" }
+  | { op: "shutdown" };
+
+export type RequestFrame = Request & { v: number; seq: number };
+
+export interface HelloResult {
+  version: number;
+  project: string;
+  pid: number;
+}
+
+export interface WireError {
+  category: ErrorCategory;
+  message: string;
+  hint?: string;
+}
+
+export type ResponseFrame =
+  | { v: number; seq: number; ok: true; result: unknown }
+  | { v: number; seq: number; ok: false; error: WireError }
+  | { v: number; seq: number; item: LogLine | SupervisorEvent }
+  | { v: number; seq: number; end: true };
+
+export function encodeFrame(frame: RequestFrame | ResponseFrame): string {
+  return JSON.stringify(frame) + "\n";
+}
+
+/**
+ * Splits incoming bytes into frames. Returns a push function; a line that is
+ * not JSON is reported through onBad and skipped (the connection lives on).
+ */
+export function createFrameDecoder<T>(onFrame: (f: T) => void, onBad: (line: string, why: string) => void, maxLine = 16 * 1024 * 1024): (chunk: string) => void {
+  let pending = "";
+  return (chunk) => {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim() === "") continue;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (e) {
+        onBad(line, (e as Error).message);
+        continue;
+      }
+      if (typeof value !== "object" || value === null || Array.isArray(value)) onBad(line, "a frame is a JSON object");
+      else onFrame(value as T);
+    }
+    if (pending.length > maxLine) {
+      onBad(pending.slice(0, 80), `frame longer than ${maxLine} bytes`);
+      pending = "";
+    }
+  };
+}
