@@ -401,6 +401,9 @@ export class ContainerRuntime {
         const dir = containerDir(this.deps.stateDir, p, id);
         const cg = this.cgroup({ project: p, id });
         await cg.killAll();
+        // Let the monitor record the exit and go, so no process outlives the clean-up.
+        const [pidFile, exitFile] = [join(dir, "pid"), join(dir, "exit")];
+        for (let i = 0; i < 500 && existsSync(pidFile) && !existsSync(exitFile); i++) await this.deps.sleep(10);
         await this.deps.runtime.delete(id);
         for (const m of this.deps.mounter.mountsUnder(dir)) await this.deps.mounter.unmount(m);
         removeCgroupTree(this.deps.cgroupFs, this.deps.cgroupRoot, version, cg.relative);
