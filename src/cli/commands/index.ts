@@ -5,11 +5,13 @@ import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
+import { registerImage } from "./image.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
   registerExport,
   registerGraph,
+  registerImage,
   registerVersion,
 ];

@@ -1,0 +1,51 @@
+// The image store's lock: held only while the refs (index.json) are read,
+// changed and written, and while the content of a removed image is swept, so
+// imports stream and unpack in parallel and serialise only their commit. The
+// lock file holds the owner's pid; a dead owner's lock is taken over.
+import { open, readFile, rm } from "node:fs/promises";
+import { ConflictError } from "../../errors.js";
+
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Runs `critical` while holding the lock file `path`; waits up to `waitMs` for another holder. */
+export async function withStoreLock<T>(path: string, critical: () => Promise<T>, waitMs = 60_000): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let fh;
+    try {
+      fh = await open(path, "wx", 0o644);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    if (fh) {
+      try {
+        await fh.write(`${process.pid}\n`);
+      } finally {
+        await fh.close();
+      }
+      try {
+        return await critical();
+      } finally {
+        await rm(path, { force: true });
+      }
+    }
+    const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
+    // An empty file is a holder between open and write: wait for it like a live one.
+    if (holder > 0 && !processAlive(holder)) {
+      await rm(path, { force: true });
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      throw new ConflictError(`the image store is locked by pid ${holder || "?"} (${path})`, { hint: "another stack command is changing images; wait for it, or stop it" });
+    }
+    await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
+  }
+}

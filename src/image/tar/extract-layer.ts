@@ -1,0 +1,263 @@
+// Unpacks one layer tarball into a fresh folder so that it can be stacked as
+// an overlay lowerdir: OCI whiteouts become overlay whiteouts (0/0 character
+// devices) and opaque markers the `trusted.overlay.opaque=y` xattr; modes,
+// owners, mtimes, symlinks, hard links, device nodes and xattrs are kept.
+//
+// Hostile input: names are cleaned by entryPath() (no ".."), every parent of
+// an entry must be a real directory inside the root (a symlink or file there
+// is refused, so nothing is written through a symlink), whatever sits at the
+// entry's own path is removed first and files are created with O_EXCL |
+// O_NOFOLLOW, and hard links may only point at non-directories inside the
+// root reached without symlinks. Symlink *targets* are not checked: they are
+// resolved inside the container's rootfs, never by the extractor.
+import { constants, type Stats } from "node:fs";
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import * as tar from "tar-stream";
+import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
+import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
+import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
+
+export interface ExtractResult {
+  entries: number;
+  /** Bytes of regular file content written. */
+  contentBytes: number;
+  /** Xattrs the archive carried that could not be kept (binary values the tar reader decodes as text). */
+  skippedXattrs: string[];
+}
+
+interface DirMeta {
+  path: string;
+  mode: number;
+  mtime?: Date;
+}
+
+interface PendingNode {
+  node: NodeSpec;
+  uid: number;
+  gid: number;
+  mode: number;
+  mtime?: Date;
+}
+
+const XATTR_PAX_PREFIX = "SCHILY.xattr.";
+const OPAQUE_XATTR = "trusted.overlay.opaque";
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+/** The tar reader's own errors (truncated or garbled archives) become InvalidInputErrors; ours pass through. */
+function asStackError(e: unknown): unknown {
+  if (isStackError(e)) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code && err.syscall) {
+    return new SystemError(`cannot write the layer: ${err.message}`, { hint: "check free space and that stack runs as root", cause: e });
+  }
+  return new InvalidInputError(`the archive is not a valid tar: ${err?.message ?? String(e)}`, {
+    hint: "the file is truncated or not a tar archive; check it with `tar -tvf FILE`",
+    cause: e,
+  });
+}
+
+export async function extractLayer(input: Readable, root: string, special: SpecialFiles): Promise<ExtractResult> {
+  const result: ExtractResult = { entries: 0, contentBytes: 0, skippedXattrs: [] };
+  /** Paths (relative) known to be real directories we made or checked. */
+  const knownDirs = new Set<string>([""]);
+  const dirMeta = new Map<string, DirMeta>();
+  const nodes = new Map<string, PendingNode>();
+  const xattrs: XattrSpec[] = [];
+
+  const abs = (rel: string) => (rel === "" ? root : join(root, rel));
+
+  const forgetUnder = (rel: string) => {
+    for (const d of [...knownDirs]) if (d === rel || d.startsWith(rel + "/")) knownDirs.delete(d);
+    for (const d of [...dirMeta.keys()]) if (d === rel || d.startsWith(rel + "/")) dirMeta.delete(d);
+    for (const n of [...nodes.keys()]) if (n === rel || n.startsWith(rel + "/")) nodes.delete(n);
+  };
+
+  /** Makes sure every parent of `rel` is a real directory, creating missing ones (0755, root). */
+  const ensureParents = async (name: string, rel: string, create: boolean) => {
+    for (const p of parentPaths(rel)) {
+      if (knownDirs.has(p)) continue;
+      if (nodes.has(p)) throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a device node or whiteout`);
+      const st = await lstatOrNull(abs(p));
+      if (st === null) {
+        if (!create) throw unsafeEntry(name, `${JSON.stringify(p)} does not exist in the layer`);
+        await mkdir(abs(p), { mode: 0o755 });
+      } else if (st.isSymbolicLink()) {
+        throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a symlink; writing through it could reach outside the layer`);
+      } else if (!st.isDirectory()) {
+        throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is not a directory`);
+      }
+      knownDirs.add(p);
+    }
+  };
+
+  /** Removes whatever is at `rel` unless it is a directory and `keepDir` is set. Returns true when a directory was kept. */
+  const clearPath = async (rel: string, keepDir: boolean): Promise<boolean> => {
+    nodes.delete(rel);
+    const st = await lstatOrNull(abs(rel));
+    if (st === null) return false;
+    if (keepDir && st.isDirectory()) return true;
+    forgetUnder(rel);
+    await rm(abs(rel), { recursive: true, force: true });
+    return false;
+  };
+
+  const queueXattrs = (name: string, rel: string, pax: Record<string, string> | null | undefined) => {
+    if (!pax) return;
+    for (const key of Object.keys(pax).sort()) {
+      if (!key.startsWith(XATTR_PAX_PREFIX)) continue;
+      const attr = key.slice(XATTR_PAX_PREFIX.length);
+      const value = pax[key] ?? "";
+      // tar-stream decodes PAX values as UTF-8: a binary value (e.g. security.capability) is not recoverable.
+      if (value.includes("\uFFFD")) {
+        result.skippedXattrs.push(`${rel || "/"}: ${attr}`);
+        continue;
+      }
+      if (attr.startsWith("trusted.overlay.")) throw unsafeEntry(name, `it sets the overlay-internal xattr ${JSON.stringify(attr)}`);
+      xattrs.push({ path: abs(rel), name: attr, value: Buffer.from(value, "utf8") });
+    }
+  };
+
+  const extract = tar.extract();
+  const done = pipeline(input, extract);
+  const work = (async () => {
+    for await (const entry of extract) {
+      const h = entry.header as tar.Header & { pax?: Record<string, string> | null };
+      const name = h.name;
+      const rel = entryPath(name);
+      result.entries++;
+      const white = whiteoutOf(rel);
+      if (white.kind === "ignored") {
+        entry.resume();
+        continue;
+      }
+      if (white.kind === "opaque") {
+        entry.resume();
+        await ensureParents(name, rel, true);
+        if (white.dir !== "" && !(await clearPath(white.dir, true))) {
+          await mkdir(abs(white.dir), { mode: 0o755 });
+          knownDirs.add(white.dir);
+        }
+        xattrs.push({ path: abs(white.dir), name: OPAQUE_XATTR, value: Buffer.from("y") });
+        continue;
+      }
+      if (white.kind === "whiteout") {
+        entry.resume();
+        await ensureParents(name, white.target, true);
+        await clearPath(white.target, false);
+        nodes.set(white.target, { node: { path: abs(white.target), kind: "char", major: 0, minor: 0 }, uid: 0, gid: 0, mode: 0o600 });
+        continue;
+      }
+      const uid = h.uid ?? 0;
+      const gid = h.gid ?? 0;
+      const mode = (h.mode ?? 0o644) & 0o7777;
+      const target = abs(rel);
+      if (rel === "") {
+        entry.resume();
+        if (h.type === "directory") {
+          await lchown(root, uid, gid);
+          dirMeta.set("", { path: root, mode, mtime: h.mtime });
+          queueXattrs(name, rel, h.pax);
+          continue;
+        }
+        throw unsafeEntry(name, "only a directory may stand for the layer root");
+      }
+      await ensureParents(name, rel, true);
+      switch (h.type) {
+        case "directory": {
+          entry.resume();
+          if (!(await clearPath(rel, true))) await mkdir(target, { mode: 0o700 });
+          await lchown(target, uid, gid);
+          await chmod(target, mode);
+          knownDirs.add(rel);
+          dirMeta.set(rel, { path: target, mode, mtime: h.mtime });
+          break;
+        }
+        case "file":
+        case "contiguous-file":
+        case undefined:
+        case null: {
+          await clearPath(rel, false);
+          const fh = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          try {
+            for await (const chunk of entry as AsyncIterable<Buffer>) {
+              await fh.write(chunk);
+              result.contentBytes += chunk.length;
+            }
+            await fh.chown(uid, gid);
+            await fh.chmod(mode);
+            if (h.mtime) await fh.utimes(h.mtime, h.mtime);
+          } finally {
+            await fh.close();
+          }
+          break;
+        }
+        case "symlink": {
+          entry.resume();
+          await clearPath(rel, false);
+          await symlink(h.linkname ?? "", target);
+          await lchown(target, uid, gid);
+          if (h.mtime) await lutimes(target, h.mtime, h.mtime);
+          break;
+        }
+        case "link": {
+          entry.resume();
+          const linkRel = hardLinkTarget(name, h.linkname ?? "");
+          await ensureParents(name, linkRel, false);
+          if (nodes.has(linkRel)) throw unsafeEntry(name, `its hard link target ${JSON.stringify(linkRel)} is a device node or whiteout, which hard links cannot share here`);
+          const st = await lstatOrNull(abs(linkRel));
+          if (st === null) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is not earlier in the layer`);
+          if (st.isDirectory()) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is a directory`);
+          if (linkRel === rel) break;
+          await clearPath(rel, false);
+          await link(abs(linkRel), target);
+          break;
+        }
+        case "character-device":
+        case "block-device":
+        case "fifo": {
+          entry.resume();
+          await clearPath(rel, false);
+          const kind = h.type === "fifo" ? "fifo" : h.type === "block-device" ? "block" : "char";
+          nodes.set(rel, { node: { path: target, kind, major: h.devmajor ?? 0, minor: h.devminor ?? 0 }, uid, gid, mode, mtime: h.mtime });
+          break;
+        }
+        default:
+          // pax/GNU meta headers are consumed by the reader; anything else (sparse, volume labels) carries no file.
+          entry.resume();
+          continue;
+      }
+      queueXattrs(name, rel, h.pax);
+    }
+  })();
+  // Whichever fails first wins; the other is awaited so no work continues in the background.
+  const outcome = await Promise.allSettled([work, done]);
+  for (const o of outcome) if (o.status === "rejected") throw asStackError(o.reason);
+
+  const pending = [...nodes.keys()].sort().map((k) => nodes.get(k)!);
+  await special.makeNodes(pending.map((p) => p.node));
+  for (const p of pending) {
+    await lchown(p.node.path, p.uid, p.gid);
+    await chmod(p.node.path, p.mode);
+    if (p.mtime) await utimes(p.node.path, p.mtime, p.mtime);
+  }
+  await special.setXattrs(xattrs);
+  // Directory mtimes last, deepest first, so writing their children does not change them again.
+  const dirs = [...dirMeta.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+  for (const d of dirs) {
+    const m = dirMeta.get(d)!;
+    if (d === "") await chmod(root, m.mode);
+    if (m.mtime) await utimes(m.path, m.mtime, m.mtime);
+  }
+  return result;
+}
