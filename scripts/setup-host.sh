@@ -16,6 +16,7 @@ packages=(
   ca-certificates
   xz-utils
   zstd
+  attr            # setfattr: overlay opaque-dir xattrs when unpacking image layers
 )
 
 if [ "$(id -u)" != 0 ]; then
