@@ -190,6 +190,37 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
     }
   });
 
+  test("an image VOLUME becomes an anonymous volume filled from the image; volumes_from shares it read-only", async () => {
+    n++;
+    const a = await rt.create({ project: PROJECT, id: `c${n}-vol`, service: makeService("svc", { command: ["sh", "-c", "echo a > /data/by-a; sleep 30"] }), image: { Volumes: { "/data": {} } }, lowerdirs: [lower], network: { mode: "none" } });
+    try {
+      await rt.start(a);
+      for (let i = 0; i < 100 && !existsSync(join(a.dir, "volumes", "data", "_data", "by-a")); i++) await new Promise((r) => setTimeout(r, 20));
+      n++;
+      const b = await rt.create({
+        project: PROJECT,
+        id: `c${n}-from`,
+        service: makeService("svc", { command: ["sh", "-c", "cat /data/seed.txt /data/by-a; echo b > /data/by-b || echo ro-ok"] }),
+        image: {},
+        lowerdirs: [lower],
+        network: { mode: "none" },
+        volumesFrom: [{ handle: a, read_only: true }],
+      });
+      const io = capture(b);
+      try {
+        await rt.start(b);
+        expect(await rt.wait(b, 10_000)).toBe(0);
+        expect(io.stdout()).toBe("from-image\na\nro-ok\n");
+      } finally {
+        io.close();
+        await rt.remove(b);
+      }
+    } finally {
+      await rt.stop(a, { graceMs: 100 });
+      await rt.remove(a);
+    }
+  });
+
   test("exec runs in the container with its env, as another user, in another dir", async () => {
     const h = await create({ command: ["sleep", "30"], environment: { GREETING: "hello" } });
     try {
