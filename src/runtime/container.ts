@@ -150,14 +150,25 @@ export class ContainerRuntime {
       const cgroup = this.cgroup(cfg);
       undo.push(() => cgroup.remove());
       cgroup.create(serviceLimits(service));
+      const hostname = cfg.hostname ?? cfg.id.slice(0, 12);
+      // Like Docker, every container gets its own /etc/hostname, and a minimal /etc/hosts when the network layer gives none.
+      const etcFiles = { ...cfg.etcFiles };
+      if (!etcFiles.hostname) {
+        etcFiles.hostname = join(dir, "hostname");
+        writeFileAtomic(etcFiles.hostname, `${hostname}\n`);
+      }
+      if (!etcFiles.hosts) {
+        etcFiles.hosts = join(dir, "hosts");
+        writeFileAtomic(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+      }
       const { spec } = buildSpec({
         service,
         image,
         user,
         rootfs,
         network: cfg.network,
-        hostname: cfg.hostname ?? cfg.id.slice(0, 12),
-        etcFiles: cfg.etcFiles ?? {},
+        hostname,
+        etcFiles,
         volumeMounts: plan.mounts,
         hostRlimits: this.deps.hostRlimits,
         cgroupsPath: `/${cgroup.relative}`,

@@ -111,10 +111,10 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
   }
 
   test("isolation: own PID 1, hostname and mount table; the exit code is recorded", async () => {
-    const r = await runToEnd({ command: ["sh", "-c", "echo pid=$$; hostname; cat /proc/mounts; echo env=$FROM_IMAGE; exit 42"] });
+    const r = await runToEnd({ command: ["sh", "-c", "echo pid=$$; hostname; cat /etc/hostname; grep -c localhost /etc/hosts; cat /proc/mounts; echo env=$FROM_IMAGE; exit 42"] });
     expect(r.exitCode).toBe(42);
     expect(r.stdout).toContain("pid=1\n");
-    expect(r.stdout).toContain("box\n");
+    expect(r.stdout).toContain("box\nbox\n2\n"); // hostname, /etc/hostname, /etc/hosts
     expect(r.stdout).toMatch(/^overlay \/ overlay /m);
     const mountPoints = r.stdout.split("\n").filter((l) => l.startsWith("/") || l.includes(" /")).map((l) => l.split(" ")[1]);
     expect(mountPoints).not.toContain("/work"); // the host's mounts stay invisible

@@ -76,6 +76,8 @@ describe("ContainerRuntime on fakes", () => {
     expect(spec.process.user).toEqual({ uid: 1000, gid: 1000 });
     expect(spec.linux.cgroupsPath).toBe("/stack/shop/web-1");
     expect(spec.hostname).toBe("web-1");
+    expect(readFileSync(join(dir, "hostname"), "utf8")).toBe("web-1\n");
+    expect(spec.mounts.filter((m: { destination: string }) => m.destination.startsWith("/etc/")).map((m: { source: string }) => m.source)).toEqual([join(dir, "hostname"), join(dir, "hosts")]);
     expect(spec.linux.devices).toEqual([{ path: "/dev/fuse", type: "c", major: 10, minor: 229, fileMode: 0o600, uid: 0, gid: 0 }]);
     expect(h).toMatchObject({ id: "web-1", dir, stopSignal: "SIGQUIT", exitFile: `${dir}/exit` });
     expect(rt.load("shop", "web-1")).toEqual(h);
