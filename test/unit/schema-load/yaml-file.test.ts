@@ -33,6 +33,11 @@ describe("parseYamlFile", () => {
     ]);
   });
 
+  it("reads scalars as compose does (YAML 1.2 core, plus legacy octals like `0440`)", () => {
+    const f = parseYamlFile(lines("a: 0440", "b: 0o440", "c: 0", "d: 10", "e: yes", "f: 2001-12-14", "g: ~", "h: 1.5", "i: 0x1F", "j: '0440'", "k: -010", "l: 089"), "s.yaml");
+    expect(f.doc).toEqual({ a: 288, b: 288, c: 0, d: 10, e: "yes", f: "2001-12-14", g: null, h: 1.5, i: 31, j: "0440", k: -8, l: 89 });
+  });
+
   it("an empty file is an empty document", () => {
     expect(parseYamlFile("", "e.yaml").doc).toEqual({});
     expect(parseYamlFile("# only a comment\n", "e.yaml").doc).toEqual({});

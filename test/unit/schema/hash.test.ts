@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, configHash } from "../../../src/schema/hash.js";
+import { canonicalJson } from "../../../src/schema/canonical.js";
+import { configHash } from "../../../src/schema/hash.js";
 import { makeService } from "../../helpers/model.js";
 
 describe("configHash", () => {

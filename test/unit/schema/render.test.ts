@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { definedProfiles, renderModel, serviceImages, sortDeep } from "../../../src/schema/render.js";
+import { sortDeep } from "../../../src/schema/canonical.js";
+import { definedProfiles, renderModel, serviceImages } from "../../../src/schema/render.js";
 import { makeService, makeStack } from "../../helpers/model.js";
 
 describe("render", () => {
