@@ -3,6 +3,7 @@
 // `stack <verb>` loads only what that verb needs (start-up time counts).
 import type { Command } from "commander";
 import { registerConfig } from "./config.js";
+import { registerDockerfile } from "./dockerfile.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
@@ -10,6 +11,7 @@ import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
+  registerDockerfile,
   registerExport,
   registerGraph,
   registerImage,
