@@ -94,10 +94,20 @@ const TAG_TYPES = (["!reset", "!override"] as const).flatMap((tag) =>
   ),
 );
 
-// YAML 1.2 core types (no timestamps, `yes` stays a string) + merge keys + compose's tags.
+// Compose reads YAML with Go's yaml.v3, where a plain `0440` is octal (288)
+// — what `mode: 0440` means to its writer — while YAML 1.2 reads 440.
+// (Its own tag name: js-yaml keeps one type per tag, and this one must come before `int`.)
+const LEGACY_OCTAL = new jsYaml.Type("tag:stack,2026:legacy-octal", {
+  kind: "scalar",
+  resolve: (data: unknown) => typeof data === "string" && /^[-+]?0[0-7]+$/.test(data),
+  construct: (data: string) => (data.startsWith("-") ? -1 : 1) * parseInt(data.replace(/^[-+]/, ""), 8),
+});
+
+// YAML 1.2 core types (no timestamps, `yes` stays a string), legacy octals,
+// merge keys, and compose's tags. Implicit types are tried in order.
 // (`types` is exported by js-yaml 4 but missing from its type declarations.)
-const MERGE_TYPE = (jsYaml as unknown as { types: { merge: jsYaml.Type } }).types.merge;
-const SCHEMA = jsYaml.CORE_SCHEMA.extend({ implicit: [MERGE_TYPE], explicit: TAG_TYPES });
+const TYPES = (jsYaml as unknown as { types: Record<"null" | "bool" | "int" | "float" | "merge", jsYaml.Type> }).types;
+const SCHEMA = jsYaml.FAILSAFE_SCHEMA.extend({ implicit: [TYPES.null, TYPES.bool, LEGACY_OCTAL, TYPES.int, TYPES.float, TYPES.merge], explicit: TAG_TYPES });
 
 /** Most values a document may expand to through aliases before it counts as an alias bomb. */
 const MAX_NODES = 1_000_000;
