@@ -3,19 +3,10 @@
 // Replica count, watch rules, profiles and log attachment do not shape a
 // container and are left out.
 import { createHash } from "node:crypto";
+import { canonicalJson } from "./canonical.js";
 import type { ServiceModel } from "./model.js";
 
 const excluded = new Set(["scale", "develop", "profiles", "attach"]);
-
-/** JSON with object keys sorted at every level; undefined members dropped, as JSON.stringify does. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-}
 
 /** sha256 (hex) of the service's container-shaping fields, plus the image digest when known. */
 export function configHash(service: ServiceModel, imageDigest?: string): string {

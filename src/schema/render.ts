@@ -1,21 +1,9 @@
-// The canonical text of a model for `stack config`: keys sorted at every
-// level, so two equal models print the same bytes.
+// The canonical text of a model for `stack config` (see canonical.ts).
 import { stringify } from "yaml";
+import { sortDeep } from "./canonical.js";
 import type { StackModel } from "./model.js";
 
 export type RenderFormat = "yaml" | "json";
-
-/** A copy with object keys sorted at every level (arrays keep their order; undefined members dropped). */
-export function sortDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortDeep);
-  if (value === null || typeof value !== "object") return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) {
-    const v = (value as Record<string, unknown>)[key];
-    if (v !== undefined) out[key] = sortDeep(v);
-  }
-  return out;
-}
 
 export function renderModel(model: StackModel, format: RenderFormat): string {
   const sorted = sortDeep(model);
