@@ -1,0 +1,178 @@
+// The manager against a recording fake host: what it would run, what it
+// records, and its error paths. The real host is exercised in
+// test/integration/network/.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NetworkManager, orderServiceNetworks } from "../../../src/network/network-manager.js";
+import type { NetworkHost } from "../../../src/network/host-system.js";
+import type { IpCommand } from "../../../src/network/link-plan.js";
+import type { NetworkModel, ServiceNetworkModel } from "../../../src/schema/model.js";
+import { buildDnsZones } from "../../../src/network/dns-records.js";
+
+class RecordingHost implements NetworkHost {
+  ip: string[] = [];
+  nft: string[] = [];
+  iptables: string[][] = [];
+  sysctl: Record<string, string> = { "net.ipv4.ip_forward": "0" };
+  netns: string[] = [];
+  routes = [{ dst: "default" }, { dst: "172.30.0.0/24" }];
+  busyPorts = new Set<number>();
+  async runIp(commands: IpCommand[], options: { tolerant?: boolean } = {}) {
+    for (const c of commands) this.ip.push(`${options.tolerant ? "~" : ""}${c.netns ? `[${c.netns}] ` : ""}${c.args.join(" ")}`);
+  }
+  async runNft(script: string) {
+    this.nft.push(script);
+  }
+  async runIptables(args: string[]) {
+    this.iptables.push(args);
+  }
+  async readForwardFilter() {
+    return { forwardPolicy: "ACCEPT", dockerUserExists: false, stackRules: [] };
+  }
+  async readRoutes() {
+    return this.routes;
+  }
+  readSysctl(key: string) {
+    return this.sysctl[key] ?? "0";
+  }
+  writeSysctl(key: string, value: string) {
+    this.sysctl[key] = value;
+  }
+  listNetns() {
+    return this.netns;
+  }
+  listLinks() {
+    return [];
+  }
+  netnsPath(name: string) {
+    return `/run/netns/${name}`;
+  }
+  async isPortFree(_ip: string, port: number) {
+    return !this.busyPorts.has(port);
+  }
+  async pickFreePort() {
+    return 40000;
+  }
+}
+
+const network = (key: string, project: string, over: Partial<NetworkModel> = {}): NetworkModel => ({ key, name: `${project}_${key}`, driver: "bridge", driver_opts: {}, external: false, internal: false, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {}, ...over });
+const sn = (over: Partial<ServiceNetworkModel> = {}): ServiceNetworkModel => ({ aliases: [], link_local_ips: [], priority: 0, gw_priority: 0, driver_opts: {}, ...over });
+const plain = { extraHosts: [], dns: [], dnsSearch: [], dnsOpt: [], links: [] };
+
+describe("NetworkManager", () => {
+  let dir: string;
+  let host: RecordingHost;
+  let m: NetworkManager;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "stack-netunit-"));
+    host = new RecordingHost();
+    m = new NetworkManager({ host, stateDir: dir, hostResolvers: { nameservers: ["192.0.2.53"], search: [] } });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("creates a bridge on a free subnet, enables forwarding, and restores it with the last network", async () => {
+    const state = await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
+    const net = state.networks["p_default"]!;
+    expect(net.subnet).toBe("172.30.1.0/24");
+    expect(host.ip.filter((l) => !l.startsWith("~"))).toEqual([
+      expect.stringMatching(new RegExp(`^link add ${net.bridge} mtu 1400 address 02:[0-9a-f:]+ type bridge$`)),
+      `addr add 172.30.1.1/24 dev ${net.bridge}`,
+      `link set ${net.bridge} up`,
+    ]);
+    expect(host.sysctl["net.ipv4.ip_forward"]).toBe("1");
+    expect(host.sysctl[`net.ipv4.conf.${net.bridge}.route_localnet`]).toBe("1");
+    await m.removeNetworks("p", { all: true });
+    expect(host.sysctl["net.ipv4.ip_forward"]).toBe("0");
+    expect(host.ip).toContain(`~link del ${net.bridge}`);
+    expect(host.nft.at(-1)).toBe("table ip stack\ndelete table ip stack\n");
+  });
+
+  it("attaches in priority-then-name order with the first non-internal gateway as default route", async () => {
+    await m.ensureNetworks("p", [network("a", "p", { internal: true }), network("b", "p"), network("c", "p")]);
+    const nets = m.readState("p").networks;
+    const r = await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { c: sn({ priority: 10 }), a: sn(), b: sn({ aliases: ["www"] }) }, macAddress: "02:00:00:00:00:01", ...plain });
+    expect(r.addresses.map((a) => `${a.ifname}:${a.network}`)).toEqual(["eth0:p_c", "eth1:p_a", "eth2:p_b"]);
+    expect(r.netnsPath).toBe("/run/netns/stack-p-web-1");
+    expect(r.resolvConf).toBe(`nameserver ${nets["p_c"]!.gateway}\n`);
+    expect(host.ip).toContain(`[stack-p-web-1] route add default via ${nets["p_c"]!.gateway}`);
+    expect(host.ip.some((l) => l.includes("peer name eth0 address 02:00:00:00:00:01 netns stack-p-web-1"))).toBe(true);
+    expect(orderServiceNetworks({ z: sn(), y: sn() })).toEqual(["y", "z"]);
+  });
+
+  it("gives an internal-only container no default route", async () => {
+    await m.ensureNetworks("p", [network("a", "p", { internal: true })]);
+    await m.attachContainer("p", { container: "p-x-1", service: "x", networks: { a: sn() }, ...plain });
+    expect(host.ip.some((l) => l.includes("route add default"))).toBe(false);
+  });
+
+  it("handles network_mode none, host and service:NAME", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    const none = await m.attachContainer("p", { container: "p-n-1", service: "n", networkMode: "none", networks: { default: sn() }, ...plain });
+    expect(none.addresses).toEqual([]);
+    expect(host.ip).toContain("[stack-p-n-1] link set lo up");
+    expect(none.resolvConf).toBe("nameserver 192.0.2.53\n");
+    const h = await m.attachContainer("p", { container: "p-h-1", service: "h", networkMode: "host", networks: {}, ...plain });
+    expect(h).toMatchObject({ mode: "host", addresses: [] });
+    const web = await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    const side = await m.attachContainer("p", { container: "p-side-1", service: "side", networkMode: "service:web", networks: {}, ...plain });
+    expect(side.netnsPath).toBe(web.netnsPath);
+    await m.detachContainer("p", "p-side-1");
+    expect(host.ip.filter((l) => l.includes("netns del stack-p-web-1"))).toEqual([]);
+  });
+
+  it.each([
+    { name: "an unknown network mode", req: { networkMode: "bridged" }, message: 'services.web.network_mode: "bridged" is not a network mode' },
+    { name: "service: of a service with no container", req: { networkMode: "service:db" }, message: 'services.web.network_mode: "service:db" names no running container of project "p"' },
+    { name: "a network that was not created", req: { networks: { nope: sn() } }, message: 'services.web.networks.nope: network "nope" has not been created' },
+  ])("refuses $name", async ({ req, message }) => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    await expect(m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain, ...req })).rejects.toThrow(message);
+  });
+
+  it("refuses a driver other than bridge, and a missing external network", async () => {
+    await expect(m.ensureNetworks("p", [network("o", "p", { driver: "overlay" })])).rejects.toThrow('networks.o.driver: "overlay" is not supported by stack');
+    await expect(m.ensureNetworks("p", [network("shared", "p", { external: true, name: "shared" })])).rejects.toThrow('networks.shared: external network "shared" does not exist');
+  });
+
+  it("shares an external network with the project that created it, and never deletes it", async () => {
+    await m.ensureNetworks("owner", [network("net", "owner", { name: "shared" })]);
+    await m.ensureNetworks("user", [network("shared", "user", { external: true, name: "shared" })]);
+    const a = await m.attachContainer("owner", { container: "owner-a-1", service: "a", networks: { net: sn() }, ...plain });
+    const b = await m.attachContainer("user", { container: "user-b-1", service: "b", networks: { shared: sn() }, ...plain });
+    expect(a.addresses[0]!.address).not.toBe(b.addresses[0]!.address);
+    const zones = buildDnsZones(m.readAllStates());
+    expect(zones.map((z) => [z.network, Object.keys(z.names).sort()])).toEqual([["shared", ["a", "b", "owner-a-1", "user-b-1"]]]);
+    const bridge = m.readState("owner").networks["shared"]!.bridge;
+    await m.removeNetworks("user", { all: true });
+    await m.removeNetworks("owner", { all: true });
+    expect(host.ip.filter((l) => l === `~link del ${bridge}`)).toHaveLength(1);
+  });
+
+  it("refuses a used port, naming the stack project that holds it, and another program's port", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    const [pub] = await m.publishPorts("p", "p-web-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" });
+    expect(pub).toMatchObject({ hostIp: "", hostPort: 8080, target: 80 });
+    expect(host.nft.at(-1)).toContain("tcp dport 8080 dnat to 172.30.1.2:80");
+    await m.ensureNetworks("q", [network("default", "q")]);
+    await m.attachContainer("q", { container: "q-api-1", service: "api", networks: { default: sn() }, ...plain });
+    await expect(m.publishPorts("q", "q-api-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" })).rejects.toThrow('0.0.0.0: port 8080/tcp is already in use by stack project "p" (service web)');
+    host.busyPorts.add(9090);
+    await expect(m.publishPorts("q", "q-api-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "9090" }], { via: "dnat" })).rejects.toThrow("port 9090/tcp is already in use by another program on this host");
+    await expect(m.publishPorts("q", "q-nope-1", [], { via: "dnat" })).rejects.toThrow('container "q-nope-1" has no network address');
+  });
+
+  it("cleans leftovers: recorded namespaces and stray stack-<project>-* ones", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    host.netns = ["stack-p-ghost-1", "stack-other-x-1"];
+    host.ip = [];
+    await m.cleanLeftovers("p");
+    expect(host.ip).toContain("~netns del stack-p-ghost-1");
+    expect(host.ip).toContain("~netns del stack-p-web-1");
+    expect(host.ip.some((l) => l.includes("stack-other"))).toBe(false);
+    expect(m.readState("p")).toMatchObject({ networks: {}, containers: {}, ports: [] });
+  });
+});
