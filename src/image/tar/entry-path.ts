@@ -63,6 +63,7 @@ export function whiteoutOf(path: string): WhiteoutKind {
   const slash = path.lastIndexOf("/");
   const dir = slash === -1 ? "" : path.slice(0, slash);
   const base = path.slice(slash + 1);
+  if (dir.split("/").some((c) => c.startsWith(AUFS_META_PREFIX))) return { kind: "ignored" };
   if (!base.startsWith(WHITEOUT_PREFIX)) return { kind: "none" };
   if (base === OPAQUE_MARKER) return { kind: "opaque", dir };
   if (base.startsWith(AUFS_META_PREFIX)) return { kind: "ignored" };
