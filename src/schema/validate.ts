@@ -9,6 +9,7 @@
 import schemaModule from "./generated/stack-schema.js";
 import validateStack from "./generated/validate-stack.js";
 import { didYouMean } from "./did-you-mean.js";
+import { shortVolumeProblem } from "./normalize/volumes.js";
 import type { ParsedFile, PathSegment, Problem } from "./source.js";
 
 interface AjvError {
@@ -53,7 +54,7 @@ export function validateFile(file: ParsedFile): Problem[] {
   if (!validateStack(file.doc)) {
     problems.push(...problemsFromErrors((validateStack.errors ?? []) as AjvError[], file.doc));
   }
-  problems.push(...checkPortNumbers(file.doc));
+  problems.push(...checkPortNumbers(file.doc), ...checkShortVolumes(file.doc));
   for (const p of problems) p.location ??= file.locate(p.path);
   return sortProblems(problems);
 }
@@ -266,6 +267,23 @@ export function allowedKeysAt(path: PathSegment[]): string[] {
     current = next.flatMap((s) => resolve(s, root));
   }
   return [...new Set(current.flatMap((s) => Object.keys((s.properties ?? {}) as object)))].sort();
+}
+
+/** Short-syntax mounts (`./src:/app:ro`): the parts, the container path, the options. */
+function checkShortVolumes(doc: Record<string, unknown>): Problem[] {
+  const problems: Problem[] = [];
+  const services = doc.services;
+  if (services === null || typeof services !== "object") return problems;
+  for (const [name, svc] of Object.entries(services as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
+    const volumes = (svc as Record<string, unknown> | null)?.volumes;
+    if (!Array.isArray(volumes)) continue;
+    volumes.forEach((v, i) => {
+      if (typeof v !== "string" || v.includes("$")) return;
+      const problem = shortVolumeProblem(v);
+      if (problem) problems.push({ path: ["services", name, "volumes", i], ...problem });
+    });
+  }
+  return problems;
 }
 
 /** Port numbers and ranges the pattern cannot judge: 1-65535, ranges ascending and of equal length. */

@@ -8,16 +8,33 @@ import { readers } from "./units.js";
 
 const propagations = new Set(["shared", "rshared", "slave", "rslave", "private", "rprivate"]);
 const consistencies = new Set(["consistent", "cached", "delegated"]);
+const mountOptions = new Set(["ro", "rw", "z", "Z", "nocopy", ...propagations, ...consistencies]);
 
 function isHostPath(source: string): boolean {
   return source.startsWith(".") || source.startsWith("/") || source.startsWith("~");
 }
 
+const shortForm = "expected SOURCE:TARGET[:MODE] or TARGET, TARGET an absolute path in the container";
+
+/** What is wrong with a short-syntax mount, or undefined (also used by validation, which reports every problem of a file). */
+export function shortVolumeProblem(s: string): { message: string; hint: string } | undefined {
+  const parts = s.split(":");
+  if (s === "" || parts.length > 3 || parts.some((p) => p === "")) return { message: `${JSON.stringify(s)} is not a volume`, hint: shortForm };
+  const target = parts.length === 1 ? parts[0]! : parts[1]!;
+  if (!target.startsWith("/")) return { message: `${JSON.stringify(s)} has a relative container path "${target}"`, hint: shortForm };
+  for (const opt of parts.length === 3 ? parts[2]!.split(",") : []) {
+    if (!mountOptions.has(opt)) {
+      return { message: `${JSON.stringify(s)} has an unknown mount option "${opt}"`, hint: "expected ro, rw, z, Z, nocopy or a propagation (rshared, rslave, rprivate …)" };
+    }
+  }
+  return undefined;
+}
+
 function parseShort(ctx: NormalizeContext, path: PathSegment[], s: string): ServiceVolumeModel {
-  if (s === "") fail(ctx, path, `"" is not a volume`, "expected SOURCE:TARGET[:MODE] or TARGET");
+  const problem = shortVolumeProblem(s);
+  if (problem) fail(ctx, path, problem.message, problem.hint);
   const parts = s.split(":");
   if (parts.length === 1) return { type: "volume", target: s, read_only: false, volume: { nocopy: false } };
-  if (parts.length > 3 || parts.some((p) => p === "")) fail(ctx, path, `${JSON.stringify(s)} is not a volume`, "expected SOURCE:TARGET[:MODE] or TARGET");
   const [source, target, mode = ""] = parts as [string, string, string?];
   let readOnly = false;
   let nocopy = false;
@@ -31,7 +48,6 @@ function parseShort(ctx: NormalizeContext, path: PathSegment[], s: string): Serv
     else if (opt === "nocopy") nocopy = true;
     else if (propagations.has(opt)) propagation = opt;
     else if (consistencies.has(opt)) consistency = opt;
-    else fail(ctx, path, `${JSON.stringify(s)} has an unknown mount option "${opt}"`, "expected ro, rw, z, Z, nocopy or a propagation (rshared, rslave, rprivate …)");
   }
   if (isHostPath(source)) {
     const bind: { propagation?: string; create_host_path: boolean; selinux?: "z" | "Z" } = { create_host_path: true };

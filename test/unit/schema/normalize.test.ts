@@ -65,7 +65,7 @@ describe("volumes", () => {
     expect(normalizeServiceVolumes(ctx, ["services", "web", "volumes"], [value])).toEqual([expected]);
   });
 
-  it.each(["a:b:c:d", "./x:/y:rx", ""])("refuses %j", (value) => {
+  it.each(["a:b:c:d", "./x:/y:rx", "", "data:data", "relative"])("refuses %j", (value) => {
     expect(() => normalizeServiceVolumes(ctx, ["services", "web", "volumes"], [value])).toThrowError(/services\.web\.volumes\[0\]: /);
   });
 });

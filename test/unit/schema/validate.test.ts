@@ -68,6 +68,15 @@ const cases: Array<{ name: string; yaml: string; expected: string[] }> = [
     expected: ['compose.yaml:5:1: services.web.ports[0]: "8000-8002:9000-9001" maps ranges of different lengths (the host and container ranges must have the same number of ports)'],
   },
   {
+    name: "short-syntax mounts",
+    yaml: "services:\n  web:\n    image: nginx\n    volumes:\n      - ./src:/app:rx\n      - data:data\n      - a:/b:ro:x\n      - ./ok:/ok:ro,z\n",
+    expected: [
+      'compose.yaml:5:1: services.web.volumes[0]: "./src:/app:rx" has an unknown mount option "rx" (expected ro, rw, z, Z, nocopy or a propagation (rshared, rslave, rprivate …))',
+      'compose.yaml:5:1: services.web.volumes[1]: "data:data" has a relative container path "data" (expected SOURCE:TARGET[:MODE] or TARGET, TARGET an absolute path in the container)',
+      'compose.yaml:5:1: services.web.volumes[2]: "a:/b:ro:x" is not a volume (expected SOURCE:TARGET[:MODE] or TARGET, TARGET an absolute path in the container)',
+    ],
+  },
+  {
     name: "required key of the long form",
     yaml: "services:\n  web:\n    image: nginx\n    volumes:\n      - source: ./x\n        target: /x\n",
     expected: ['compose.yaml:5:1: services.web.volumes[0]: missing required key "type"'],
