@@ -25,7 +25,10 @@ function yamlLib(): typeof Yaml {
  */
 export const MAX_ALIASES = 10_000;
 
-/** A parsed stack file plus the tags the merge stage applies. */
+/**
+ * A parsed stack file plus the tags the merge stage applies. Values reached
+ * through aliases may be one shared object: copy before changing anything.
+ */
 export interface YamlFile extends ParsedFile {
   /** Paths whose value was tagged `!reset`: removed from `doc`; the merge deletes them from what came before. */
   resets: PathSegment[][];
@@ -45,9 +48,10 @@ export function parseYamlFile(text: string, file: string): YamlFile {
   const resets: PathSegment[][] = [];
   const overrides: PathSegment[][] = [];
   if (expandedSize(raw, new Map()) > MAX_NODES) throw aliasFloodError(file, `its aliases expand to more than ${MAX_NODES} values`);
-  // Without anchors nothing is shared, and without tags there is nothing to take off: no copy needed.
-  const plain = !text.includes("&") && !text.includes("!reset") && !text.includes("!override");
-  const value = raw === null || raw === undefined ? {} : plain ? raw : takeValue(raw, [], resets, overrides);
+  // Without tags there is nothing to take off. (Aliased values may then be
+  // shared objects: the interpolation walk and copyTree make the copies.)
+  const tagged = text.includes("!reset") || text.includes("!override");
+  const value = raw === null || raw === undefined ? {} : tagged ? takeValue(raw, [], resets, overrides) : raw;
   // Positions come from `yaml`'s document tree, built on the first request:
   // most loads never need one, and `yaml` parses several times slower.
   let located: { doc: Document; where: (offset: number) => Location } | undefined;
