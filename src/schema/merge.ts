@@ -55,7 +55,7 @@ export function copyTree(v: unknown): unknown {
 }
 
 /** Deletes the value at `path` (a no-op when it is not there). */
-export function deleteAt(doc: unknown, path: PathSegment[]): void {
+function deleteAt(doc: unknown, path: PathSegment[]): void {
   let node: unknown = doc;
   for (const seg of path.slice(0, -1)) {
     if (Array.isArray(node) && typeof seg === "number") node = node[seg];
