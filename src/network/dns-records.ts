@@ -43,3 +43,15 @@ export function buildDnsZones(states: ProjectNetworkState[]): DnsZone[] {
   }
   return [...zones.values()].sort((a, b) => a.network.localeCompare(b.network));
 }
+
+/**
+ * Where a project's supervisor runs the embedded DNS: the gateway of every
+ * network the project created (an external network's server belongs to its
+ * owner, which answers for every project on it).
+ */
+export function dnsListenAddresses(state: ProjectNetworkState, port = 53): Array<{ address: string; port: number }> {
+  return Object.values(state.networks)
+    .filter((n) => !n.external)
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((n) => ({ address: n.gateway, port }));
+}

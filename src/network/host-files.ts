@@ -53,3 +53,8 @@ export function parseResolvConf(text: string): { nameservers: string[]; search: 
   }
   return { nameservers, search };
 }
+
+/** The embedded DNS server's upstreams from the host's resolv.conf text (port 53). */
+export function upstreamResolvers(resolvConfText: string): Array<{ address: string; port: number }> {
+  return parseResolvConf(resolvConfText).nameservers.map((address) => ({ address, port: 53 }));
+}

@@ -25,3 +25,10 @@ describe("parseResolvConf", () => {
     expect(parseResolvConf("# c\nnameserver 10.0.0.1\nnameserver 10.0.0.2 ; x\ndomain a.test\nsearch b.test c.test\noptions ndots:1\n")).toEqual({ nameservers: ["10.0.0.1", "10.0.0.2"], search: ["b.test", "c.test"] });
   });
 });
+
+describe("upstreamResolvers", () => {
+  it("turns the host's nameservers into port-53 upstreams", async () => {
+    const { upstreamResolvers } = await import("../../../src/network/host-files.js");
+    expect(upstreamResolvers("nameserver 127.0.0.53\nnameserver 10.0.0.1\n")).toEqual([{ address: "127.0.0.53", port: 53 }, { address: "10.0.0.1", port: 53 }]);
+  });
+});
