@@ -2,7 +2,8 @@
 // changed and written, and while the content of a removed image is swept, so
 // imports stream and unpack in parallel and serialise only their commit. The
 // lock file holds the owner's pid; a dead owner's lock is taken over.
-import { open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { ConflictError } from "../../errors.js";
 
 export function processAlive(pid: number): boolean {
@@ -18,6 +19,7 @@ export function processAlive(pid: number): boolean {
 /** Runs `critical` while holding the lock file `path`; waits up to `waitMs` for another holder. */
 export async function withStoreLock<T>(path: string, critical: () => Promise<T>, waitMs = 60_000): Promise<T> {
   const deadline = Date.now() + waitMs;
+  await mkdir(dirname(path), { recursive: true });
   for (;;) {
     let fh;
     try {
