@@ -3,7 +3,7 @@
 // file that lets a new supervisor re-adopt everything after a kill -9.
 // Everything the host does goes through RuntimePort (containers) and plain
 // files under the project's state folder.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readJson, writeJsonAtomic } from "../fs/atomic-write.js";
 import { NotFoundError } from "../errors.js";
@@ -87,7 +87,7 @@ export class Supervisor {
     for (const id of Object.keys(this.state.containers).sort()) {
       const c = this.state.containers[id]!;
       if (c.phase === "running") this.attach(c);
-      else if (c.phase === "restarting") this.scheduleRestart(c, Math.max(0, (c.restartAt ?? 0) - this.now()));
+      else if (c.phase === "restarting") this.armRestart(c, Math.max(0, (c.restartAt ?? 0) - this.now()), c.history.lastDelayMs);
     }
   }
 
@@ -121,6 +121,10 @@ export class Supervisor {
       health: spec.healthcheck ? initialHealth(this.now()) : undefined,
     };
     this.state.containers[spec.id] = c;
+    // a partial line left by the previous run is a line of its own
+    const l = this.liveOf(c);
+    this.flushPartial(c, l, "stdout");
+    this.flushPartial(c, l, "stderr");
     this.emit("start", c);
     this.attach(c);
     this.persist();
@@ -212,7 +216,10 @@ export class Supervisor {
   private liveOf(c: PersistedContainer): Live {
     let l = this.live.get(c.spec.id);
     if (!l) {
-      l = { readers: [], pending: { stdout: "", stderr: "" }, log: new RotatingFile(join(c.spec.dir, "logs"), c.spec.logging), generation: 0 };
+      // a partial line an earlier supervisor had read but not yet written
+      mkdirSync(join(c.spec.dir, "logs"), { recursive: true });
+      const pending = { stdout: readText(partialFile(c, "stdout")), stderr: readText(partialFile(c, "stderr")) };
+      l = { readers: [], pending, log: new RotatingFile(join(c.spec.dir, "logs"), c.spec.logging), generation: 0 };
       this.live.set(c.spec.id, l);
     }
     return l;
@@ -259,8 +266,12 @@ export class Supervisor {
 
   private capture(c: PersistedContainer, l: Live, stream: LogStream, text: string): void {
     const { lines, rest } = splitLines(l.pending[stream], text);
+    const hadPartial = l.pending[stream] !== "";
     l.pending[stream] = rest;
     for (const line of lines) this.writeLine(c, l, stream, line);
+    // A partial line is already out of the pipe: keep it on disk too, so a kill -9 does not lose it.
+    if (rest !== "") writeFileSync(partialFile(c, stream), rest);
+    else if (hadPartial) rmSync(partialFile(c, stream), { force: true });
     clearTimeout(l.flushTimer);
     if (l.pending.stdout !== "" || l.pending.stderr !== "") {
       l.flushTimer = setTimeout(() => {
@@ -275,6 +286,7 @@ export class Supervisor {
     const line = l.pending[stream];
     l.pending[stream] = "";
     this.writeLine(c, l, stream, line);
+    rmSync(partialFile(c, stream), { force: true });
   }
 
   private writeLine(c: PersistedContainer, l: Live, stream: LogStream, text: string): void {
@@ -311,9 +323,13 @@ export class Supervisor {
     c.phase = "restarting";
     c.restartAt = this.now() + delayMs;
     c.history = recordRestart(c.history, delayMs, c.restartAt);
+    this.armRestart(c, delayMs, delayMs);
+  }
+
+  private armRestart(c: PersistedContainer, waitMs: number, delayMs: number): void {
     const l = this.liveOf(c);
     clearTimeout(l.restartTimer);
-    l.restartTimer = setTimeout(() => void this.restart(c, delayMs), delayMs);
+    l.restartTimer = setTimeout(() => void this.restart(c, delayMs), waitMs);
   }
 
   private async restart(c: PersistedContainer, delayMs: number): Promise<void> {
@@ -387,6 +403,18 @@ export class Supervisor {
 
   private log(message: string): void {
     process.stderr.write(`${new Date(this.now()).toISOString()} ${message}\n`);
+  }
+}
+
+function partialFile(c: PersistedContainer, stream: LogStream): string {
+  return join(c.spec.dir, "logs", `partial.${stream}`);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
   }
 }
 

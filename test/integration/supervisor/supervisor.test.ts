@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
@@ -118,6 +119,40 @@ describe.skipIf(!built || skipUnlessRoot("supervisor integration tests"))("super
     await waitForState(client2, "w-1", (s) => s.state === "exited", 15_000, "exit after re-adoption");
     const lines = await collect(client2.logs({ services: ["w"] }), () => false, 5000);
     expect(lines.map((l) => l.l)).toEqual(Array.from({ length: 250 }, (_, i) => `n ${i}`));
+  });
+
+  it("keeps a partial line that was read but not finished when the supervisor is killed", async () => {
+    const client = await h.connect();
+    const spec = await h.run("p-1", "p", ["sh", "-c", "printf half; sleep 0.6; echo ' done'; echo next"]);
+    await client.watch(spec);
+    await waitFor(() => existsSync(join(spec.dir, "logs", "partial.stdout")), 3000, "the partial line on disk");
+    const first = h.daemonPid();
+    process.kill(first, "SIGKILL");
+    await waitFor(() => !alive(first), 2000, "the killed supervisor");
+    client.close();
+    const client2 = await h.connect();
+    await waitForState(client2, "p-1", (s) => s.state === "exited", 5000, "exit");
+    const lines = await collect(client2.logs({ services: ["p"] }), () => false, 5000);
+    expect(lines.map((l) => l.l)).toEqual(["half done", "next"]);
+    expect(existsSync(join(spec.dir, "logs", "partial.stdout"))).toBe(false);
+  });
+
+  it("answers bad frames, another protocol version and unknown operations with errors, and lives on", async () => {
+    const client = await h.connect();
+    const socket = connect(supervisorPaths(h.runDir, h.project).socket);
+    socket.setEncoding("utf8");
+    let received = "";
+    socket.on("data", (d: string) => (received += d));
+    socket.write('{not json\n{"v":2,"seq":1,"op":"status"}\n{"v":1,"seq":2,"op":"frobnicate"}\n{"v":1,"seq":3,"op":"status"}\n');
+    await waitFor(() => received.split("\n").length > 4, 3000, "four answers");
+    socket.destroy();
+    const answers = received.trim().split("\n").map((l) => JSON.parse(l));
+    expect(answers[0]).toMatchObject({ seq: -1, ok: false, error: { category: "invalid-input" } });
+    expect(answers[0].error.message).toMatch(/^bad frame: /);
+    expect(answers[1]).toMatchObject({ seq: 1, ok: false, error: { category: "unsupported", message: "protocol version 2 is not supported (this supervisor speaks 1)" } });
+    expect(answers[2]).toMatchObject({ seq: 2, ok: false, error: { category: "invalid-input", message: 'unknown operation "frobnicate"' } });
+    expect(answers[3]).toEqual({ v: 1, seq: 3, ok: true, result: [] });
+    expect(await client.status()).toEqual([]);
   });
 
   it("runs healthchecks: starting → healthy → unhealthy, visible in status and events", async () => {

@@ -52,11 +52,11 @@ describe("restart specs from the model", () => {
     { name: "on-failure:5", input: { restart: "on-failure:5" }, expected: { condition: "on-failure", maxAttempts: 5 } },
     {
       name: "deploy.restart_policy wins",
-      input: { restart: "no", deploy: { restart_policy: { condition: "on-failure", delay: 2000, max_attempts: 4, window: 30_000 } } },
+      input: { restart: "no", deploy: { labels: {}, resources: { limits: {}, reservations: {} }, restart_policy: { condition: "on-failure", delay: 2000, max_attempts: 4, window: 30_000 } } },
       expected: { condition: "on-failure", delayMs: 2000, maxAttempts: 4, windowMs: 30_000 },
     },
-    { name: "deploy any", input: { restart: "no", deploy: { restart_policy: { condition: "any" } } }, expected: { condition: "always", delayMs: undefined, maxAttempts: undefined, windowMs: undefined } },
-    { name: "deploy none", input: { restart: "always", deploy: { restart_policy: { condition: "none" } } }, expected: { condition: "never", delayMs: undefined, maxAttempts: undefined, windowMs: undefined } },
+    { name: "deploy any", input: { restart: "no", deploy: { labels: {}, resources: { limits: {}, reservations: {} }, restart_policy: { condition: "any" } } }, expected: { condition: "always", delayMs: undefined, maxAttempts: undefined, windowMs: undefined } },
+    { name: "deploy none", input: { restart: "always", deploy: { labels: {}, resources: { limits: {}, reservations: {} }, restart_policy: { condition: "none" } } }, expected: { condition: "never", delayMs: undefined, maxAttempts: undefined, windowMs: undefined } },
   ];
   for (const c of cases) it(c.name, () => expect(restartSpecOf(c.input)).toEqual(c.expected));
   it("policy strings alone", () => expect(restartSpecOfPolicy("on-failure:0")).toEqual({ condition: "on-failure", maxAttempts: 0 }));
