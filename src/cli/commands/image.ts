@@ -16,7 +16,7 @@ function collect(value: string, previous: string[]): string[] {
 async function openStore(command: Command) {
   const ctx = contextFrom(command);
   const { ImageStore } = await import("../../image/store/index.js");
-  return { ctx, store: new ImageStore(ctx.stateDir) };
+  return { ctx, store: new ImageStore(ctx.stateDir, { warn: (m) => ctx.warn(m) }) };
 }
 
 async function listImages(opts: ListOptions, command: Command): Promise<void> {

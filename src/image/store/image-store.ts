@@ -52,6 +52,8 @@ export interface ImportOptions {
 export interface ImageStoreDependencies {
   special?: SpecialFiles;
   mounts?: MountTable;
+  /** Told about what an unpack could not keep (binary xattr values); the CLI prints it as a warning. */
+  warn?: (message: string) => void;
 }
 
 const ARCHITECTURES: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
@@ -88,6 +90,7 @@ export class ImageStore {
   private readonly indexPath: string;
   private readonly lockPath: string;
   private readonly mounts: MountTable;
+  private readonly warn: (message: string) => void;
 
   constructor(readonly stateDir: string, deps: ImageStoreDependencies = {}) {
     const root = join(stateDir, "images");
@@ -96,6 +99,7 @@ export class ImageStore {
     this.indexPath = join(root, "index.json");
     this.lockPath = join(root, "lock");
     this.mounts = deps.mounts ?? procMountTable;
+    this.warn = deps.warn ?? (() => undefined);
   }
 
   // ---- blobs, for the registry client and the builder ----
@@ -129,7 +133,9 @@ export class ImageStore {
     try {
       const path = this.content.blobPath(blob.digest);
       compression = await detectFileCompression(path, `the archive ${what}`);
-      diffId = (await this.layers.unpack(() => openDecompressed(path, compression, `the archive ${what}`), `the archive ${what}`)).diffId;
+      const layer = await this.layers.unpack(() => openDecompressed(path, compression, `the archive ${what}`), `the archive ${what}`);
+      this.reportSkipped(`the archive ${what}`, layer.skippedXattrs);
+      diffId = layer.diffId;
     } catch (e) {
       await this.dropUnreferencedBlob(blob.digest);
       throw e;
@@ -294,6 +300,7 @@ export class ImageStore {
         return openDecompressed(path, await detectFileCompression(path, `layer ${what}`), `layer ${what}`);
       };
       const unpacked = await this.layers.unpack(open, what, diffId);
+      this.reportSkipped(`layer ${what}`, unpacked.skippedXattrs);
       dirs.push(unpacked.dir);
     }
     return dirs.reverse();
@@ -305,6 +312,12 @@ export class ImageStore {
   }
 
   // ---- internals ----
+
+  private reportSkipped(what: string, skipped: string[]): void {
+    if (skipped.length === 0) return;
+    const shown = skipped.slice(0, 3).join(", ") + (skipped.length > 3 ? `, and ${skipped.length - 3} more` : "");
+    this.warn(`${what}: ${skipped.length} extended attribute(s) with binary values were not kept (${shown})`);
+  }
 
   private async readIndex(): Promise<ImageIndex> {
     try {

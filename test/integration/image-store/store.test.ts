@@ -154,6 +154,18 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     unmount(target);
   });
 
+  it("warns about binary xattr values it cannot keep and still unpacks the file", async () => {
+    const warnings: string[] = [];
+    store = new ImageStore(dir, { warn: (m) => warnings.push(m) });
+    // tar-stream decodes PAX values as UTF-8: an undecodable value arrives as U+FFFD, as this one does.
+    const tar = await makeTar([{ name: "ping", content: "bin", mode: 0o755, pax: { "SCHILY.xattr.security.capability": "\uFFFD\u0001" } }]);
+    const record = await store.importRootfs(Readable.from(tar), "caps:1");
+    expect(warnings).toEqual(["the archive for caps:1: 1 extended attribute(s) with binary values were not kept (ping: security.capability)"]);
+    const [layer] = await store.layerDirs(record);
+    expect(statSync(join(layer!, "ping")).mode & 0o777).toBe(0o755);
+    await store.remove("caps:1");
+  });
+
   it("stacks a 64-layer image as one overlay mount, and refuses to remove it while mounted", async () => {
     const layers = [];
     for (let i = 0; i < 64; i++) layers.push(await makeTar([{ name: `layer-${String(i).padStart(2, "0")}`, content: `${i}\n` }, { name: "top", content: `${i}\n` }]));
