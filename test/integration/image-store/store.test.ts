@@ -10,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../../src/errors.js";
 import { ImageStore, MediaTypes, type ImageManifest, type ImageRecord, type OciImage } from "../../../src/image/store/index.js";
-import { busyboxRootfsTar, makeTar, type TarEntry } from "../../helpers/busybox-image.js";
+import { busyboxRootfsTar, importBusyboxImage, makeTar, type TarEntry } from "../../helpers/busybox-image.js";
 import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 
@@ -94,6 +94,19 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     expect(await store.list()).toEqual([]);
     expect(storeFiles()).toEqual({ blobs: [], layers: [], ingest: [] });
     await expect(store.remove("busybox:test")).rejects.toThrow(/no such image: "busybox:test"/);
+  });
+
+  it("test helper: importBusyboxImage makes a runnable image with root, app and nobody", async () => {
+    const name = await importBusyboxImage(dir);
+    const record = await store.get(name);
+    expect(record.image.config?.Cmd).toEqual(["sh"]);
+    const [layer] = await store.layerDirs(record);
+    const inRoot = (cmd: string) => execFileSync("chroot", [layer!, "/bin/sh", "-c", cmd]).toString().trim();
+    expect(inRoot("id -u app; id -g app; id -u nobody; echo hi | cat")).toBe("1000\n1000\n65534\nhi");
+    for (const applet of ["sh", "echo", "cat", "sleep", "ls", "id", "hostname", "mount", "ps", "httpd", "nc", "wget", "env", "true", "false", "touch", "rm", "mkdir", "kill", "top", "head", "tail", "grep", "nslookup", "ping"]) {
+      expect(readlinkSync(join(layer!, "bin", applet)), applet).toBe("busybox");
+    }
+    await store.remove(name);
   });
 
   it("imports plain and zstd tarballs and keeps several names for one image", async () => {
