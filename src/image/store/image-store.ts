@@ -9,6 +9,7 @@
 // sweep of a removed image's content hold the store lock. A commit re-checks
 // under the lock that every blob it names is present, so a concurrent removal
 // can never leave a name pointing at missing content.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -89,6 +90,7 @@ export class ImageStore {
   readonly layers: LayerStore;
   private readonly indexPath: string;
   private readonly lockPath: string;
+  private readonly layoutPath: string;
   private readonly mounts: MountTable;
   private readonly warn: (message: string) => void;
 
@@ -98,6 +100,7 @@ export class ImageStore {
     this.layers = new LayerStore(join(stateDir, "layers"), deps.special ?? systemSpecialFiles);
     this.indexPath = join(root, "index.json");
     this.lockPath = join(root, "lock");
+    this.layoutPath = join(root, "oci-layout");
     this.mounts = deps.mounts ?? procMountTable;
     this.warn = deps.warn ?? (() => undefined);
   }
@@ -188,6 +191,7 @@ export class ImageStore {
       }
       let index = await this.readIndex();
       for (const name of names) index = setRef(index, name, descriptor);
+      if (!existsSync(this.layoutPath)) writeJsonAtomic(this.layoutPath, { imageLayoutVersion: "1.0.0" });
       writeJsonAtomic(this.indexPath, index);
     });
     return this.recordOf(stored.digest, await this.readIndex());

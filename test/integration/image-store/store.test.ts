@@ -89,6 +89,9 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     expect(statSync(join(layer!, "etc")).mtime.toISOString()).toBe("2024-01-02T03:04:05.000Z");
     expect(readFileSync(join(layer!, "etc/passwd"), "utf8")).toContain("app:x:1000:1000");
     expect(execFileSync(join(layer!, "bin/busybox"), ["echo", "hi"]).toString()).toBe("hi\n");
+    // The store is a valid OCI layout that an independent tool reads.
+    const skopeo = JSON.parse(execFileSync("skopeo", ["inspect", "--raw", `oci:${join(dir, "images")}:docker.io/library/busybox:test`]).toString()) as ImageManifest;
+    expect(skopeo.config.digest).toBe(record.id);
 
     expect(await store.remove("busybox:test")).toEqual(["Untagged: busybox:test", `Deleted: ${record.id}`]);
     expect(await store.list()).toEqual([]);
