@@ -244,7 +244,9 @@ export class NetworkManager {
     const address = record?.endpoints[0]?.address;
     if (!record || !address) throw new NotFoundError(`container ${JSON.stringify(container)} has no network address to publish ports to`, { hint: "attach it to a network first (network_mode host needs no published ports)" });
     const requests = planPortRequests(ports, options.path ?? `services.${record.service}`);
-    const everyone = [state, ...this.store.readAll().filter((s) => s.project !== project)];
+    // The container's own previous mappings (a re-publish) do not hold its ports.
+    const own = { ...state, ports: state.ports.filter((p) => p.container !== container) };
+    const everyone = [own, ...this.store.readAll().filter((s) => s.project !== project)];
     const chosen: PublishedPort[] = [];
     for (const r of requests) {
       const hostPort = await this.choosePort(r, everyone, chosen);
@@ -254,6 +256,25 @@ export class NetworkManager {
     this.store.write(state);
     if (options.via === "dnat") await this.applyFirewall();
     return chosen;
+  }
+
+  /**
+   * The check `up` runs before anything starts: every fixed published port of
+   * the given services must be free on the host and not held by another
+   * project (the project's own current mappings are about to be replaced).
+   */
+  async checkPublishedPorts(project: string, services: Array<{ service: string; ports: PortModel[] }>): Promise<void> {
+    const everyone = this.store.readAll().filter((s) => s.project !== project);
+    const chosen: PublishedPort[] = [];
+    const mine = new Set(this.store.read(project).ports.map((p) => `${p.hostIp}|${p.hostPort}|${p.protocol}`));
+    for (const { service, ports } of [...services].sort((a, b) => a.service.localeCompare(b.service))) {
+      for (const r of planPortRequests(ports, `services.${service}`)) {
+        if (!r.candidates) continue;
+        if (r.candidates.length === 1 && mine.has(`${r.hostIp}|${r.candidates[0]}|${r.protocol}`)) continue;
+        const hostPort = await this.choosePort(r, everyone, chosen);
+        chosen.push({ service, container: "", hostIp: r.hostIp, hostPort, protocol: r.protocol, target: r.target, containerAddress: "" });
+      }
+    }
   }
 
   private async choosePort(r: PortRequest, everyone: ProjectNetworkState[], chosen: PublishedPort[]): Promise<number> {
@@ -268,9 +289,10 @@ export class NetworkManager {
     let firstHolder: string | undefined;
     for (const p of r.candidates) {
       const wanted = { hostIp: r.hostIp, hostPort: p, protocol: r.protocol };
-      const holder = findPortHolder(everyone, wanted) ?? (chosen.some((c) => portsCollide(c, wanted)) ? { project: "this stack", service: "another port entry" } : undefined);
-      if (holder) {
-        firstHolder ??= `stack project ${JSON.stringify(holder.project)} (service ${holder.service})`;
+      const holder = findPortHolder(everyone, wanted);
+      const sibling = chosen.find((c) => portsCollide(c, wanted));
+      if (holder || sibling) {
+        firstHolder ??= holder ? `stack project ${JSON.stringify(holder.project)} (service ${holder.service})` : `another ports entry of this stack (service ${sibling!.service})`;
         continue;
       }
       if (await this.host.isPortFree(probeIp, p, r.protocol)) return p;

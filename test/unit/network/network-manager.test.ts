@@ -176,3 +176,30 @@ describe("NetworkManager", () => {
     expect(m.readState("p")).toMatchObject({ networks: {}, containers: {}, ports: [] });
   });
 });
+
+describe("NetworkManager.checkPublishedPorts", () => {
+  let dir: string;
+  let host: RecordingHost;
+  let m: NetworkManager;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "stack-netunit-"));
+    host = new RecordingHost();
+    m = new NetworkManager({ host, stateDir: dir });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("passes free ports and the project's own current ones, refuses others before anything starts", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    await m.publishPorts("p", "p-web-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" });
+    // Re-publishing the same container keeps its port.
+    await m.publishPorts("p", "p-web-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" });
+    const web = { service: "web", ports: [{ target: 80, protocol: "tcp" as const, mode: "ingress" as const, published: "8080" }] };
+    await m.checkPublishedPorts("p", [web, { service: "api", ports: [{ target: 1, protocol: "udp", mode: "ingress" }] }]);
+    await expect(m.checkPublishedPorts("q", [web])).rejects.toThrow('port 8080/tcp is already in use by stack project "p" (service web)');
+    await expect(m.checkPublishedPorts("q", [{ service: "a", ports: [{ target: 1, protocol: "tcp", mode: "ingress", published: "7000" }] }, { service: "b", ports: [{ target: 2, protocol: "tcp", mode: "ingress", published: "7000" }] }])).rejects.toThrow(
+      "port 7000/tcp is already in use by another ports entry of this stack (service a)",
+    );
+    expect(host.ip.filter((l) => l.includes("q"))).toEqual([]);
+  });
+});
