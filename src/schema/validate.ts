@@ -37,6 +37,7 @@ export const patternMessages: Record<string, { noun: string; expected: string }>
   "^(true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N)$": { noun: "a boolean", expected: "expected true or false" },
   "^[+-]?(\\d+(\\.\\d*)?|\\.\\d+)$": { noun: "a number", expected: "expected e.g. 0.5 or 2" },
   "^[+-]?\\d+$": { noun: "an integer", expected: "expected a whole number" },
+  "^(0o?)?[0-7]+$": { noun: "a file mode", expected: "expected an octal mode such as 0440" },
   "^[^:]+(:[^:]+(:[rwm]+)?)?$": { noun: "a device mapping", expected: "expected HOST_PATH[:CONTAINER_PATH[:rwm]]" },
   "^[^:]+(:[^:]+)?$": { noun: "a link", expected: "expected SERVICE[:ALIAS]" },
   "^[^\\s:=]+(:|=).+$": { noun: "an extra host", expected: "expected HOST:IP or HOST=IP" },

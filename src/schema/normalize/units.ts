@@ -122,13 +122,11 @@ export function stringList(value: unknown): string[] {
 }
 
 /**
- * A file mode. Strings are octal as written ("0440", "0o440"). YAML 1.2 reads
- * an unquoted 0440 as the decimal 440, where Compose (Go's base-0 integer
- * parsing) reads octal; a number whose digits are all octal digits is
- * therefore taken as octal, as the writer meant.
+ * A file mode. Strings are octal as written ("0440", "0o440"); a number is
+ * taken as is (the YAML reader already reads a plain 0440 as octal, as Compose does).
  */
 export function parseFileMode(value: unknown): number | undefined {
   if (typeof value === "string") return /^(0o?)?[0-7]+$/.test(value) ? Number.parseInt(value.replace(/^0o/, ""), 8) : undefined;
-  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return /^[0-7]+$/.test(String(value)) ? Number.parseInt(String(value), 8) : value;
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
   return undefined;
 }

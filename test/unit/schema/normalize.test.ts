@@ -59,7 +59,7 @@ describe("volumes", () => {
     { input: "/anon", expected: { type: "volume", target: "/anon", read_only: false, volume: { nocopy: false } } },
     { input: { type: "bind", source: "./conf", target: "/etc/conf", read_only: true }, expected: { type: "bind", source: "/srv/demo/conf", target: "/etc/conf", read_only: true, bind: { create_host_path: false } } },
     { input: { type: "volume", source: "data", target: "/d", volume: { nocopy: "true", subpath: "sub" } }, expected: { type: "volume", source: "data", target: "/d", read_only: false, volume: { nocopy: true, subpath: "sub" } } },
-    { input: { type: "tmpfs", target: "/tmp", tmpfs: { size: "64m", mode: 1777 } }, expected: { type: "tmpfs", target: "/tmp", read_only: false, tmpfs: { size: 64 * 1024 ** 2, mode: 0o1777 } } },
+    { input: { type: "tmpfs", target: "/tmp", tmpfs: { size: "64m", mode: "1777" } }, expected: { type: "tmpfs", target: "/tmp", read_only: false, tmpfs: { size: 64 * 1024 ** 2, mode: 0o1777 } } },
   ];
   it.each(cases)("$input", ({ input: value, expected }) => {
     expect(normalizeServiceVolumes(ctx, ["services", "web", "volumes"], [value])).toEqual([expected]);
@@ -165,8 +165,8 @@ describe("services", () => {
     const s = service({ secrets: ["pw", { source: "key", target: "k.pem", mode: "0440" }], configs: ["conf", { source: "c2", target: "/etc/c2" }] });
     expect(s.secrets).toEqual([{ source: "pw", target: "/run/secrets/pw" }, { source: "key", target: "/run/secrets/k.pem", mode: 0o440 }]);
     expect(s.configs).toEqual([{ source: "conf", target: "/conf" }, { source: "c2", target: "/etc/c2" }]);
-    // YAML 1.2 reads an unquoted 0440 as 440: digits that are all octal are taken as octal, as Compose does.
-    expect(service({ secrets: [{ source: "a", mode: 440 }, { source: "b", mode: 292 }, { source: "c", mode: "0o600" }] }).secrets.map((r) => r.mode)).toEqual([0o440, 292, 0o600]);
+    // Numbers are taken as read (the YAML reader turns a plain 0440 into 288); strings are octal as written.
+    expect(service({ secrets: [{ source: "a", mode: 0o440 }, { source: "b", mode: 256 }, { source: "c", mode: "0o600" }, { source: "d", mode: "0440" }] }).secrets.map((r) => r.mode)).toEqual([0o440, 0o400, 0o600, 0o440]);
     expect(() => service({ secrets: [{ source: "a", mode: "rw" }] })).toThrowError('services.web.secrets[0].mode: "rw" is not a file mode');
   });
 

@@ -109,6 +109,11 @@ const cases: Array<{ name: string; yaml: string; expected: string[] }> = [
     expected: ["compose.yaml:4:1: services.web.replicas: unknown key \"replicas\" (it belongs under deploy.replicas, or use scale)"],
   },
   {
+    name: "file modes are octal",
+    yaml: "services:\n  web:\n    image: nginx\n    secrets:\n      - {source: a, mode: rw}\n      - {source: b, mode: \"0o440\"}\n      - {source: c, mode: 288}\nsecrets:\n  a: {file: a}\n  b: {file: b}\n  c: {file: c}\n",
+    expected: ['compose.yaml:6:1: services.web.secrets[0].mode: "rw" is not a file mode (expected an octal mode such as 0440)'],
+  },
+  {
     name: "an unquoted version number is accepted (obsolete, warned at normalization)",
     yaml: "version: 3.8\nservices:\n  web:\n    image: nginx\n    command: [sleep, 3600]\n",
     expected: [],
