@@ -71,6 +71,17 @@ describe.skipIf(skipUnlessRoot("image CLI tests"))("stack image CLI", () => {
     expect(readdirSync(join(dir, "state/layers"))).toEqual([]);
   });
 
+  it("two import processes at once both land, sharing one unpacked layer", async () => {
+    writeFileSync(join(dir, "rootfs.tar.gz"), await busyboxRootfsTar({ gzip: true }));
+    const runs = await Promise.all(["one:1", "two:1", "three:1"].map((name) => runStack(["image", "import", "rootfs.tar.gz", name], { cwd: dir, env })));
+    for (const r of runs) expect(r.stderr).toBe("");
+    const json = await runStack(["images", "--format", "json"], { env });
+    expect(json.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { Repository: string }).Repository).sort()).toEqual(["one", "three", "two"]);
+    expect(readdirSync(join(dir, "state/layers"))).toHaveLength(1);
+    expect(readdirSync(join(dir, "state/images/ingest"))).toEqual([]);
+    expect(existsSync(join(dir, "state/images/lock"))).toBe(false);
+  });
+
   it.each([
     { args: ["image", "import", "missing.tar", "x:1"], error: /error: import: "missing.tar" is not a file\nhint: / },
     { args: ["image", "import", "rootfs.tar", "Bad:Name"], error: /error: invalid image reference "Bad:Name": repository names must be lower case/ },
