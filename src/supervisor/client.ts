@@ -75,7 +75,8 @@ async function takeLock(path: string, waitMs: number): Promise<() => void> {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
     const owner = Number(readFileSafe(path).trim());
-    if (!pidAlive(owner)) {
+    // An empty file is a holder between its open and its write: wait as for a live one.
+    if (owner > 0 && !pidAlive(owner)) {
       rmSync(path, { force: true });
       continue;
     }
