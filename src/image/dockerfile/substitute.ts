@@ -187,7 +187,8 @@ class ShellWord {
     if (first === "{" || first === "}" || first === ":") throw new SubstitutionError("syntax error: bad substitution");
     const name = this.processName();
     let ch = this.next();
-    let chs = ch === EOF ? "" : ch;
+    if (ch === EOF) throw new SubstitutionError("syntax error: missing '}'");
+    let chs: string = ch;
     let nullIsUnset = false;
     if (ch === "}") {
       const value = this.lookup(name);
