@@ -10,7 +10,7 @@ const flagSpecs: Record<string, Record<string, FlagKind>> = {
   from: { platform: "string" },
   run: { mount: "list", network: "string", security: "string" },
   copy: { from: "string", chown: "string", chmod: "string", link: "bool", parents: "bool", exclude: "list" },
-  add: { chown: "string", chmod: "string", link: "bool", "keep-git-dir": "bool", checksum: "string", exclude: "list", unpack: "bool" },
+  add: { chown: "string", chmod: "string", link: "bool", parents: "bool", "keep-git-dir": "bool", checksum: "string", exclude: "list", unpack: "bool" },
   healthcheck: { interval: "string", timeout: "string", "start-period": "string", "start-interval": "string", retries: "string" },
 };
 
