@@ -1,0 +1,84 @@
+// The Supervisor class in-process (no daemon), on real host processes, for
+// what is easier to steer from inside: a runtime that reports OOM kills, a
+// supervisor replaced while a restart is pending, health reset on restart.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+import { HostProcessRuntime } from "../../../src/supervisor/host-process-runtime.js";
+import { DEFAULT_ROTATION } from "../../../src/supervisor/log-rotation.js";
+import type { SupervisedContainer, SupervisorEvent } from "../../../src/supervisor/protocol.js";
+import type { RuntimePort } from "../../../src/supervisor/runtime-port.js";
+import { Supervisor } from "../../../src/supervisor/supervisor.js";
+import { waitFor } from "./harness.js";
+
+describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host processes", () => {
+  let stateDir: string;
+  let runtime: HostProcessRuntime;
+  let before: HostSnapshot;
+  const ids: string[] = [];
+  const supervisors: Supervisor[] = [];
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), "stack-sup-core-"));
+    runtime = new HostProcessRuntime(join(stateDir, "containers"));
+    before = snapshotHost([stateDir]);
+  });
+  afterEach(() => {
+    for (const s of supervisors.splice(0)) s.close();
+    for (const id of ids.splice(0)) runtime.remove(id);
+    assertNoLeaks(before, [stateDir]);
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  const open = (port: RuntimePort = runtime) => {
+    const s = new Supervisor({ project: "core", projectStateDir: join(stateDir, "project"), runtime: port });
+    supervisors.push(s);
+    return s;
+  };
+  const launch = async (id: string, argv: string[], over: Partial<SupervisedContainer> = {}): Promise<SupervisedContainer> => {
+    ids.push(id);
+    const dir = runtime.create(id, argv);
+    await runtime.start(id);
+    return { id, service: id.split("-")[0]!, index: 1, dir, restart: { condition: "never" }, logging: DEFAULT_ROTATION, ...over };
+  };
+  const state = (s: Supervisor, id: string) => s.status().find((c) => c.id === id);
+
+  it("reports an OOM kill the runtime saw as an oom event before the die", async () => {
+    const oomRuntime: RuntimePort = { status: async (id) => ({ ...(await runtime.status(id)), oomKilled: true }), start: (id) => runtime.start(id), exec: (id, a, o) => runtime.exec(id, a, o) };
+    const s = open(oomRuntime);
+    const events: SupervisorEvent[] = [];
+    s.subscribeEvents((e) => events.push(e));
+    s.watch(await launch("mem-1", ["sh", "-c", "exit 137"]));
+    await waitFor(() => state(s, "mem-1")?.state === "exited", 5000, "exit");
+    expect(events.map((e) => `${e.type}:${e.exitCode ?? ""}`)).toEqual(["start:", "oom:", "die:137"]);
+    expect(state(s, "mem-1")).toMatchObject({ oomKilled: true, exitCode: 137 });
+  });
+
+  it("a new supervisor takes over a pending restart without counting it twice", async () => {
+    const s1 = open();
+    s1.watch(await launch("job-1", ["sh", "-c", "exit 1"], { restart: { condition: "always", delayMs: 700 } }));
+    await waitFor(() => state(s1, "job-1")?.state === "restarting", 5000, "a pending restart");
+    s1.close();
+    const s2 = open();
+    s2.resume();
+    expect(state(s2, "job-1")).toMatchObject({ state: "restarting", restarts: 1 });
+    await waitFor(() => (state(s2, "job-1")?.restarts ?? 0) >= 2, 5000, "the restart after the takeover, and the next pending one");
+    expect(state(s2, "job-1")!.restarts).toBe(2);
+    s2.stopping(["job-1"]);
+    expect(state(s2, "job-1")!.state).toBe("stopped");
+  });
+
+  it("resets health to starting on a restart", async () => {
+    const s = open();
+    const events: SupervisorEvent[] = [];
+    s.subscribeEvents((e) => events.push(e));
+    const healthcheck = { argv: ["true"], intervalMs: 50, timeoutMs: 1000, retries: 1, startPeriodMs: 5000, startIntervalMs: 50 };
+    s.watch(await launch("web-1", ["sh", "-c", "sleep 0.4; exit 1"], { restart: { condition: "on-failure", maxAttempts: 1 }, healthcheck }));
+    await waitFor(() => events.filter((e) => e.type === "die").length === 2, 5000, "two runs");
+    const seq = events.filter((e) => e.type !== "start").map((e) => (e.type === "health_status" ? `health:${e.health}` : e.type));
+    expect(seq).toEqual(["health:healthy", "die", "restart", "health:healthy", "die"]);
+    expect(state(s, "web-1")).toMatchObject({ state: "exited", restarts: 1 });
+  });
+});
