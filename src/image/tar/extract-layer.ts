@@ -28,10 +28,13 @@ export interface ExtractResult {
   skippedXattrs: string[];
 }
 
+/** Seconds since the epoch; fractional when a PAX header carries sub-second time. */
+type Mtime = number | undefined;
+
 interface DirMeta {
   path: string;
   mode: number;
-  mtime?: Date;
+  mtime: Mtime;
 }
 
 interface PendingNode {
@@ -39,10 +42,16 @@ interface PendingNode {
   uid: number;
   gid: number;
   mode: number;
-  mtime?: Date;
+  mtime?: Mtime;
 }
 
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
+
+function mtimeOf(h: { mtime?: Date; pax?: Record<string, string> | null }): Mtime {
+  const pax = h.pax?.mtime;
+  if (pax !== undefined && /^\d+(\.\d+)?$/.test(pax)) return Number(pax);
+  return h.mtime ? h.mtime.getTime() / 1000 : undefined;
+}
 const OPAQUE_XATTR = "trusted.overlay.opaque";
 
 async function lstatOrNull(path: string): Promise<Stats | null> {
@@ -161,12 +170,13 @@ export async function extractLayer(input: Readable, root: string, special: Speci
       const uid = h.uid ?? 0;
       const gid = h.gid ?? 0;
       const mode = (h.mode ?? 0o644) & 0o7777;
+      const mtime = mtimeOf(h);
       const target = abs(rel);
       if (rel === "") {
         entry.resume();
         if (h.type === "directory") {
           await lchown(root, uid, gid);
-          dirMeta.set("", { path: root, mode, mtime: h.mtime });
+          dirMeta.set("", { path: root, mode, mtime });
           queueXattrs(name, rel, h.pax);
           continue;
         }
@@ -180,7 +190,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
           await lchown(target, uid, gid);
           await chmod(target, mode);
           knownDirs.add(rel);
-          dirMeta.set(rel, { path: target, mode, mtime: h.mtime });
+          dirMeta.set(rel, { path: target, mode, mtime });
           break;
         }
         case "file":
@@ -196,7 +206,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
             }
             await fh.chown(uid, gid);
             await fh.chmod(mode);
-            if (h.mtime) await fh.utimes(h.mtime, h.mtime);
+            if (mtime !== undefined) await fh.utimes(mtime, mtime);
           } finally {
             await fh.close();
           }
@@ -207,7 +217,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
           await clearPath(rel, false);
           await symlink(h.linkname ?? "", target);
           await lchown(target, uid, gid);
-          if (h.mtime) await lutimes(target, h.mtime, h.mtime);
+          if (mtime !== undefined) await lutimes(target, mtime, mtime);
           break;
         }
         case "link": {
@@ -229,7 +239,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
           entry.resume();
           await clearPath(rel, false);
           const kind = h.type === "fifo" ? "fifo" : h.type === "block-device" ? "block" : "char";
-          nodes.set(rel, { node: { path: target, kind, major: h.devmajor ?? 0, minor: h.devminor ?? 0 }, uid, gid, mode, mtime: h.mtime });
+          nodes.set(rel, { node: { path: target, kind, major: h.devmajor ?? 0, minor: h.devminor ?? 0 }, uid, gid, mode, mtime });
           break;
         }
         default:
@@ -249,7 +259,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
   for (const p of pending) {
     await lchown(p.node.path, p.uid, p.gid);
     await chmod(p.node.path, p.mode);
-    if (p.mtime) await utimes(p.node.path, p.mtime, p.mtime);
+    if (p.mtime !== undefined) await utimes(p.node.path, p.mtime, p.mtime);
   }
   await special.setXattrs(xattrs);
   // Directory mtimes last, deepest first, so writing their children does not change them again.
@@ -257,7 +267,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
   for (const d of dirs) {
     const m = dirMeta.get(d)!;
     if (d === "") await chmod(root, m.mode);
-    if (m.mtime) await utimes(m.path, m.mtime, m.mtime);
+    if (m.mtime !== undefined) await utimes(m.path, m.mtime, m.mtime);
   }
   return result;
 }
