@@ -8,3 +8,4 @@ export { lookupPublishedPort, formatPublishedPort, findPortHolder, type Publishe
 export { renderHostsFile, renderResolvConf, parseResolvConf, upstreamResolvers } from "./host-files.js";
 export { defaultAddressPools, type AddressPool } from "./ipam.js";
 export type { ProjectNetworkState, NetworkRecord, ContainerNetworkRecord } from "./network-state.js";
+export { attachRequestFor, networksUsedBy } from "./service-networks.js";
