@@ -23,7 +23,7 @@ import { ContentStore, type BlobInfo, type ExpectedBlob } from "./content-store.
 import { digestOfRef, emptyIndex, manifestDigests, refsOfDigest, removeRef, setRef, type ImageIndex } from "./image-index.js";
 import { LayerStore } from "./layer-store.js";
 import { procMountTable, type MountTable } from "./mount-table.js";
-import { CONFIG_MEDIA_TYPES, LAYER_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaTypes, type ImageManifest, type OciImage } from "./oci-types.js";
+import { CONFIG_MEDIA_TYPES, LAYER_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaTypes, type ImageManifest, type OciImage, type OciImageConfig } from "./oci-types.js";
 import { withStoreLock } from "./store-lock.js";
 
 export interface ImageRecord {
@@ -308,6 +308,16 @@ export class ImageStore {
       dirs.push(unpacked.dir);
     }
     return dirs.reverse();
+  }
+
+  /**
+   * What the runtime needs to start a container of `ref`: the image ID, the
+   * run config (Env, Cmd, Entrypoint, User, …; `{}` when the image has none)
+   * and the overlay lowerdirs, top-most first, unpacked now if needed.
+   */
+  async rootfsOf(ref: string): Promise<{ id: string; config: OciImageConfig; lowerdirs: string[] }> {
+    const image = await this.get(ref);
+    return { id: image.id, config: image.image.config ?? {}, lowerdirs: await this.layerDirs(image) };
   }
 
   /** The image config (platform, rootfs, history, and the run config under `.config`). */

@@ -2,7 +2,8 @@
 // changed and written, and while the content of a removed image is swept, so
 // imports stream and unpack in parallel and serialise only their commit. The
 // lock file holds the owner's pid; a dead owner's lock is taken over.
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ConflictError } from "../../errors.js";
 
@@ -14,6 +15,24 @@ export function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/**
+ * Removes a dead holder's lock without ever removing a live one: the file is
+ * moved aside atomically, and put back when what was moved is not the lock we
+ * judged stale (another waiter took over first and a new holder created it).
+ */
+async function takeOverStale(path: string, deadPid: number): Promise<void> {
+  const aside = `${path}.stale-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    await rename(path, aside);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
+  }
+  const moved = Number((await readFile(aside, "utf8").catch(() => "")).trim());
+  if (moved !== deadPid) await link(aside, path).catch(() => undefined);
+  await rm(aside, { force: true });
 }
 
 /** Runs `critical` while holding the lock file `path`; waits up to `waitMs` for another holder. */
@@ -42,7 +61,7 @@ export async function withStoreLock<T>(path: string, critical: () => Promise<T>,
     const holder = Number((await readFile(path, "utf8").catch(() => "")).trim());
     // An empty file is a holder between open and write: wait for it like a live one.
     if (holder > 0 && !processAlive(holder)) {
-      await rm(path, { force: true });
+      await takeOverStale(path, holder);
       continue;
     }
     if (Date.now() >= deadline) {

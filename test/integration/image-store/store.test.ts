@@ -102,8 +102,10 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
   it("test helper: importBusyboxImage makes a runnable image with root, app and nobody", async () => {
     const name = await importBusyboxImage(dir);
     const record = await store.get(name);
-    expect(record.image.config?.Cmd).toEqual(["sh"]);
-    const [layer] = await store.layerDirs(record);
+    const forRuntime = await store.rootfsOf("stack-test/busybox");
+    expect(forRuntime.id).toBe(record.id);
+    expect(forRuntime.config).toEqual({ Cmd: ["sh"] });
+    const [layer] = forRuntime.lowerdirs;
     const inRoot = (cmd: string) => execFileSync("chroot", [layer!, "/bin/sh", "-c", cmd]).toString().trim();
     expect(inRoot("id -u app; id -g app; id -u nobody; echo hi | cat")).toBe("1000\n1000\n65534\nhi");
     for (const applet of ["sh", "echo", "cat", "sleep", "ls", "id", "hostname", "mount", "ps", "httpd", "nc", "wget", "env", "true", "false", "touch", "rm", "mkdir", "kill", "top", "head", "tail", "grep", "nslookup", "ping"]) {
