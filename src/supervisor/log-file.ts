@@ -51,18 +51,25 @@ export class RotatingFile {
   }
 }
 
-/** Every line of a rotated log, oldest first (…, .2, .1, current). */
-export function readRotatedLines(dir: string, maxFilesHint = 16, base = CURRENT_LOG): string[] {
-  const names = rotatedNames(maxFilesHint, base).reverse();
-  const lines: string[] = [];
-  for (const name of names) {
+/**
+ * The lines of a rotated log, oldest first (…, .2, .1, current). With
+ * `atLeast`, files are read newest first only until that many lines are in
+ * hand (older lines may be left out).
+ */
+export function readRotatedLines(dir: string, maxFilesHint = 16, base = CURRENT_LOG, atLeast?: number): string[] {
+  const chunks: string[][] = [];
+  let count = 0;
+  for (const name of rotatedNames(maxFilesHint, base)) {
+    if (atLeast !== undefined && count >= atLeast) break;
     let text: string;
     try {
       text = readFileSync(join(dir, name), "utf8");
     } catch {
       continue;
     }
-    for (const l of text.split("\n")) if (l.length > 0) lines.push(l);
+    const lines = text.split("\n").filter((l) => l.length > 0);
+    count += lines.length;
+    chunks.push(lines);
   }
-  return lines;
+  return chunks.reverse().flat();
 }

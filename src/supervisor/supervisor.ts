@@ -132,7 +132,8 @@ export class Supervisor {
 
   stopping(ids: string[]): void {
     for (const id of ids) {
-      const c = this.require(id);
+      const c = this.state.containers[id];
+      if (!c) continue; // not (or no longer) supervised: nothing to hold back
       c.stoppedByUser = true;
       if (c.phase === "restarting") {
         clearTimeout(this.live.get(id)?.restartTimer);
@@ -182,7 +183,9 @@ export class Supervisor {
       .sort((a, b) => a.spec.service.localeCompare(b.spec.service) || a.spec.index - b.spec.index);
     const per = containers.map((c) => {
       const lines: LogLine[] = [];
-      for (const text of readRotatedLines(join(c.spec.dir, "logs"), Math.max(c.spec.logging.maxFiles, 16))) {
+      // --tail alone needs only the newest files
+      const enough = query.since === undefined && query.until === undefined ? query.tail : undefined;
+      for (const text of readRotatedLines(join(c.spec.dir, "logs"), Math.max(c.spec.logging.maxFiles, 16), undefined, enough)) {
         const r = decodeRecord(text);
         if (r) lines.push({ ...r, service: c.spec.service, index: c.spec.index, container: c.spec.id });
       }

@@ -101,6 +101,8 @@ describe.skipIf(!built || skipUnlessRoot("supervisor integration tests"))("super
     expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i)); // contiguous: rotation lost nothing in between
     const tail = await collect(client.logs({ services: ["log"], tail: 2 }), () => false, 5000);
     expect(tail.map((l) => l.l.split(" ")[1])).toEqual(["299", "300"]);
+    const across = await collect(client.logs({ services: ["log"], tail: 60 }), () => false, 5000); // more than current.jsonl holds
+    expect(across.map((l) => Number(l.l.split(" ")[1]))).toEqual(Array.from({ length: 60 }, (_, i) => 241 + i));
   });
 
   it("loses no line and repeats none when the supervisor is killed with SIGKILL and a new one re-adopts", async () => {
@@ -160,7 +162,8 @@ describe.skipIf(!built || skipUnlessRoot("supervisor integration tests"))("super
     const events = collect(client.events(), (items) => items.filter((e) => e.type === "health_status").length >= 2, 15_000);
     await new Promise((r) => setTimeout(r, 100));
     const spec = await h.run("db-1", "db", ["sleep", "30"], {
-      healthcheck: { argv: ["sh", "-c", "cat ready"], intervalMs: 100, timeoutMs: 1000, retries: 2, startPeriodMs: 0, startIntervalMs: 50 },
+      // a long start period: failures before the first success do not count, so it stays "starting"
+      healthcheck: { argv: ["sh", "-c", "cat ready"], intervalMs: 100, timeoutMs: 1000, retries: 2, startPeriodMs: 60_000, startIntervalMs: 50 },
     });
     await client.watch(spec);
     await new Promise((r) => setTimeout(r, 300));
