@@ -239,7 +239,7 @@ function toInstruction(node: DockerfileNode, heredocs: Heredoc[]): Instruction {
       if (!trigger) throw new InstructionError("ONBUILD requires at least one argument");
       if (trigger.cmd === "onbuild") throw new InstructionError("chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       if (trigger.cmd === "from" || trigger.cmd === "maintainer") throw new InstructionError(`${trigger.cmd.toUpperCase()} isn't allowed as an ONBUILD trigger`);
-      toInstruction(trigger, heredocs);
+      // Like Docker, the trigger itself is checked only when a child image runs it.
       return { ...at, kind: "onbuild", trigger: node.original.replace(/^\s*onbuild\s*/i, "") };
     }
     default:

@@ -286,7 +286,7 @@ function healthcheck(rest: string): Parsed {
   return { args: [rest.slice(0, sep), ...cmd.args], json: cmd.json };
 }
 
-function parseLine(line: string, d: Directives): NodeBody {
+function parseLine(line: string, d: Directives, trigger = false): NodeBody {
   const parts = splitOnce(trimGoSpace(line));
   const written = parts[0];
   const cmd = written.toLowerCase();
@@ -331,10 +331,12 @@ function parseLine(line: string, d: Directives): NodeBody {
       parsed = healthcheck(rest);
       break;
     case "onbuild":
-      parsed = rest === "" ? { args: [], json: false } : { args: [], json: false, onbuild: parseLine(rest, d) };
+      parsed = rest === "" ? { args: [], json: false } : { args: [], json: false, onbuild: parseLine(rest, d, true) };
       break;
     default:
-      throw new UnknownInstruction(written);
+      // Docker checks an ONBUILD trigger only when an image built FROM this one runs it.
+      if (!trigger) throw new UnknownInstruction(written);
+      parsed = { args: [""], json: false };
   }
   const node: NodeBody = { cmd, flags, args: parsed.args, json: parsed.json, heredocs: [], original: line };
   if (parsed.onbuild) node.onbuild = parsed.onbuild;

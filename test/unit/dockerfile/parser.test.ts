@@ -53,6 +53,11 @@ describe("parseDockerfile", () => {
     expect(n).toMatchObject({ cmd: "onbuild", args: [], flags: [], onbuild: { cmd: "copy", flags: ["--chown=1"], args: [".", "/app"], line: 1, endLine: 1 } });
   });
 
+  it("accepts an unknown ONBUILD trigger, as Docker checks triggers only when they run", () => {
+    const [, n] = parseDockerfile("FROM a\nONBUILD FROB x").nodes;
+    expect(n).toMatchObject({ cmd: "onbuild", onbuild: { cmd: "frob", args: [""] } });
+  });
+
   it("records directives", () => {
     const p = parseDockerfile("# syntax=docker/dockerfile:1\n#escape = `\nFROM a");
     expect(p.directives).toEqual({ escapeToken: "`", syntax: "docker/dockerfile:1" });

@@ -144,4 +144,9 @@ describe("parseInstructions", () => {
     expect(onbuild).toMatchObject({ kind: "onbuild", trigger: "RUN make" });
     expect(copy).toMatchObject({ kind: "copy", link: false, exclude: ["a", "b"] });
   });
+
+  it("records ONBUILD triggers as written without checking them", () => {
+    const d = parseInstructions(parseDockerfile("FROM a\nonbuild   COPY onlyone\n"));
+    expect(d.stages[0]!.instructions[0]).toMatchObject({ kind: "onbuild", trigger: "COPY onlyone" });
+  });
 });
