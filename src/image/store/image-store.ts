@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { ConflictError, InvalidInputError, NotFoundError } from "../../errors.js";
+import { ConflictError, InternalError, InvalidInputError, NotFoundError } from "../../errors.js";
 import { writeJsonAtomic } from "../../fs/atomic-write.js";
 import { familiarReference, normalizeReference, parseReference, repositoryName } from "../reference.js";
 import { detectFileCompression, openDecompressed, type Compression } from "../tar/decompress.js";
@@ -176,6 +176,7 @@ export class ImageStore {
       throw new InvalidInputError("the image manifest is not JSON", { hint: "the registry or archive is corrupt", cause: e });
     }
     checkManifest(parsed, "to add");
+    if (refs.length === 0) throw new InternalError("addImage needs at least one name: an unnamed image could never be found or removed");
     const names = refs.map(normalizeReference);
     const config = JSON.parse((await this.content.read(parsed.config.digest)).toString("utf8")) as OciImage;
     if (config.rootfs?.diff_ids?.length !== parsed.layers.length) {

@@ -272,6 +272,8 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     const missing = { mediaType: MediaTypes.ociLayerGzip, digest: `sha256:${"3".repeat(64)}`, size: 1 };
     await expect(store.addImage({ schemaVersion: 2, config: { mediaType: MediaTypes.ociConfig, digest: cfg.digest, size: cfg.size }, layers: [missing] }, ["m:1"])).rejects.toThrow(/blob sha256:3333.* was removed while it was being added/);
     await expect(store.addImage({ schemaVersion: 2, config: { mediaType: "text/plain", digest: cfg.digest, size: 1 }, layers: [] }, ["m:1"])).rejects.toThrow(/config media type "text\/plain"/);
+    await expect(store.addImage({ schemaVersion: 2, config: { mediaType: MediaTypes.ociConfig, digest: cfg.digest, size: cfg.size }, layers: [missing] }, [])).rejects.toThrow(/needs at least one name/);
+    await expect(store.addImage(Buffer.from("{not json"), ["m:1"])).rejects.toThrow(/the image manifest is not JSON/);
   });
 });
 
