@@ -144,8 +144,9 @@ export class NetworkManager {
     const state = this.store.read(project);
     const mode = req.networkMode ?? "bridge";
     const hostname = req.hostname ?? req.container;
-    const hostsFor = (addresses: string[]) =>
-      renderHostsFile({ hostname, domainname: req.domainname, addresses, aliases: [], extraHosts: req.extraHosts });
+    // extra_hosts "NAME:host-gateway" (as in Compose): the host as the container reaches it.
+    const hostsFor = (addresses: string[], hostGateway = "127.0.0.1") =>
+      renderHostsFile({ hostname, domainname: req.domainname, addresses, aliases: [], extraHosts: req.extraHosts.map((h) => (h.ip === "host-gateway" ? { ...h, ip: hostGateway } : h)) });
     const resolvFor = (embeddedDns?: string) =>
       renderResolvConf({ embeddedDns, hostNameservers: this.hostResolvers.nameservers, hostSearch: this.hostResolvers.search, dns: req.dns, dnsSearch: req.dnsSearch, dnsOpt: req.dnsOpt });
 
@@ -167,7 +168,7 @@ export class NetworkManager {
         mode: peer.netns ? "netns" : "host",
         ...(peer.netns ? { netnsPath: this.host.netnsPath(peer.netns) } : {}),
         addresses: peer.endpoints.map((e) => ({ network: e.network, ifname: e.ifname, address: e.address })),
-        hostsFile: hostsFor(peer.endpoints.map((e) => e.address)),
+        hostsFile: hostsFor(peer.endpoints.map((e) => e.address), first ? state.networks[first.network]?.gateway : undefined),
         resolvConf: resolvFor(first ? state.networks[first.network]?.gateway : undefined),
       };
     }
@@ -214,7 +215,7 @@ export class NetworkManager {
       mode: "netns",
       netnsPath: this.host.netnsPath(netns),
       addresses: endpoints.map((e) => ({ network: e.network, ifname: e.ifname, address: e.address, ...(e.ipv6Address ? { ipv6Address: e.ipv6Address } : {}) })),
-      hostsFile: renderHostsFile({ hostname, domainname: req.domainname, addresses: endpoints.slice(0, 1).map((e) => e.address), aliases: [], extraHosts: req.extraHosts }),
+      hostsFile: hostsFor(endpoints.slice(0, 1).map((e) => e.address), firstNet?.gateway),
       resolvConf: resolvFor(firstNet?.gateway),
     };
   }

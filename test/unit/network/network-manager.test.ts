@@ -101,6 +101,12 @@ describe("NetworkManager", () => {
     expect(orderServiceNetworks({ z: sn(), y: sn() })).toEqual(["y", "z"]);
   });
 
+  it("writes hosts with the own address, extra_hosts and host-gateway", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    const r = await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain, hostname: "web", extraHosts: [{ host: "host.docker.internal", ip: "host-gateway" }, { host: "db", ip: "10.0.0.5" }] });
+    expect(r.hostsFile).toBe("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n172.30.1.2\tweb\n172.30.1.1\thost.docker.internal\n10.0.0.5\tdb\n");
+  });
+
   it("gives an internal-only container no default route", async () => {
     await m.ensureNetworks("p", [network("a", "p", { internal: true })]);
     await m.attachContainer("p", { container: "p-x-1", service: "x", networks: { a: sn() }, ...plain });
