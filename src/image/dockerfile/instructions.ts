@@ -3,7 +3,7 @@
 // unexpanded here; the build plan substitutes variables. Pure.
 import { InvalidInputError } from "../../errors.js";
 import { chompHeredoc, type Heredoc } from "./heredoc.js";
-import type { DockerfileNode, ParsedDockerfile } from "./parser.js";
+import { parseDockerfile, type DockerfileNode, type ParsedDockerfile } from "./parser.js";
 
 type FlagKind = "string" | "bool" | "list";
 const flagSpecs: Record<string, Record<string, FlagKind>> = {
@@ -266,4 +266,10 @@ export function parseInstructions(parsed: ParsedDockerfile, file = "Dockerfile")
   }
   if (result.stages.length === 0) throw new InvalidInputError(`${file}: no FROM instruction`, { hint: "a Dockerfile starts its first build stage with FROM IMAGE" });
   return result;
+}
+
+/** Parse and check a Dockerfile's text in one step (what a build starts with). */
+export function loadDockerfile(text: string, file = "Dockerfile"): { parsed: ParsedDockerfile; instructions: DockerfileInstructions } {
+  const parsed = parseDockerfile(text, file);
+  return { parsed, instructions: parseInstructions(parsed, file) };
 }

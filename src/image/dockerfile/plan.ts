@@ -120,6 +120,14 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
       return fail(line, e);
     }
   };
+  // A COPY/ADD heredoc body expands variables but keeps its quotes and escapes (RUN bodies are left to the shell).
+  const heredocBody = (s: string, env: Env, line: number): string => {
+    try {
+      return processWord(s, env, { ...lex, skipProcessQuotes: true, rawEscapes: true });
+    } catch (e) {
+      return fail(line, e);
+    }
+  };
   const buildArg = (name: string): string | undefined => (Object.prototype.hasOwnProperty.call(options.buildArgs, name) ? options.buildArgs[name] : undefined);
 
   // Meta ARGs: the global scope holds the platform ARGs and what is declared before FROM.
@@ -200,6 +208,7 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
             chmod: w(ins.chmod),
             checksum: w(ins.checksum),
             exclude: ins.exclude.map((s) => word(s, vars, ins.line)),
+            heredocs: ins.heredocs.map((h) => (h.expand ? { ...h, content: heredocBody(h.content, vars, ins.line) } : h)),
           };
           break;
         }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, NotFoundError } from "../../../src/errors.js";
-import { parseInstructions } from "../../../src/image/dockerfile/instructions.js";
+import { loadDockerfile, parseInstructions } from "../../../src/image/dockerfile/instructions.js";
 import { parseDockerfile } from "../../../src/image/dockerfile/parser.js";
 import { planBuild, type PlanOptions } from "../../../src/image/dockerfile/plan.js";
 
@@ -119,6 +119,12 @@ describe("planBuild: ARG scoping and substitution", () => {
     expect(p.stages[0]!.images).toEqual(["img:app"]);
   });
 
+  it("expands COPY heredoc bodies unless the delimiter is quoted, keeping quotes and escapes; RUN bodies stay as written", () => {
+    const p = plan("FROM a\nARG N=world\nCOPY <<A <<'B' /x/\nhello \"$N\" \\n ${N}\nA\nraw $N\nB\nRUN <<C\necho $N\nC\n");
+    expect(p.stages[0]!.steps[1]!.expanded).toMatchObject({ kind: "copy", heredocs: [{ content: 'hello "world" \\n world\n' }, { content: "raw $N\n" }] });
+    expect(p.stages[0]!.steps[2]!.expanded).toMatchObject({ kind: "run", heredocs: [{ content: "echo $N\n" }] });
+  });
+
   it("honours the backtick escape token", () => {
     const p = plan("# escape=`\nFROM a\nWORKDIR c:\\`$x\n");
     expect(p.stages[0]!.steps[0]!.expanded).toMatchObject({ value: "c:\\$x" });
@@ -143,6 +149,11 @@ describe("parseInstructions", () => {
     expect(hc).toMatchObject({ kind: "healthcheck", test: { form: "exec", argv: ["true"] }, interval: "1m30s", retries: 2 });
     expect(onbuild).toMatchObject({ kind: "onbuild", trigger: "RUN make" });
     expect(copy).toMatchObject({ kind: "copy", link: false, exclude: ["a", "b"] });
+  });
+
+  it("loadDockerfile parses and checks in one step, naming the file", () => {
+    expect(loadDockerfile("FROM a\nRUN x\n").instructions.stages[0]!.instructions).toHaveLength(1);
+    expect(() => loadDockerfile("FROM a\nCOPY x\n", "web/Dockerfile")).toThrow(/^web\/Dockerfile:2: COPY requires at least two arguments/);
   });
 
   it("records ONBUILD triggers as written without checking them", () => {
