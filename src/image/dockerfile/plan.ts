@@ -38,6 +38,8 @@ export interface PlannedStep {
   args: Record<string, string>;
   /** ENV values in effect at this step (this stage's own ENVs), sorted by name. */
   env: Record<string, string>;
+  /** For RUN: the variables its process gets (proxy build args, then ARGs, then ENVs, later ones winning), sorted by name. */
+  runEnv?: Record<string, string>;
 }
 
 export interface PlannedStage {
@@ -129,6 +131,8 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
     }
   };
   const buildArg = (name: string): string | undefined => (Object.prototype.hasOwnProperty.call(options.buildArgs, name) ? options.buildArgs[name] : undefined);
+
+  const proxies = new Map(proxyArgs.flatMap((k) => (buildArg(k) === undefined ? [] : [[k, buildArg(k)!] as [string, string]])));
 
   // Meta ARGs: the global scope holds the platform ARGs and what is declared before FROM.
   const automatic = platformArgs(options.platform, options.buildPlatform);
@@ -235,7 +239,9 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
         default:
           break;
       }
-      steps.push({ instruction: ins, expanded, args: sorted(args), env: sorted(env) });
+      const step: PlannedStep = { instruction: ins, expanded, args: sorted(args), env: sorted(env) };
+      if (ins.kind === "run") step.runEnv = sorted(new Map([...proxies, ...args, ...env]));
+      steps.push(step);
     }
     const planned: PlannedStage = { index, base, dependsOn: [...deps].sort((a, b) => a - b), images: [...images].sort(), steps };
     if (stage.from.stageName !== undefined) planned.name = stage.from.stageName;

@@ -87,6 +87,12 @@ describe("planBuild: ARG scoping and substitution", () => {
     expect(p.unusedBuildArgs).toEqual(["UNUSED"]);
   });
 
+  it("gives RUN the proxy build args, the stage's ARGs and ENVs (ENV winning)", () => {
+    const p = plan("FROM a\nARG A=1 B=2\nENV B=env\nRUN true\n", { buildArgs: { http_proxy: "http://p:3128", OTHER: "x" } });
+    expect(p.stages[0]!.steps[2]!.runEnv).toEqual({ A: "1", B: "env", http_proxy: "http://p:3128" });
+    expect(p.stages[0]!.steps[1]!.runEnv).toBeUndefined();
+  });
+
   it("gives platform ARGs in FROM and to a stage that declares them", () => {
     const p = plan("FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETARCH\nARG TARGETOS\nENV GOARCH=$TARGETARCH OS=$TARGETOS P=$TARGETPLATFORM\n", {
       platform: { os: "linux", architecture: "arm64", variant: "v8" },
