@@ -6,8 +6,8 @@ import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
 import { SystemError } from "../errors.js";
-import type { HostForwardFilter } from "./firewall.js";
-import { stackComment } from "./firewall.js";
+import type { HostForwardFilter, StackTableView } from "./firewall.js";
+import { stackComment, stackTable } from "./firewall.js";
 import type { HostRoute } from "./ipam.js";
 import type { IpCommand } from "./link-plan.js";
 
@@ -17,6 +17,8 @@ export interface NetworkHost {
   /** Applies an nft script atomically (`nft -f -`). */
   runNft(script: string): Promise<void>;
   runIptables(args: string[]): Promise<void>;
+  /** `table ip stack` as it is now; undefined when it does not exist. */
+  readStackTable(): Promise<StackTableView | undefined>;
   readForwardFilter(): Promise<HostForwardFilter>;
   readRoutes(): Promise<HostRoute[]>;
   readSysctl(key: string): string;
@@ -73,6 +75,21 @@ export class LinuxNetworkHost implements NetworkHost {
     } catch (e) {
       throw failure(`iptables ${args.join(" ")}`, e);
     }
+  }
+
+  async readStackTable(): Promise<StackTableView | undefined> {
+    const r = await execa("nft", ["-j", "list", "table", "ip", stackTable], { reject: false });
+    if (r.exitCode !== 0) return undefined;
+    const items = (JSON.parse(String(r.stdout)) as { nftables: Array<Record<string, { name?: string; chain?: string; handle?: number; expr?: unknown[] }>> }).nftables;
+    const view: StackTableView = { chains: [], jumps: [] };
+    for (const item of items) {
+      if (item.chain?.name) view.chains.push(item.chain.name);
+      const rule = item.rule;
+      if (!rule?.chain || rule.handle === undefined) continue;
+      const target = findJump(rule.expr ?? []);
+      if (target) view.jumps.push({ chain: rule.chain, target, handle: rule.handle });
+    }
+    return view;
   }
 
   async readForwardFilter(): Promise<HostForwardFilter> {
@@ -162,4 +179,12 @@ function bindProbe(hostIp: string, port: number, protocol: "tcp" | "udp"): Promi
       });
     }
   });
+}
+
+function findJump(exprs: unknown[]): string | undefined {
+  for (const e of exprs) {
+    const jump = (e as { jump?: { target?: string } }).jump;
+    if (jump?.target) return jump.target;
+  }
+  return undefined;
 }

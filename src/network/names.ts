@@ -25,3 +25,8 @@ export function netnsName(project: string, container: string): string {
 export function netnsPrefix(project: string): string {
   return `stack-${project}-`;
 }
+
+/** The id of one stack state directory in the shared nft table (its chains are `forward_<id>` …). */
+export function firewallOwner(stateDir: string): string {
+  return shortHash(`owner\0${stateDir}`).slice(0, 8);
+}

@@ -5,12 +5,12 @@
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors.js";
 import type { ExtraHostModel, LinkModel, NetworkModel, PortModel, ServiceNetworkModel } from "../schema/model.js";
 import { parseIpv4Subnet } from "./cidr.js";
-import { planHostForwardRules, renderStackTable, type DnatRule, type FirewallBridge } from "./firewall.js";
+import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge } from "./firewall.js";
 import { renderHostsFile, renderResolvConf } from "./host-files.js";
 import type { NetworkHost } from "./host-system.js";
 import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool } from "./ipam.js";
 import { planAttach, planBridge, planBridgeRemoval, planDetach, type EndpointSpec } from "./link-plan.js";
-import { bridgeName, netnsName, netnsPrefix, vethHostName } from "./names.js";
+import { bridgeName, firewallOwner, netnsName, netnsPrefix, vethHostName } from "./names.js";
 import { NetworkStateStore, type ContainerNetworkRecord, type EndpointRecord, type NetworkRecord, type ProjectNetworkState } from "./network-state.js";
 import { findPortHolder, planPortRequests, portsCollide, type PortRequest, type PublishedPort } from "./ports.js";
 
@@ -64,10 +64,12 @@ export class NetworkManager {
   private readonly store: NetworkStateStore;
   private readonly pools: AddressPool[];
   private readonly hostResolvers: { nameservers: string[]; search: string[] };
+  private readonly owner: string;
 
   constructor(options: NetworkManagerOptions) {
     this.host = options.host;
     this.store = new NetworkStateStore(options.stateDir);
+    this.owner = firewallOwner(options.stateDir);
     this.pools = options.pools ?? defaultAddressPools;
     this.hostResolvers = options.hostResolvers ?? { nameservers: [], search: [] };
   }
@@ -358,7 +360,7 @@ export class NetworkManager {
     await this.removeNetworks(project, { all: true });
   }
 
-  /** Renders stack's nft table and the host forward-filter accepts from every project's state. */
+  /** Renders this state directory's part of stack's nft table, and the host forward-filter accepts, from every project's state. */
   async applyFirewall(): Promise<void> {
     const states = this.store.readAll();
     const seen = new Map<string, FirewallBridge>();
@@ -367,9 +369,13 @@ export class NetworkManager {
     const dnat: DnatRule[] = states.flatMap((s) =>
       s.ports.map((p) => ({ hostIp: p.hostIp || undefined, hostPort: p.hostPort, protocol: p.protocol, containerAddress: p.containerAddress, containerPort: p.target })),
     );
-    await this.host.runNft(renderStackTable(bridges, dnat));
+    const script = planStackTable(this.owner, bridges, dnat, await this.host.readStackTable());
+    if (script) await this.host.runNft(script);
+    // The host filter's accepts are shared too: keep every stack bridge present on the host.
+    const present = new Set(this.host.listLinks());
     const filter = await this.host.readForwardFilter();
-    for (const args of planHostForwardRules(filter, bridges.map((b) => b.bridge))) await this.host.runIptables(args);
+    const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
+    for (const args of planHostForwardRules(filter, wanted)) await this.host.runIptables(args);
   }
 
   private enableForwarding(): void {
@@ -387,4 +393,12 @@ export class NetworkManager {
     this.host.writeSysctl("net.ipv4.ip_forward", hostState.ipForwardBefore);
     this.store.writeHost({});
   }
+}
+
+/** The bridges named in stack's accept rules of the host filter (other state directories' ones included). */
+function stackBridgesIn(rules: string[]): string[] {
+  return rules.flatMap((l) => {
+    const m = /-[io] (stk\w+)/.exec(l);
+    return m ? [m[1]!] : [];
+  });
 }

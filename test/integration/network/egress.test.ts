@@ -41,20 +41,24 @@ describe.skipIf(skipUnlessRoot("network egress tests"))("egress, internal networ
     expect(readFileSync("/proc/sys/net/ipv4/ip_forward", "utf8").trim()).toBe(ipForwardBefore);
   });
 
-  /** The fake outside host: its own namespace running httpd, reached through a veth with a /24 of TEST-NET-2. */
+  /**
+   * The fake outside host: its own namespace running httpd, reached through a
+   * veth with a /24 of TEST-NET-2. Its host end is not named stk…: stack
+   * treats every stk* interface as its own (isolation rules).
+   */
   async function makeOutside(): Promise<void> {
     await execa("ip", ["-batch", "-"], {
       input: [
         `netns add ${outsideNs}`,
-        `link add stktestout type veth peer name eth0 netns ${outsideNs}`,
-        "addr add 198.51.100.254/24 dev stktestout",
-        "link set stktestout up",
+        `link add vstacktestout type veth peer name eth0 netns ${outsideNs}`,
+        "addr add 198.51.100.254/24 dev vstacktestout",
+        "link set vstacktestout up",
       ].join("\n"),
     });
     await execa("ip", ["-n", outsideNs, "-batch", "-"], { input: [`addr add ${outsideAddress}/24 dev eth0`, "link set eth0 up", "link set lo up", "route add default via 198.51.100.254"].join("\n") });
     stops.push(async () => {
       await execa("ip", ["netns", "del", outsideNs], { reject: false });
-      await execa("ip", ["link", "del", "stktestout"], { reject: false });
+      await execa("ip", ["link", "del", "vstacktestout"], { reject: false });
     });
     serve(outsideNs, "outside");
   }

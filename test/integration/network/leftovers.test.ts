@@ -67,3 +67,35 @@ describe.skipIf(skipUnlessRoot("network leftover tests"))("crash leftovers and D
     }
   });
 });
+
+describe.skipIf(skipUnlessRoot("network shared-table tests"))("two state directories on one host", () => {
+  let dir: string;
+  let before: HostSnapshot;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "stack-net-"));
+    before = snapshotHost([dir]);
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+    assertNoNetworkLeaks(before, [dir]);
+  });
+
+  it("share table ip stack without removing each other's rules", async () => {
+    const a = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: join(dir, "a") });
+    const b = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: join(dir, "b") });
+    try {
+      await a.ensureNetworks("sa", [bridgeNetwork("default", "sa")]);
+      await a.attachContainer("sa", { container: "sa-web-1", service: "web", networks: { default: sn() }, ...plain });
+      const [pub] = await a.publishPorts("sa", "sa-web-1", [{ target: 80, protocol: "tcp", mode: "ingress" }], { via: "dnat" });
+      // b does not see a's state: it picks the same first subnet unless the route of a's bridge is honoured.
+      const sb = await b.ensureNetworks("sb", [bridgeNetwork("default", "sb")]);
+      expect(sb.networks["sb_default"]!.subnet).not.toBe(a.readState("sa").networks["sa_default"]!.subnet);
+      await b.removeNetworks("sb", { all: true });
+      const table = String((await execa("nft", ["list", "table", "ip", "stack"])).stdout);
+      expect(table).toContain(`tcp dport ${pub!.hostPort} dnat to ${pub!.containerAddress}:80`);
+    } finally {
+      await b.removeNetworks("sb", { all: true });
+      await a.removeNetworks("sa", { all: true });
+    }
+  });
+});

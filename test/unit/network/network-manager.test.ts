@@ -22,8 +22,14 @@ class RecordingHost implements NetworkHost {
   async runIp(commands: IpCommand[], options: { tolerant?: boolean } = {}) {
     for (const c of commands) this.ip.push(`${options.tolerant ? "~" : ""}${c.netns ? `[${c.netns}] ` : ""}${c.args.join(" ")}`);
   }
+  tableExists = false;
   async runNft(script: string) {
     this.nft.push(script);
+    if (script.startsWith("add table")) this.tableExists = true;
+    if (script.startsWith("delete table")) this.tableExists = false;
+  }
+  async readStackTable() {
+    return this.tableExists ? { chains: [], jumps: [] } : undefined;
   }
   async runIptables(args: string[]) {
     this.iptables.push(args);
@@ -86,7 +92,7 @@ describe("NetworkManager", () => {
     await m.removeNetworks("p", { all: true });
     expect(host.sysctl["net.ipv4.ip_forward"]).toBe("0");
     expect(host.ip).toContain(`~link del ${net.bridge}`);
-    expect(host.nft.at(-1)).toBe("table ip stack\ndelete table ip stack\n");
+    expect(host.nft.at(-1)).toBe("delete table ip stack\n");
   });
 
   it("attaches in priority-then-name order with the first non-internal gateway as default route", async () => {
