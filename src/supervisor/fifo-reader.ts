@@ -2,11 +2,17 @@
 // read-only and non-blocking, wrapped in a net.Socket (epoll, no thread-pool
 // thread parked in read()), so EOF arrives once every writer (the monitor and
 // the container) has closed it, i.e. when the container has ended.
+// Caveat (Linux): a reader opened non-blocking while the FIFO has no writer
+// gets no EOF/HUP until some writer comes and goes; the caller handles that
+// case (the container had ended before) with end().
 import { constants, openSync } from "node:fs";
 import { Socket } from "node:net";
 
 export interface FifoReader {
+  /** Stops reading; onEnd is not called. */
   close(): void;
+  /** Stops reading and calls onEnd (once), for a pipe whose writers are known to be gone. */
+  end(): void;
 }
 
 export function readFifo(path: string, onChunk: (text: string) => void, onEnd: () => void): FifoReader {
@@ -27,6 +33,10 @@ export function readFifo(path: string, onChunk: (text: string) => void, onEnd: (
     close() {
       ended = true;
       socket.destroy();
+    },
+    end() {
+      socket.destroy();
+      finish();
     },
   };
 }

@@ -264,6 +264,14 @@ export class Supervisor {
     }
     l.readers = readers;
     if (open === 0) void this.onRunEnded(c, generation);
+    else if (existsSync(join(c.spec.dir, "exit"))) {
+      // The run had ended before the FIFOs were opened (exited while no supervisor watched, or right after
+      // its start): no writer is left to close them, so no EOF would come. Whatever was still buffered is
+      // delivered right away; then end the readers ourselves.
+      setTimeout(() => {
+        if (l.generation === generation) for (const r of readers) r.end();
+      }, 200);
+    }
     this.scheduleHealth(c);
   }
 

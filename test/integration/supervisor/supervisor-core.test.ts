@@ -28,8 +28,11 @@ describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host pro
   afterEach(() => {
     for (const s of supervisors.splice(0)) s.close();
     for (const id of ids.splice(0)) runtime.remove(id);
-    assertNoLeaks(before, [stateDir]);
-    rmSync(stateDir, { recursive: true, force: true });
+    try {
+      assertNoLeaks(before, [stateDir]);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   const open = (port: RuntimePort = runtime) => {
