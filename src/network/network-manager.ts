@@ -92,8 +92,14 @@ export class NetworkManager {
     const state = this.store.read(project);
     const others = this.store.readAll().filter((s) => s.project !== project);
     const created: NetworkRecord[] = [];
+    const links = new Set(this.host.listLinks());
     for (const net of [...networks].sort((a, b) => a.key.localeCompare(b.key))) {
-      if (state.networks[net.name]) continue;
+      const known = state.networks[net.name];
+      if (known) {
+        // Recorded but gone from the host (a reboot): made again with the same addressing.
+        if (!known.external && !links.has(known.bridge)) created.push(known);
+        continue;
+      }
       if (net.driver !== "bridge" && !net.external) {
         throw new InvalidInputError(`networks.${net.key}.driver: ${JSON.stringify(net.driver)} is not supported by stack`, { hint: 'use driver "bridge" (the default)' });
       }

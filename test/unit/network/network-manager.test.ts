@@ -49,8 +49,9 @@ class RecordingHost implements NetworkHost {
   listNetns() {
     return this.netns;
   }
+  links: string[] = [];
   listLinks() {
-    return [];
+    return this.links;
   }
   netnsPath(name: string) {
     return `/run/netns/${name}`;
@@ -111,6 +112,19 @@ describe("NetworkManager", () => {
     await m.ensureNetworks("p", [network("default", "p")]);
     const r = await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain, hostname: "web", extraHosts: [{ host: "host.docker.internal", ip: "host-gateway" }, { host: "db", ip: "10.0.0.5" }] });
     expect(r.hostsFile).toBe("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n172.30.1.2\tweb\n172.30.1.1\thost.docker.internal\n10.0.0.5\tdb\n");
+  });
+
+  it("makes a recorded bridge again when it is gone from the host, and leaves a present one alone", async () => {
+    const first = await m.ensureNetworks("p", [network("default", "p")]);
+    const bridge = first.networks["p_default"]!.bridge;
+    host.ip = [];
+    const again = await m.ensureNetworks("p", [network("default", "p")]);
+    expect(again.networks["p_default"]).toEqual(first.networks["p_default"]);
+    expect(host.ip).toContain(`addr add 172.30.1.1/24 dev ${bridge}`);
+    host.ip = [];
+    host.links = [bridge];
+    await m.ensureNetworks("p", [network("default", "p")]);
+    expect(host.ip).toEqual([]);
   });
 
   it("gives an internal-only container no default route", async () => {
