@@ -14,7 +14,7 @@ import { createTimestampClock, decodeRecord, encodeRecord, formatTimestamp, spli
 import { mergeByTime, selectLines, withinBounds, type LogQuery } from "./log-query.js";
 import type { ContainerPhase, ContainerStatus, SupervisedContainer, SupervisorEvent, SupervisorEventType } from "./protocol.js";
 import { decideRestart, emptyHistory, recordRestart, type RestartHistory } from "./restart-policy.js";
-import type { RuntimePort } from "./runtime-port.js";
+import type { RuntimePort, RuntimeStatus } from "./runtime-port.js";
 
 export interface SupervisorOptions {
   project: string;
@@ -309,11 +309,19 @@ export class Supervisor {
   }
 
   private async onRunEnded(c: PersistedContainer, generation: number): Promise<void> {
-    // The monitor writes the exit file before it exits (and closes the FIFOs): wait briefly if it is not there yet.
-    let st = await this.opts.runtime.status(c.spec.id);
-    for (let i = 0; i < 100 && st.status === "running"; i++) {
-      await sleep(20);
+    let st: RuntimeStatus;
+    try {
+      // The monitor writes the exit file before it exits (and closes the FIFOs): wait briefly if it is not there yet.
       st = await this.opts.runtime.status(c.spec.id);
+      for (let i = 0; i < 100 && st.status === "running"; i++) {
+        await sleep(20);
+        st = await this.opts.runtime.status(c.spec.id);
+      }
+    } catch (e) {
+      // The runtime could not tell (a transient failure): ask again in a second rather than guess an exit code.
+      this.log(`status of ${c.spec.id} failed: ${(e as Error).message}; retrying`);
+      setTimeout(() => void this.onRunEnded(c, generation), 1000);
+      return;
     }
     const l = this.live.get(c.spec.id);
     if (this.closed || !l || l.generation !== generation || this.state.containers[c.spec.id] !== c || c.phase !== "running") return;

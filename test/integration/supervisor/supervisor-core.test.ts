@@ -59,6 +59,27 @@ describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host pro
     expect(state(s, "mem-1")).toMatchObject({ oomKilled: true, exitCode: 137 });
   });
 
+  it("asks again when the runtime cannot tell the status, and counts a failed restart as a failed run", async () => {
+    let statusFailures = 1;
+    let startCalls = 0;
+    const flaky: RuntimePort = {
+      status: async (id) => {
+        if (statusFailures-- > 0) throw new Error("runtime state unreadable");
+        return runtime.status(id);
+      },
+      start: async () => {
+        startCalls++;
+        throw new Error("no such image");
+      },
+      exec: (id, a, o) => runtime.exec(id, a, o),
+    };
+    const s = open(flaky);
+    s.watch(await launch("bad-1", ["sh", "-c", "exit 2"], { restart: { condition: "on-failure", maxAttempts: 2 } }));
+    await waitFor(() => state(s, "bad-1")?.state === "exited", 8000, "giving up");
+    expect(startCalls).toBe(2);
+    expect(state(s, "bad-1")).toMatchObject({ restarts: 2, exitCode: -1 });
+  });
+
   it("a new supervisor takes over a pending restart without counting it twice", async () => {
     const s1 = open();
     s1.watch(await launch("job-1", ["sh", "-c", "exit 1"], { restart: { condition: "always", delayMs: 700 } }));
