@@ -403,8 +403,11 @@ export class Supervisor {
     if (this.closed || !l || l.generation !== generation || c.phase !== "running" || !c.health) return;
     const before = c.health.status;
     c.health = applyProbe(spec, c.health, { start, end: this.now(), exitCode: result.exitCode, output: result.output });
-    if (c.health.status !== before) this.emit("health_status", c, { health: c.health.status });
-    this.persist();
+    // Persist (an fsync) on a change of status only: a new supervisor may start a streak over, not a status.
+    if (c.health.status !== before) {
+      this.emit("health_status", c, { health: c.health.status });
+      this.persist();
+    }
     this.scheduleHealth(c);
   }
 
