@@ -18,7 +18,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic-write.js";
 import type { ServiceModel } from "../schema/model.js";
 import { ContainerCgroup, listProjectCgroups, removeCgroupTree, type CgroupFs, type CgroupStats } from "./cgroup.js";
 import type { CgroupVersion } from "./cgroup-settings.js";
-import { serviceLimits } from "./cgroup-settings.js";
+import { serviceLimits, type Limits } from "./cgroup-settings.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { ImageConfig } from "./image-config.js";
 import type { Mounter } from "./mounter.js";
@@ -91,6 +91,8 @@ export interface ContainerHandle {
   pidFile: string;
   /** Volume mounts (for volumes_from of later containers). */
   volumeMounts: OciMount[];
+  /** The cgroup limits, written again when an exited container starts anew (the runtime's delete removes the cgroup). */
+  limits?: Limits;
 }
 
 export type ContainerStatusName = "created" | "running" | "paused" | "exited";
@@ -149,7 +151,8 @@ export class ContainerRuntime {
       for (const v of plan.volumeDirs) await this.prepareVolumeDir(v.dir, join(rootfs, v.target), v.copyFromImage);
       const cgroup = this.cgroup(cfg);
       undo.push(() => cgroup.remove());
-      cgroup.create(serviceLimits(service));
+      const limits = serviceLimits(service);
+      cgroup.create(limits);
       const hostname = cfg.hostname ?? cfg.id.slice(0, 12);
       // Like Docker, every container gets its own /etc/hostname, and a minimal /etc/hosts when the network layer gives none.
       const etcFiles = { ...cfg.etcFiles };
@@ -191,6 +194,7 @@ export class ContainerRuntime {
         exitFile: join(dir, "exit"),
         pidFile: join(dir, "pid"),
         volumeMounts: plan.mounts.filter((m) => m.type === "bind"),
+        limits,
       };
       writeJsonAtomic(join(dir, "handle.json"), handle);
       return handle;
@@ -225,10 +229,20 @@ export class ContainerRuntime {
     }
   }
 
-  /** Starts the detached monitor; resolves once the runtime reports the container's pid (or it already exited). */
+  /**
+   * Starts the detached monitor; resolves once the runtime reports the
+   * container's pid (or it already exited). An exited container starts again
+   * (restart policies, `stack start`): its old runtime state is deleted and
+   * its cgroup set up anew; rootfs, volumes and network namespace stay.
+   */
   async start(h: ContainerHandle, timeoutMs = 10_000): Promise<{ pid?: number }> {
     // The pid file is runc's first trace of a start; `runc run` refuses a duplicate id anyway.
-    if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "remove it and create a new one" });
+    if (existsSync(h.pidFile)) {
+      if (!existsSync(h.exitFile)) throw new ConflictError(`container ${h.id} is already running`, { hint: "stop it first" });
+      await this.deps.runtime.delete(h.id);
+      rmSync(h.pidFile, { force: true });
+      this.cgroup(h).create(h.limits ?? {});
+    }
     rmSync(h.exitFile, { force: true });
     const fifos = [h.stdoutFifo, h.stderrFifo].filter((f) => !existsSync(f));
     if (fifos.length > 0) {

@@ -122,6 +122,21 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
     expect(r.stdout).toContain("env=1");
   });
 
+  test("an exited container starts again with its rootfs changes and cgroup limits", async () => {
+    const h = await create({ pids_limit: 16, command: ["sh", "-c", "echo run >> /runs; wc -l < /runs; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"] });
+    const io = capture(h);
+    try {
+      await rt.start(h);
+      expect(await rt.wait(h, 20_000)).toBe(0);
+      await rt.start(h);
+      expect(await rt.wait(h, 20_000)).toBe(0);
+      expect(io.stdout()).toBe("1\n16\n2\n16\n");
+    } finally {
+      io.close();
+      await rt.remove(h);
+    }
+  });
+
   test("memory limit is enforced and an OOM kill is reported (137, oomKilled)", async () => {
     const r = await runToEnd({ mem_limit: 16 * MiB, memswap_limit: 16 * MiB, command: ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"] });
     expect(r.exitCode).toBe(137);

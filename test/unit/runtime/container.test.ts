@@ -106,7 +106,7 @@ describe("ContainerRuntime on fakes", () => {
     ]);
     expect(await rt.status(h)).toEqual({ status: "running", pid: 99 });
     expect(rt.namespacePath(h)).toBe("/proc/99/ns/net");
-    await expect(rt.start(h)).rejects.toThrow(/already started/);
+    await expect(rt.start(h)).rejects.toThrow(/web-3 is already running/);
     runtimeState["web-3"] = "paused";
     expect((await rt.status(h)).status).toBe("paused");
     writeFileSync(h.exitFile, "137\n");
