@@ -1,0 +1,314 @@
+// One registry's HTTP API (OCI distribution v2) with its authentication:
+// the scheme is found with a `GET /v2/` ping (HTTPS, and plain HTTP only for
+// loopback hosts and hosts listed as insecure), then each request carries
+// what the registry's challenge asked for — nothing (anonymous), Basic
+// credentials, or a Bearer token fetched from the challenge's realm for the
+// request's scopes ("repository:team/app:pull,push") and cached until it
+// expires. A 401 with a wider scope fetches a new token once and retries.
+import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
+import https from "node:https";
+import { isIP } from "node:net";
+import { Readable } from "node:stream";
+import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
+import { DEFAULT_DOMAIN } from "../reference.js";
+import { loadCredentials, type Credentials } from "./auth-config.js";
+import { parseChallenges, type Challenge } from "./challenge.js";
+import { tlsMaterialFor } from "./tls-config.js";
+
+export interface RegistryAccess {
+  /** Docker's config.json with `auths`; absent: anonymous only. */
+  authFile?: string;
+  /** Docker-style certs.d folder (default /etc/stack/certs.d). */
+  certsDir?: string;
+  /** Registries ("host" or "host:port") that may be reached over plain HTTP besides loopback ones. */
+  insecure?: string[];
+  /** Use these instead of the auth file (stack login checks them before storing). */
+  credentials?: Credentials;
+  /** Seconds without data before a request is abandoned (default 120). */
+  idleTimeoutSeconds?: number;
+}
+
+export interface RegistryResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Must be read or destroyed by the caller. */
+  body: IncomingMessage;
+  url: URL;
+}
+
+export interface RequestOptions {
+  /** Token scopes the request needs, e.g. ["repository:library/busybox:pull"]. */
+  scopes: string[];
+  headers?: Record<string, string>;
+  /** The body, made afresh for a retry after a new token. */
+  body?: () => Readable | Buffer;
+  /** Absolute URL (upload locations) instead of base + path. */
+  url?: URL;
+}
+
+const USER_AGENT = "stack (OCI distribution client)";
+const MAX_REDIRECTS = 5;
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Docker Hub's API lives on another host than its name. */
+export function apiHost(domain: string): string {
+  return domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
+}
+
+function hostname(host: string): string {
+  if (host.startsWith("[")) return host.slice(1, host.indexOf("]"));
+  const colon = host.lastIndexOf(":");
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Loopback registries (localhost, 127.0.0.0/8, ::1) and listed ones may use plain HTTP. */
+export function mayUsePlainHttp(host: string, insecure: string[] = []): boolean {
+  const name = hostname(host).toLowerCase();
+  if (name === "localhost" || name === "::1" || (isIP(name) === 4 && name.startsWith("127."))) return true;
+  return insecure.some((i) => i.toLowerCase() === host.toLowerCase() || i.toLowerCase() === name);
+}
+
+/** The scheme that worked for a host, remembered for the process's lifetime. */
+const knownBases = new Map<string, string>();
+
+export class RegistryClient {
+  readonly host: string;
+  private base?: URL;
+  private challenge?: Challenge | null;
+  private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly credentials: Credentials | undefined;
+  private readonly idleMs: number;
+
+  constructor(readonly domain: string, private readonly access: RegistryAccess = {}) {
+    this.host = apiHost(domain);
+    this.credentials = access.credentials ?? loadCredentials(access.authFile, domain);
+    const tls = tlsMaterialFor(this.host, access.certsDir);
+    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: tls.ca, ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) });
+    this.idleMs = (access.idleTimeoutSeconds ?? 120) * 1000;
+  }
+
+  /** Ends kept-alive connections. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  /** "https://host:5000" once pinged. */
+  async baseUrl(): Promise<URL> {
+    await this.ping();
+    return this.base!;
+  }
+
+  /** Sends a request with the authentication the registry wants. 401/403 become clear errors; other statuses are the caller's. */
+  async request(method: string, path: string, options: RequestOptions): Promise<RegistryResponse> {
+    await this.ping();
+    const url = options.url ?? new URL(path, this.base);
+    let auth = await this.authorization(options.scopes, false);
+    let res = await this.send(method, url, { ...options.headers, ...(auth ? { authorization: auth } : {}) }, options.body);
+    if (res.status === 401 && this.challenge?.scheme === "bearer") {
+      // The token lacked a scope (or expired): ask again with what the registry named.
+      const extra = parseChallenges(headerText(res.headers["www-authenticate"])).find((c) => c.scheme === "bearer")?.params.scope;
+      res.body.resume();
+      auth = await this.authorization([...options.scopes, ...(extra ? [extra] : [])], true);
+      res = await this.send(method, url, { ...options.headers, ...(auth ? { authorization: auth } : {}) }, options.body);
+    }
+    if (res.status === 401 || res.status === 403) {
+      const detail = await errorDetail(res);
+      throw this.denied(options.scopes, detail);
+    }
+    return res;
+  }
+
+  /** Checks credentials as `docker login` does: /v2/ with Basic, or a token with no scope. */
+  async checkLogin(): Promise<void> {
+    await this.ping();
+    if (!this.credentials) throw new InvalidInputError("no credentials given", { hint: "pass --username and --password or --password-stdin" });
+    if (this.challenge === null) return;
+    if (this.challenge?.scheme === "bearer") {
+      await this.fetchToken([]);
+      return;
+    }
+    const res = await this.send("GET", new URL("/v2/", this.base), { authorization: this.basicAuth()! });
+    res.body.resume();
+    if (res.status !== 200) throw new InvalidInputError(`login to ${this.domain} failed: the registry answered ${res.status}`, { hint: "check the user name and password" });
+  }
+
+  // ---- internals ----
+
+  private async ping(): Promise<void> {
+    if (this.base && this.challenge !== undefined) return;
+    const known = knownBases.get(this.host);
+    const candidates = known ? [known] : mayUsePlainHttp(this.host, this.access.insecure) ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
+    let firstError: unknown;
+    for (const candidate of candidates) {
+      const base = new URL(candidate);
+      let res: RegistryResponse;
+      try {
+        res = await this.send("GET", new URL("/v2/", base), {});
+      } catch (e) {
+        firstError ??= e;
+        continue;
+      }
+      res.body.resume();
+      this.base = base;
+      knownBases.set(this.host, candidate);
+      if (res.status === 401) {
+        const challenges = parseChallenges(headerText(res.headers["www-authenticate"]));
+        this.challenge = challenges.find((c) => c.scheme === "bearer") ?? challenges.find((c) => c.scheme === "basic") ?? null;
+        if (this.challenge === null) throw new UnsupportedError(`registry ${this.domain} asks for an authentication scheme stack does not speak (${headerText(res.headers["www-authenticate"]) || "none given"})`);
+      } else if (res.status >= 200 && res.status < 300) {
+        this.challenge = null;
+      } else if (res.status === 404) {
+        throw new UnsupportedError(`${base.origin} does not speak the registry API v2 (GET /v2/ answered 404)`, { hint: "check the registry host and port" });
+      } else {
+        this.challenge = null; // some registries answer odd statuses on /v2/; let the real requests tell
+      }
+      return;
+    }
+    const cause = firstError as Error;
+    const plainHint = mayUsePlainHttp(this.host, this.access.insecure) ? "" : ` If it serves plain HTTP, list it as insecure (STACK_INSECURE_REGISTRIES=${this.host}).`;
+    throw new SystemError(`cannot reach registry ${this.domain} at ${candidates.join(" or ")}: ${cause?.message ?? cause}`, {
+      hint: `check that the registry is up and its TLS certificate is trusted (put its CA in certs.d/${this.host}/ca.crt).${plainHint}`,
+      cause,
+    });
+  }
+
+  private basicAuth(): string | undefined {
+    const c = this.credentials;
+    return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
+  }
+
+  private async authorization(scopes: string[], fresh: boolean): Promise<string | undefined> {
+    if (!this.challenge) return undefined;
+    if (this.challenge.scheme === "basic") return this.basicAuth();
+    const key = [...new Set(scopes)].sort().join(" ");
+    const cached = this.tokens.get(key);
+    if (!fresh && cached && cached.expires > Date.now()) return `Bearer ${cached.token}`;
+    const token = await this.fetchToken([...new Set(scopes)].sort());
+    return `Bearer ${token}`;
+  }
+
+  private async fetchToken(scopes: string[]): Promise<string> {
+    const params = this.challenge!.params;
+    if (!params.realm) throw new UnsupportedError(`registry ${this.domain} asks for a Bearer token but names no realm`);
+    let realm: URL;
+    try {
+      realm = new URL(params.realm);
+    } catch {
+      throw new UnsupportedError(`registry ${this.domain} names an invalid token realm ${JSON.stringify(params.realm)}`);
+    }
+    if (params.service) realm.searchParams.set("service", params.service);
+    for (const s of scopes) realm.searchParams.append("scope", s);
+    const headers: Record<string, string> = {};
+    const basic = this.basicAuth();
+    if (basic) headers.authorization = basic;
+    const res = await this.send("GET", realm, headers);
+    const body = await readLimited(res.body, 1 << 20);
+    if (res.status === 401 || res.status === 403) throw this.denied(scopes, body.toString("utf8").slice(0, 300));
+    if (res.status !== 200) throw new SystemError(`token server ${realm.origin} answered ${res.status} for ${this.domain}`, { hint: body.toString("utf8").slice(0, 300) || undefined });
+    let parsed: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch (e) {
+      throw new SystemError(`token server ${realm.origin} sent a reply that is not JSON`, { cause: e });
+    }
+    const token = parsed.token ?? parsed.access_token;
+    if (!token) throw new SystemError(`token server ${realm.origin} sent no token`);
+    const lifetime = Math.max(10, parsed.expires_in ?? 60);
+    this.tokens.set(scopes.join(" "), { token, expires: Date.now() + (lifetime - 5) * 1000 });
+    return token;
+  }
+
+  private denied(scopes: string[], detail: string): InvalidInputError {
+    const what = scopes.map((s) => s.replace(/^repository:/, "")).join(", ") || this.domain;
+    const who = this.credentials ? `as ${this.credentials.username}` : "anonymously";
+    return new InvalidInputError(`access to ${what} on ${this.domain} denied ${who}${detail ? `: ${detail}` : ""}`, {
+      hint: this.credentials ? `check the permissions of ${this.credentials.username}, or \`stack login ${this.domain}\` again` : `the repository may not exist, or needs \`stack login ${this.domain}\``,
+    });
+  }
+
+  /** One HTTP exchange; GET/HEAD follow redirects (blob storage), dropping credentials on another host. */
+  private send(method: string, url: URL, headers: Record<string, string>, body?: () => Readable | Buffer, redirects = 0): Promise<RegistryResponse> {
+    return new Promise((resolve, reject) => {
+      const lib = url.protocol === "http:" ? http : https;
+      const payload = body?.();
+      const req = lib.request(
+        url,
+        {
+          method,
+          agent: url.protocol === "http:" ? this.httpAgent : this.httpsAgent,
+          headers: { "user-agent": USER_AGENT, ...headers, ...(Buffer.isBuffer(payload) ? { "content-length": String(payload.length) } : {}) },
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const location = res.headers.location;
+          if ((method === "GET" || method === "HEAD") && [301, 302, 303, 307, 308].includes(status) && location && redirects < MAX_REDIRECTS) {
+            res.resume();
+            const next = new URL(location, url);
+            const h = { ...headers };
+            if (next.host !== url.host) delete h.authorization;
+            this.send(method, next, h, undefined, redirects + 1).then(resolve, reject);
+            return;
+          }
+          res.setTimeout(this.idleMs, () => res.destroy(new SystemError(`registry ${this.domain} sent nothing for ${this.idleMs / 1000}s (${method} ${url.pathname})`)));
+          resolve({ status, headers: res.headers, body: res, url });
+        },
+      );
+      req.setTimeout(this.idleMs, () => req.destroy(new SystemError(`registry ${this.domain} did not answer within ${this.idleMs / 1000}s (${method} ${url.pathname})`)));
+      req.on("error", reject);
+      if (payload === undefined) req.end();
+      else if (Buffer.isBuffer(payload)) req.end(payload);
+      else {
+        payload.on("error", (e) => req.destroy(e));
+        payload.pipe(req);
+      }
+    });
+  }
+}
+
+function headerText(h: string | string[] | undefined): string {
+  return Array.isArray(h) ? h.join(", ") : h ?? "";
+}
+
+/** Reads a whole body, refusing one larger than `limit` bytes. */
+export async function readLimited(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      body.destroy();
+      throw new InvalidInputError(`the registry sent more than ${limit} bytes where a small document was expected`, { hint: "the registry is misbehaving or not a registry" });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The registry's error codes and messages from a failed response ({"errors":[{code,message}]}), consuming the body. */
+export async function errorDetail(res: RegistryResponse): Promise<string> {
+  let text = "";
+  try {
+    text = (await readLimited(res.body, MAX_ERROR_BODY)).toString("utf8");
+  } catch {
+    return "";
+  }
+  try {
+    const parsed = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) return parsed.errors.map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+  } catch {
+    // not JSON
+  }
+  return text.trim().slice(0, 200);
+}
+
+/** A status the caller did not expect, as an error naming the request. */
+export async function unexpected(res: RegistryResponse, what: string): Promise<Error> {
+  const detail = await errorDetail(res);
+  const message = `${what}: the registry answered ${res.status}${detail ? ` (${detail})` : ""}`;
+  if (res.status === 404) return new NotFoundError(message, { hint: "check the name and tag; `skopeo list-tags` shows what the repository has" });
+  return new SystemError(message);
+}

@@ -1,0 +1,192 @@
+// `pullImage`: reference → manifest (an index is narrowed to one platform) →
+// config → layers, downloaded in parallel straight into the image store's
+// ingest area, sha256-verified while streaming and renamed into place only
+// when whole; each layer is unpacked for overlay as soon as it is stored, so
+// a pulled image is ready to run. Blobs already stored are not downloaded
+// again. Any failure stops the other downloads and leaves no partial blob,
+// layer or name; a retry fetches only what is missing.
+import { pipeline } from "node:stream/promises";
+import { Transform } from "node:stream";
+import type { IncomingMessage } from "node:http";
+import { InvalidInputError, StackError, SystemError } from "../../errors.js";
+import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
+import { ImageStore, checkManifest, type Descriptor, type OciImage } from "../store/index.js";
+import { detectFileCompression, openDecompressed } from "../tar/decompress.js";
+import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
+import { fetchManifest, type FetchedManifest } from "./manifest.js";
+import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
+import { runPool } from "./pool.js";
+import { recordPull } from "./pull-record.js";
+
+export type LayerStatus = "waiting" | "exists" | "downloading" | "verifying" | "extracting" | "done";
+
+export interface PullProgress {
+  /** The reference being pulled, as the user wrote it. */
+  ref: string;
+  /** The layer's blob digest; the short id is its first 12 hex digits. */
+  digest: string;
+  status: LayerStatus;
+  /** Bytes downloaded so far (compressed, as sent). */
+  current: number;
+  total: number;
+}
+
+export interface PullOptions extends RegistryAccess {
+  stateDir: string;
+  store?: ImageStore;
+  ref: string;
+  /** "linux/amd64", "linux/arm64/v8"; default: this machine's (linux/amd64 here). */
+  platform?: string;
+  onProgress?: (event: PullProgress) => void;
+  /** Told about anything odd that does not stop the pull. */
+  warn?: (message: string) => void;
+  /** Layers downloaded at once (default 3, like Docker). */
+  concurrency?: number;
+  /** Unpack each layer as it arrives (default true), so the image is ready to run. */
+  unpack?: boolean;
+  now?: () => Date;
+}
+
+export interface PullResult {
+  /** The full name the image is stored under ("docker.io/library/busybox:latest"). */
+  ref: string;
+  /** Image ID (config digest). */
+  id: string;
+  /** The digest the reference resolved to in the registry (the index's when it is one), as `docker pull` prints. */
+  digest: string;
+  /** The digest of the platform manifest stored. */
+  manifestDigest: string;
+  platform: string;
+  /** Layers fetched now, and layers that were already stored. */
+  downloaded: number;
+  reused: number;
+}
+
+const PROGRESS_EVERY_MS = 100;
+
+export function pullScopes(ref: ImageReference): string[] {
+  return [`repository:${ref.path}:pull`];
+}
+
+export async function pullImage(options: PullOptions): Promise<PullResult> {
+  const parsed = parseReference(options.ref);
+  // A digest pins the content: a tag beside it is ignored, as Docker does.
+  const target: ImageReference = parsed.digest ? { domain: parsed.domain, path: parsed.path, digest: parsed.digest } : parsed;
+  const name = formatReference(target);
+  const shown = familiarReference(target);
+  const store = options.store ?? new ImageStore(options.stateDir);
+  const wanted: Platform = options.platform ? parsePlatform(options.platform) : hostPlatform();
+  const client = new RegistryClient(target.domain, options);
+  const scopes = pullScopes(target);
+  const progress = options.onProgress ?? (() => undefined);
+  try {
+    const top = await fetchManifest(client, target.path, target.digest ?? target.tag!, scopes);
+    let chosen: FetchedManifest = top;
+    if (top.kind === "index") {
+      const entry = selectManifest(top.index.manifests, wanted, `${shown} (${top.digest})`);
+      chosen = await fetchManifest(client, target.path, entry.digest, scopes, entry.digest);
+      if (chosen.kind !== "manifest") throw new InvalidInputError(`${shown}: the index entry for ${formatPlatform(wanted)} is itself an index`, { hint: "nested indexes are not supported" });
+    }
+    if (chosen.kind !== "manifest") throw new InvalidInputError(`${shown}: no image manifest`);
+    const manifest = chosen.manifest;
+    checkManifest(manifest, `${shown}@${chosen.digest}`);
+
+    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (r: IncomingMessage) => void): Promise<boolean> => {
+      if (await store.hasBlob(d.digest)) return false;
+      const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
+      if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
+      track?.(res.body);
+      let seen = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          seen += chunk.length;
+          onBytes?.(seen);
+          cb(null, chunk);
+        },
+      });
+      const piping = pipeline(res.body, counter).catch(() => undefined);
+      try {
+        await store.writeBlob(counter, { digest: d.digest, size: d.size });
+      } catch (e) {
+        res.body.destroy();
+        await piping;
+        if (e instanceof InvalidInputError && /does not match its digest/.test(e.message)) {
+          throw new InvalidInputError(`blob ${d.digest} of ${shown} from ${target.domain} is corrupt: ${e.message}`, { hint: "nothing was stored; the registry's copy is damaged or was tampered with", cause: e });
+        }
+        if (e instanceof InvalidInputError && /bytes, expected/.test(e.message)) {
+          throw new SystemError(`download of blob ${d.digest} of ${shown} was cut short after ${seen} of ${d.size} bytes`, { hint: "nothing half-written was kept; run the pull again", cause: e });
+        }
+        if (e instanceof StackError) throw e;
+        throw new SystemError(`download of blob ${d.digest} of ${shown} from ${target.domain} failed after ${seen} of ${d.size} bytes: ${(e as Error).message}`, { hint: "nothing half-written was kept; run the pull again", cause: e });
+      }
+      await piping;
+      return true;
+    };
+
+    await fetchBlob(manifest.config);
+    const config = JSON.parse((await store.readBlob(manifest.config.digest)).toString("utf8")) as OciImage;
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) {
+      throw new InvalidInputError(`${shown}: its config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { hint: "the image in the registry is corrupt" });
+    }
+    if (top.kind === "manifest" && (config.os !== wanted.os || config.architecture !== wanted.architecture)) {
+      const message = `${shown} is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(wanted)}`;
+      if (options.platform) throw new InvalidInputError(message, { hint: "the registry has no image of that name for the requested platform" });
+      options.warn?.(message);
+    }
+
+    // One task per distinct layer blob; the same blob twice in a manifest is fetched once.
+    const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
+    const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
+    for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
+    const inFlight = new Set<IncomingMessage>();
+    let downloaded = 0;
+    await runPool(
+      distinct,
+      options.concurrency ?? 3,
+      async ({ d, diffId, index }) => {
+        let last = 0;
+        const fetched = await fetchBlob(
+          d,
+          (n) => {
+            const t = Date.now();
+            if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
+              last = t;
+              progress({ ref: options.ref, digest: d.digest, status: n === d.size ? "verifying" : "downloading", current: n, total: d.size });
+            }
+          },
+          (r) => {
+            inFlight.add(r);
+            r.on("close", () => inFlight.delete(r));
+          },
+        );
+        if (fetched) downloaded++;
+        else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
+        if (options.unpack !== false) {
+          if (!(await store.layers.has(diffId))) progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
+          const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
+          const path = store.blobPath(d.digest);
+          await store.layers.unpack(async () => openDecompressed(path, await detectFileCompression(path, `layer ${what}`), `layer ${what}`), what, diffId);
+        }
+        progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
+      },
+      () => {
+        for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
+      },
+    );
+
+    const record = await store.addImage(chosen.bytes, [name]);
+    recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
+    return {
+      ref: name,
+      id: record.id,
+      digest: top.digest,
+      manifestDigest: chosen.digest,
+      platform: formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
+      downloaded,
+      reused: distinct.length - downloaded,
+    };
+  } finally {
+    client.close();
+  }
+}

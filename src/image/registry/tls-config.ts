@@ -1,0 +1,63 @@
+// TLS material for one registry, Docker's certs.d layout:
+// `<certsDir>/<host[:port]>/*.crt` are extra CAs, `*.cert` + `*.key` pairs are
+// client certificates. Trusted besides them: Node's bundled roots and the
+// system bundle (/etc/ssl/certs/ca-certificates.crt on Debian).
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { rootCertificates } from "node:tls";
+import { InvalidInputError } from "../../errors.js";
+
+export const DEFAULT_CERTS_DIR = "/etc/stack/certs.d";
+const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
+
+export interface TlsMaterial {
+  ca: string[];
+  cert?: string;
+  key?: string;
+}
+
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+let systemCas: string[] | undefined;
+
+function systemRoots(): string[] {
+  if (!systemCas) {
+    systemCas = [...rootCertificates];
+    for (const b of SYSTEM_BUNDLES) {
+      const text = readIfThere(b);
+      if (text) {
+        systemCas.push(text);
+        break;
+      }
+    }
+  }
+  return systemCas;
+}
+
+/** The CAs and client certificate to use for `host` ("registry.example:5000"). */
+export function tlsMaterialFor(host: string, certsDir: string = DEFAULT_CERTS_DIR): TlsMaterial {
+  const dir = join(certsDir, host.replace(/^\[|\]$/g, ""));
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return { ca: systemRoots() };
+  }
+  const ca = [...systemRoots()];
+  for (const n of names) if (n.endsWith(".crt")) ca.push(readFileSync(join(dir, n), "utf8"));
+  const certs = names.filter((n) => n.endsWith(".cert"));
+  if (certs.length === 0) return { ca };
+  const certName = certs[0]!;
+  const keyName = certName.replace(/\.cert$/, ".key");
+  const key = readIfThere(join(dir, keyName));
+  if (key === undefined) {
+    throw new InvalidInputError(`${join(dir, certName)} has no matching key ${keyName}`, { hint: "a client certificate NAME.cert needs its private key NAME.key beside it" });
+  }
+  return { ca, cert: readFileSync(join(dir, certName), "utf8"), key };
+}
