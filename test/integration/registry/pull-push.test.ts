@@ -1,7 +1,9 @@
 // Push and pull against a real registry (docker-registry on 127.0.0.1, plain
 // HTTP), checked with skopeo, an independent client.
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -99,5 +101,108 @@ describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-
     expect(execFileSync("getfattr", ["--absolute-names", "--only-values", "-n", "trusted.overlay.opaque", join(middleDir!, "opt", "x")], { encoding: "utf8" })).toBe("y");
     expect(lstatSync(join(topDir!, "srv", "big")).size).toBe(300_000);
     expect(existsSync(join(fresh, "images", "ingest")) ? readdirSync(join(fresh, "images", "ingest")) : []).toEqual([]);
+  });
+
+  it("picks the platform's image from a multi-arch index, honours platform, and names what an index offers", async () => {
+    const state = join(dir, "multi");
+    const store = new ImageStore(state);
+    const amd = await addLayeredImage(store, "local/multi:amd64", [{ tar: await makeTar(busyboxEntries()), compression: "gzip" }]);
+    const arm = await addLayeredImage(store, "local/multi:arm64", [{ tar: await makeTar([{ name: "arch", content: "arm64" }]), compression: "gzip" }], { architecture: "arm64", variant: "v8" });
+    const repo = `${registry.host}/team/multi`;
+    await pushImage({ stateDir: state, ref: "local/multi:amd64", target: `${repo}@${amd.digest}` });
+    await pushImage({ stateDir: state, ref: "local/multi:arm64", target: `${repo}@${arm.digest}` });
+    const index = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: arm.digest, size: arm.manifest.length, platform: { os: "linux", architecture: "arm64", variant: "v8" } },
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: amd.digest, size: amd.manifest.length, platform: { os: "linux", architecture: "amd64" } },
+        { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: amd.digest, size: amd.manifest.length, platform: { os: "unknown", architecture: "unknown" } },
+      ],
+    };
+    const put = await fetch(`http://${repo.replace(registry.host, registry.host + "/v2")}/manifests/latest`, { method: "PUT", headers: { "content-type": index.mediaType }, body: JSON.stringify(index) });
+    expect(put.status).toBe(201);
+    const indexDigest = put.headers.get("docker-content-digest");
+
+    const fresh = join(dir, "multi-pulled");
+    const byDefault = await pullImage({ stateDir: fresh, ref: repo });
+    expect(byDefault).toMatchObject({ id: amd.id, manifestDigest: amd.digest, digest: indexDigest, platform: "linux/amd64" });
+    const forArm = await pullImage({ stateDir: join(dir, "multi-arm"), ref: `${repo}:latest`, platform: "linux/arm64" });
+    expect(forArm).toMatchObject({ id: arm.id, platform: "linux/arm64/v8" });
+    await expect(pullImage({ stateDir: join(dir, "multi-s390x"), ref: repo, platform: "linux/s390x" })).rejects.toThrow(/has no image for platform linux\/s390x[\s\S]*/);
+    await expect(pullImage({ stateDir: join(dir, "multi-s390x"), ref: repo, platform: "linux/s390x" })).rejects.toMatchObject({ hint: expect.stringContaining("linux/amd64, linux/arm64/v8") });
+    // A single-platform image asked for another platform is refused.
+    await expect(pullImage({ stateDir: join(dir, "multi-s390x"), ref: `${repo}@${amd.digest}`, platform: "linux/arm64" })).rejects.toThrow(/is for linux\/amd64, not linux\/arm64/);
+  });
+
+  it("refuses a corrupted blob and stores nothing of it", async () => {
+    const state = join(dir, "corrupt");
+    const store = new ImageStore(state);
+    const made = await addLayeredImage(store, "local/corrupt:1", [{ tar: await makeTar([{ name: "data", content: Buffer.alloc(100_000, 1) }]), compression: "none" }]);
+    const ref = `${registry.host}/team/corrupt:1`;
+    await pushImage({ stateDir: state, ref: "local/corrupt:1", target: ref });
+    const layer = store.blobPath(JSON.parse(made.manifest.toString()).layers[0].digest);
+    const hex = layer.split("/").at(-1)!;
+    const data = join(registry.storage, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
+    const bytes = readFileSync(data);
+    bytes[50_000] ^= 0xff;
+    writeFileSync(data, bytes);
+
+    const fresh = join(dir, "corrupt-pulled");
+    const failure = pullImage({ stateDir: fresh, ref });
+    await expect(failure).rejects.toThrow(/blob sha256:[0-9a-f]{64} of .*team\/corrupt:1 from 127\.0\.0\.1:\d+ is corrupt: blob content does not match its digest/);
+    const freshStore = new ImageStore(fresh);
+    expect(await freshStore.hasBlob(`sha256:${hex}`)).toBe(false);
+    expect(await freshStore.list()).toEqual([]);
+    expect(readdirSync(join(fresh, "images", "ingest"))).toEqual([]);
+    expect(existsSync(join(fresh, "layers")) ? readdirSync(join(fresh, "layers")) : []).toEqual([]);
+  });
+
+  it("leaves nothing half-written when the connection dies mid-layer, and the retry completes", async () => {
+    const state = join(dir, "cut");
+    const store = new ImageStore(state);
+    const small = await makeTar([{ name: "small", content: "s" }]);
+    const big = await makeTar([{ name: "big", content: randomBytes(3_000_000) }]);
+    const made = await addLayeredImage(store, "local/cut:1", [{ tar: small, compression: "none" }, { tar: big, compression: "gzip" }]);
+    await pushImage({ stateDir: state, ref: "local/cut:1", target: `${registry.host}/team/cut:1` });
+    const bigDigest = JSON.parse(made.manifest.toString()).layers[1].digest as string;
+
+    // A proxy that forwards to the registry but, the first time, drops the big layer's connection after 1 MB.
+    let cut = true;
+    const proxy = createHttpServer((req, res) => {
+      const upstream = httpRequest({ host: "127.0.0.1", port: Number(registry.host.split(":")[1]), path: req.url, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        if (cut && req.url?.includes(bigDigest)) {
+          let sent = 0;
+          up.on("data", (c: Buffer) => {
+            if (sent > 1_000_000) return;
+            sent += c.length;
+            res.write(c);
+            if (sent > 1_000_000) res.socket?.destroy();
+          });
+        } else {
+          up.pipe(res);
+        }
+      });
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
+    const proxyHost = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      const fresh = join(dir, "cut-pulled");
+      await expect(pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1` })).rejects.toThrow(/blob sha256:[0-9a-f]{64} of .*team\/cut:1 .*(cut short|failed after)/);
+      const freshStore = new ImageStore(fresh);
+      expect(await freshStore.hasBlob(bigDigest)).toBe(false);
+      expect(await freshStore.list()).toEqual([]);
+      expect(readdirSync(join(fresh, "images", "ingest"))).toEqual([]);
+      expect(readdirSync(join(fresh, "layers")).filter((n) => n.startsWith("."))).toEqual([]);
+      cut = false;
+      const retry = await pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1` });
+      expect(retry).toMatchObject({ id: made.id, downloaded: 1, reused: 1 });
+      expect(await freshStore.hasBlob(bigDigest)).toBe(true);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 });
