@@ -8,12 +8,13 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 import { loadCredentials, type Credentials } from "./auth-config.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
-import { tlsMaterialFor } from "./tls-config.js";
+import { DEFAULT_CERTS_DIR, tlsMaterialFor } from "./tls-config.js";
 
 export interface RegistryAccess {
   /** Docker's config.json with `auths`; absent: anonymous only. */
@@ -153,6 +154,13 @@ export class RegistryClient {
         continue;
       }
       res.body.resume();
+      const last = candidate === candidates[candidates.length - 1];
+      // A plain-HTTP answer from a TLS port (400) or anything that is not a registry's: try the next scheme.
+      if (!last && res.status !== 401 && (res.status < 200 || res.status >= 300)) {
+        firstError ??= new Error(`GET ${base.origin}/v2/ answered ${res.status}`);
+        continue;
+      }
+      if (res.status === 400 && candidate.startsWith("http:") && firstError) break;
       this.base = base;
       knownBases.set(this.host, candidate);
       if (res.status === 401) {
@@ -171,7 +179,7 @@ export class RegistryClient {
     const cause = firstError as Error;
     const plainHint = mayUsePlainHttp(this.host, this.access.insecure) ? "" : ` If it serves plain HTTP, list it as insecure (STACK_INSECURE_REGISTRIES=${this.host}).`;
     throw new SystemError(`cannot reach registry ${this.domain} at ${candidates.join(" or ")}: ${cause?.message ?? cause}`, {
-      hint: `check that the registry is up and its TLS certificate is trusted (put its CA in certs.d/${this.host}/ca.crt).${plainHint}`,
+      hint: `check that the registry is up and that its TLS certificate is trusted (put its CA in ${join(this.access.certsDir ?? DEFAULT_CERTS_DIR, this.host)}/ca.crt).${plainHint}`,
       cause,
     });
   }
