@@ -59,4 +59,8 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(formatError(e, debug));
     process.exitCode = isStackError(e) ? exitCodeFor[e.category] : 70;
   }
+  // A verb is done when its action returns: connections it left open (a
+  // followed log stream, a supervisor socket) must not keep the CLI alive.
+  // stdout/stderr writes to pipes, files and terminals are synchronous on Linux.
+  process.exit(process.exitCode ?? 0);
 }

@@ -2,7 +2,7 @@
 // created with O_EXCL holding the owner's pid. A lock whose owner is dead (a
 // killed command) is stale and taken over; a live owner makes the caller wait
 // up to `waitMs`, then fail with a ConflictError naming the holder.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ConflictError } from "../errors.js";
 
@@ -36,10 +36,20 @@ export async function lockProject(runDir: string, project: string, command: stri
           if (released) return;
           released = true;
           rmSync(path, { force: true });
+          try {
+            rmdirSync(dir); // gone with the project's last file (`down`); kept while anything else is in it
+          } catch {
+            // not empty
+          }
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        mkdirSync(dir, { recursive: true }); // the last holder removed the empty folder
+        continue;
+      }
+      if (code !== "EEXIST") throw e;
     }
     let holder = "";
     try {

@@ -73,7 +73,10 @@ export function psRow(record: ContainerRecord, status: ContainerStatus, command:
 }
 
 export function portsText(row: PsRow): string {
-  return row.Publishers.map((p) => `${p.URL.includes(":") ? `[${p.URL}]` : p.URL}:${p.PublishedPort}->${p.TargetPort}/${p.Protocol}`).join(", ");
+  return row.Publishers.map((p) => {
+    const ip = p.URL === "" ? "0.0.0.0" : p.URL;
+    return `${ip.includes(":") ? `[${ip}]` : ip}:${p.PublishedPort}->${p.TargetPort}/${p.Protocol}`;
+  }).join(", ");
 }
 
 /** Fixed-width table with Docker's column names. */

@@ -52,6 +52,12 @@ export interface RuntimeDeps {
   pipeBufferBytes?: number;
   /** Looks up a host device for `devices:` (undefined when absent). */
   statDevice: (path: string) => DeviceStat | undefined;
+  /**
+   * Whether a process lives (kill -0). With it, status() answers from the pid
+   * and exit files and the freezer without spawning the OCI runtime: `stack
+   * ps` of 100 containers must not start 100 processes.
+   */
+  alive?: (pid: number) => boolean;
 }
 
 export interface CreateConfig {
@@ -102,6 +108,15 @@ export interface ContainerStatusInfo {
   pid?: number;
   exitCode?: number;
   oomKilled?: boolean;
+}
+
+export interface StartHooks {
+  /**
+   * Runs once the output FIFOs exist and the previous exit file is gone, just
+   * before the container is spawned: the log reader opens the FIFOs here, so
+   * not a line of a container that exits at once is lost.
+   */
+  beforeSpawn?: () => Promise<void>;
 }
 
 export interface ExecOptions {
@@ -235,7 +250,7 @@ export class ContainerRuntime {
    * (restart policies, `stack start`): its old runtime state is deleted and
    * its cgroup set up anew; rootfs, volumes and network namespace stay.
    */
-  async start(h: ContainerHandle, timeoutMs = 10_000): Promise<{ pid?: number }> {
+  async start(h: ContainerHandle, timeoutMs = 10_000, hooks: StartHooks = {}): Promise<{ pid?: number }> {
     // The pid file is runc's first trace of a start; `runc run` refuses a duplicate id anyway.
     if (existsSync(h.pidFile)) {
       if (!existsSync(h.exitFile)) throw new ConflictError(`container ${h.id} is already running`, { hint: "stop it first" });
@@ -249,6 +264,7 @@ export class ContainerRuntime {
       const r = await this.deps.runner.run(["mkfifo", "-m", "600", ...fifos]);
       if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifos.join(" and ")}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
     }
+    await hooks.beforeSpawn?.();
     // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
     const out = openSync(h.stdoutFifo, constants.O_RDWR);
     const err = openSync(h.stderrFifo, constants.O_RDWR);
@@ -279,6 +295,16 @@ export class ContainerRuntime {
     if (existsSync(h.exitFile)) {
       const exitCode = readExit(h.exitFile);
       return { status: "exited", exitCode, oomKilled: this.cgroup(h).oomKills() > 0 && exitCode === 137 };
+    }
+    if (this.deps.alive) {
+      const pid = readPidFile(h.pidFile);
+      if (pid === undefined) return { status: "created" };
+      if (!this.deps.alive(pid)) {
+        // A dead pid without an exit file: the monitor is about to write it.
+        for (let i = 0; i < 100 && !existsSync(h.exitFile); i++) await this.deps.sleep(5);
+        return existsSync(h.exitFile) ? this.status(h) : { status: "exited" };
+      }
+      return { status: this.cgroup(h).frozen() ? "paused" : "running", pid };
     }
     const s = await this.deps.runtime.state(h.id);
     if (!s) return existsSync(h.pidFile) ? { status: "exited" } : { status: "created" };
@@ -469,5 +495,14 @@ function safeList(dir: string): string[] {
     return readdirSync(dir).sort();
   } catch {
     return [];
+  }
+}
+
+function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, "utf8").trim());
+    return pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -19,7 +19,7 @@ export { overlayMount, type MountDescription } from "./overlay.js";
 export { planVolumes, namedVolumeDir } from "./volumes.js";
 export { resolveDevice, statDevice, type DeviceStat } from "./devices.js";
 export { chooseRuntime, OciRuntime, type RuntimeChoice, type RuntimeName } from "./oci-runtime.js";
-export { ContainerRuntime, containerDir, type ContainerHandle, type ContainerStatusInfo, type CreateConfig, type ExecOptions, type RuntimeDeps } from "./container.js";
+export { ContainerRuntime, containerDir, type ContainerHandle, type ContainerStatusInfo, type CreateConfig, type ExecOptions, type RuntimeDeps, type StartHooks } from "./container.js";
 
 export interface OpenRuntimeOptions {
   stateDir: string;
@@ -76,6 +76,14 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
       }
     },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    alive: (pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+    },
     hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
     arch: process.arch,
     statDevice,

@@ -16,6 +16,10 @@ export interface DaemonOptions {
   runDir: string;
   runtime: RuntimePort;
   idleMs?: number;
+  /** Called after every change of what the supervisor watches (the daemon's DNS refresh). */
+  onChange?: () => void;
+  /** Resolves once what onChange started is closed, before the daemon exits. */
+  onClose?: () => Promise<void>;
 }
 
 export interface SupervisorPaths {
@@ -50,7 +54,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     clearTimeout(idleTimer);
     if (clients === 0 && !supervisor.busy()) idleTimer = setTimeout(() => stop(), opts.idleMs ?? 3000);
   };
-  const supervisor = new Supervisor({ project: opts.project, projectStateDir: projectStateDir(opts.stateDir, opts.project), runtime: opts.runtime, onChange: () => checkIdle() });
+  const supervisor = new Supervisor({ project: opts.project, projectStateDir: projectStateDir(opts.stateDir, opts.project), runtime: opts.runtime, onChange: () => {
+    checkIdle();
+    opts.onChange?.();
+  } });
   const server = createSupervisorServer({
     project: opts.project,
     supervisor,
@@ -76,6 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   process.off("SIGINT", onSignal);
   supervisor.close();
   server.close();
+  await opts.onClose?.();
   // Only remove what is still ours (a successor may already have replaced them).
   if (existsSync(paths.pidFile) && readPid(paths.pidFile) === process.pid) {
     rmSync(paths.socket, { force: true });

@@ -1,16 +1,23 @@
 // Entry of the detached supervisor daemon:
 //   node dist/supervisor/main.js --project NAME --state-dir S --run-dir R [--runtime NAME] [--idle-ms N]
 // Started by ensureSupervisor (client.ts); its stdout/stderr go to
-// $RUN/<project>/supervisor.log. Runtimes by name: "host-process" (host
-// commands with the container process model; see host-process-runtime.ts).
+// $RUN/<project>/supervisor.log. Runtimes by name: "oci" (the default: real
+// containers through src/runtime, and the project's embedded DNS server) and
+// "host-process" (host commands with the container process model, for the
+// supervisor's own tests; see host-process-runtime.ts).
 import { join } from "node:path";
 import { isStackError } from "../errors.js";
 import { projectStateDir, runDaemon } from "./daemon.js";
 import { HostProcessRuntime } from "./host-process-runtime.js";
 import type { RuntimePort } from "./runtime-port.js";
 
-const runtimeFactories: Record<string, (stateDir: string, project: string) => RuntimePort> = {
-  "host-process": (stateDir, project) => new HostProcessRuntime(join(projectStateDir(stateDir, project), "containers")),
+const runtimeFactories: Record<string, (stateDir: string, runDir: string, project: string) => Promise<RuntimePort>> = {
+  "host-process": async (stateDir, _runDir, project) => new HostProcessRuntime(join(projectStateDir(stateDir, project), "containers")),
+  oci: async (stateDir, runDir, project) => {
+    const { openRuntime } = await import("../runtime/index.js");
+    const { OciRuntimePort } = await import("./oci-runtime-port.js");
+    return new OciRuntimePort(openRuntime({ stateDir, runDir, ...(process.env.STACK_RUNTIME ? { runtimeOverride: process.env.STACK_RUNTIME } : {}) }), project);
+  },
 };
 
 function parseArgs(argv: string[]): Record<string, string> {
@@ -27,16 +34,20 @@ function parseArgs(argv: string[]): Record<string, string> {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   for (const k of ["project", "state-dir", "run-dir"]) if (!args[k]) throw new Error(`--${k} is required`);
-  const runtimeName = args.runtime ?? "host-process";
+  const runtimeName = args.runtime ?? "oci";
   const factory = runtimeFactories[runtimeName];
   if (!factory) throw new Error(`unknown runtime ${JSON.stringify(runtimeName)}; known: ${Object.keys(runtimeFactories).sort().join(", ")}`);
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} for ${args.project} starting (runtime ${runtimeName})\n`);
+  const log = (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+  // The embedded DNS belongs with real containers on real networks.
+  const dns = runtimeName === "oci" && args.dns !== "off" ? new (await import("./dns-host.js")).DnsHost({ project: args.project!, stateDir: args["state-dir"]!, log }) : undefined;
   await runDaemon({
     project: args.project!,
     stateDir: args["state-dir"]!,
     runDir: args["run-dir"]!,
-    runtime: factory(args["state-dir"]!, args.project!),
+    runtime: await factory(args["state-dir"]!, args["run-dir"]!, args.project!),
     idleMs: args["idle-ms"] === undefined ? undefined : Number(args["idle-ms"]),
+    ...(dns ? { onChange: () => void dns.refresh(), onClose: () => dns.close() } : {}),
   });
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} stopped\n`);
 }

@@ -4,16 +4,20 @@
 import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerDockerfile } from "./dockerfile.js";
+import { registerDoctor } from "./doctor.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
+import { registerLifecycle } from "./lifecycle.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
   registerDockerfile,
+  registerDoctor,
   registerExport,
   registerGraph,
   registerImage,
+  registerLifecycle,
   registerVersion,
 ];

@@ -1,0 +1,188 @@
+// The verbs that look without changing anything: ps, logs, top, port, ls.
+import { InvalidInputError } from "../../errors.js";
+import type { ServiceModel } from "../../schema/model.js";
+import type { CliContext } from "../context.js";
+import { containersOf, openSession } from "../engine-session.js";
+import { LogFormatter, logPrefix, useColor } from "../log-format.js";
+
+export interface PsFlags {
+  all?: boolean;
+  quiet?: boolean;
+  services?: boolean;
+  status?: string[];
+  format?: string;
+  filter?: string;
+}
+
+const STATES = ["paused", "restarting", "removing", "running", "dead", "created", "exited"];
+
+function commandText(service: ServiceModel): string {
+  const words = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+  return [...words(service.entrypoint), ...words(service.command)].join(" ");
+}
+
+export async function runPs(ctx: CliContext, services: string[], flags: PsFlags): Promise<void> {
+  const format = flags.format ?? "table";
+  if (format !== "table" && format !== "json") throw new InvalidInputError(`--format: ${JSON.stringify(format)} is not table or json`, { hint: "use --format table or --format json" });
+  for (const s of flags.status ?? []) {
+    if (!STATES.includes(s)) throw new InvalidInputError(`--status: ${JSON.stringify(s)} is not a container state`, { hint: `use one of ${STATES.join(", ")}` });
+  }
+  const session = await openSession(ctx);
+  try {
+    const { psRow, renderPsTable } = await import("../../engine/ps.js");
+    const names = await containersOf(session, services);
+    const statuses = await session.engine.statusOf(names.map((n) => n.name));
+    const now = Date.now();
+    let rows = statuses.map((s) => {
+      const record = session.engine.record(s.name);
+      return psRow(record, s, commandText(record.config as ServiceModel), now);
+    });
+    if (flags.status && flags.status.length > 0) rows = rows.filter((r) => flags.status!.includes(r.State));
+    else if (!flags.all) rows = rows.filter((r) => r.State === "running" || r.State === "restarting" || r.State === "paused");
+    if (flags.services) {
+      ctx.stdout.write([...new Set(rows.map((r) => r.Service))].sort().map((s) => `${s}\n`).join(""));
+      return;
+    }
+    if (flags.quiet) {
+      ctx.stdout.write(rows.map((r) => `${session.engine.record(r.Name).id}\n`).join(""));
+      return;
+    }
+    if (format === "json") ctx.stdout.write(rows.map((r) => JSON.stringify({ ID: session.engine.record(r.Name).id, Project: session.model.name, ...r }) + "\n").join(""));
+    else ctx.stdout.write(renderPsTable(rows));
+  } finally {
+    await session.close();
+  }
+}
+
+export interface LogsFlags {
+  follow?: boolean;
+  timestamps?: boolean;
+  tail?: string;
+  since?: string;
+  until?: string;
+  color?: boolean;
+  logPrefix?: boolean;
+  index?: string;
+}
+
+export async function runLogs(ctx: CliContext, services: string[], flags: LogsFlags): Promise<void> {
+  const { parseTimeBound } = await import("../../supervisor/log-query.js");
+  const now = Date.now();
+  let tail: number | undefined;
+  if (flags.tail !== undefined && flags.tail !== "all") {
+    if (!/^\d+$/.test(flags.tail)) throw new InvalidInputError(`--tail: ${JSON.stringify(flags.tail)} is not a number of lines`, { hint: "use a number, or all" });
+    tail = Number(flags.tail);
+  }
+  let index: number | undefined;
+  if (flags.index !== undefined) {
+    if (!/^[1-9]\d*$/.test(flags.index)) throw new InvalidInputError(`--index: ${JSON.stringify(flags.index)} is not a replica number`, { hint: "replicas count from 1" });
+    index = Number(flags.index);
+  }
+  const since = flags.since !== undefined ? parseTimeBound(flags.since, now, "--since") : undefined;
+  const until = flags.until !== undefined ? parseTimeBound(flags.until, now, "--until") : undefined;
+  const session = await openSession(ctx, { services });
+  try {
+    const names = await containersOf(session, services, true);
+    const color = useColor({ noColor: flags.color === false, ansi: ctx.globals.ansi, isTty: (ctx.stdout as NodeJS.WriteStream).isTTY === true, env: ctx.env });
+    const formatter = new LogFormatter(Object.keys(session.model.services), { color, prefix: flags.logPrefix !== false, timestamps: !!flags.timestamps }, names.map((n) => logPrefix(n)));
+    const sup = await session.engine.supervisor();
+    const wanted = services.length > 0 ? services : undefined;
+    for await (const line of sup.logs({ ...(wanted ? { services: wanted } : {}), follow: !!flags.follow, ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}) })) {
+      if (index !== undefined && line.index !== index) continue;
+      ctx.stdout.write(formatter.format(line));
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+export async function runTop(ctx: CliContext, services: string[]): Promise<void> {
+  const session = await openSession(ctx, { services });
+  try {
+    const names = await containersOf(session, services);
+    const statuses = await session.engine.statusOf(names.map((n) => n.name));
+    const { readFileSync } = await import("node:fs");
+    for (const s of statuses.filter((x) => x.state === "running" || x.state === "paused")) {
+      const h = session.engine.handleOf(s.name);
+      const pids = cgroupPids(readFileSync, h.cgroup);
+      ctx.stdout.write(`${s.name}\n${"UID".padEnd(8)}${"PID".padEnd(10)}${"PPID".padEnd(10)}CMD\n`);
+      for (const pid of pids) {
+        try {
+          const status = readFileSync(`/proc/${pid}/status`, "utf8");
+          const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
+          const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
+          const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+          ctx.stdout.write(`${uid.padEnd(8)}${String(pid).padEnd(10)}${ppid.padEnd(10)}${cmd}\n`);
+        } catch {
+          // ended while we looked
+        }
+      }
+      ctx.stdout.write("\n");
+    }
+  } finally {
+    await session.close();
+  }
+}
+
+function cgroupPids(readFileSync: (p: string, e: "utf8") => string, relative: string): number[] {
+  for (const file of [`/sys/fs/cgroup/pids/${relative}/cgroup.procs`, `/sys/fs/cgroup/memory/${relative}/cgroup.procs`, `/sys/fs/cgroup/${relative}/cgroup.procs`, `/sys/fs/cgroup/unified/${relative}/cgroup.procs`]) {
+    try {
+      const pids = readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number);
+      if (pids.length > 0) return pids.sort((a, b) => a - b);
+    } catch {
+      // not this hierarchy
+    }
+  }
+  return [];
+}
+
+export async function runPort(ctx: CliContext, service: string, privatePort: string, flags: { protocol?: string; index?: string }): Promise<void> {
+  const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(privatePort);
+  if (!m) throw new InvalidInputError(`${JSON.stringify(privatePort)} is not a port`, { hint: "for example: stack port web 80" });
+  const protocol = (flags.protocol ?? m[2] ?? "tcp") as "tcp" | "udp";
+  if (protocol !== "tcp" && protocol !== "udp") throw new InvalidInputError(`--protocol: ${JSON.stringify(protocol)} is not tcp or udp`, { hint: "use --protocol tcp or --protocol udp" });
+  const index = flags.index === undefined ? 1 : Number(flags.index);
+  const session = await openSession(ctx, { services: [service] });
+  try {
+    const { lookupPublishedPort } = await import("../../network/index.js");
+    if (!(service in session.model.services)) throw new InvalidInputError(`no such service: ${JSON.stringify(service)}`, { hint: `services are: ${Object.keys(session.model.services).sort().join(", ")}` });
+    const container = (await containersOf(session, [service])).find((c) => c.index === index)?.name;
+    const ports = session.engine.network.readState(session.model.name).ports;
+    const p = lookupPublishedPort(ports, { service, target: Number(m[1]), protocol, ...(container ? { container } : {}) });
+    if (!p) throw new InvalidInputError(`service ${service} does not publish ${m[1]}/${protocol}`, { hint: "see `stack ps` for the published ports" });
+    ctx.stdout.write(`${p.hostIp}:${p.hostPort}\n`);
+  } finally {
+    await session.close();
+  }
+}
+
+/** `stack ls`: every project with recorded containers, and how many run. */
+export async function runLs(ctx: CliContext, flags: { all?: boolean; quiet?: boolean; format?: string }): Promise<void> {
+  const { listProjects, readProjectState } = await import("../../engine/state.js");
+  const { openSessionFor } = await import("../engine-session.js");
+  const rows: Array<{ Name: string; Status: string; ConfigFiles: string }> = [];
+  for (const project of listProjects(ctx.stateDir)) {
+    const state = readProjectState(ctx.stateDir, project);
+    const names = Object.keys(state.containers);
+    if (names.length === 0) continue;
+    const model = { name: project } as Parameters<typeof openSessionFor>[1];
+    const session = await openSessionFor({ ...ctx, globals: { ...ctx.globals, progress: "quiet" } }, model);
+    try {
+      const statuses = await session.engine.statusOf(names);
+      const counts = new Map<string, number>();
+      for (const s of statuses) counts.set(s.state, (counts.get(s.state) ?? 0) + 1);
+      const status = [...counts.entries()].sort().map(([k, v]) => `${k}(${v})`).join(", ");
+      if (!flags.all && !counts.has("running")) continue;
+      rows.push({ Name: project, Status: status, ConfigFiles: state.files.join(",") });
+    } finally {
+      await session.close();
+    }
+  }
+  if (flags.quiet) ctx.stdout.write(rows.map((r) => `${r.Name}\n`).join(""));
+  else if (flags.format === "json") ctx.stdout.write(JSON.stringify(rows) + "\n");
+  else {
+    const w = Math.max(4, ...rows.map((r) => r.Name.length)) + 3;
+    const s = Math.max(6, ...rows.map((r) => r.Status.length)) + 3;
+    ctx.stdout.write(`${"NAME".padEnd(w)}${"STATUS".padEnd(s)}CONFIG FILES\n` + rows.map((r) => `${r.Name.padEnd(w)}${r.Status.padEnd(s)}${r.ConfigFiles}\n`).join(""));
+  }
+}

@@ -1,0 +1,333 @@
+// The engine's ports implemented by the real layers: the image store, the
+// network manager, stack's container runtime and the project's supervisor.
+// Verbs (up.ts, down.ts …) stay written against the narrow ports; this is the
+// one place that knows how the layers fit together for a container:
+//
+//   create: image rootfs → network attach (netns, hosts, resolv.conf) →
+//           published ports → runtime create (overlay, cgroup, spec)
+//   start:  runtime start, with the supervisor watching the output FIFOs
+//           before the process is spawned (no line lost)
+//   stop:   supervisor told first (no restart), then stop signal + grace
+//   remove: supervisor forgets, ports and network detached, runtime removes
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NotFoundError } from "../errors.js";
+import { writeFileAtomic } from "../fs/atomic-write.js";
+import type { ImageStore } from "../image/store/index.js";
+import type { NetworkManager } from "../network/index.js";
+import type { ContainerHandle, ContainerRuntime } from "../runtime/index.js";
+import type { ServiceModel, StackModel } from "../schema/model.js";
+import type { SupervisorClient } from "../supervisor/client.js";
+import type { ContainerStatus as SupervisedStatus } from "../supervisor/protocol.js";
+import type { VolumePort } from "./down.js";
+import type { ContainerPort, ContainerStatus, CreateRequest, ImageInfo, ImagePort, NetworkPort, ProgressSink } from "./ports.js";
+import { realClock } from "./ports.js";
+import { readProjectState, writeProjectState, type ContainerRecord, type ProjectState } from "./state.js";
+import type { EngineDeps, StatePort } from "./up.js";
+
+export interface EngineOptions {
+  project: string;
+  stateDir: string;
+  runDir: string;
+  warn(message: string): void;
+  progress?: ProgressSink;
+  /** STACK_RUNTIME (runc | crun), read by the CLI. */
+  runtimeOverride?: string;
+  /** The supervisor daemon's entry (default: dist/supervisor/main.js of this installation). */
+  supervisorEntry?: string;
+  /** Builds a service's image when it has `build:` (wired by the CLI when the builder is available). */
+  build?: (service: ServiceModel, ref: string) => Promise<ImageInfo>;
+  /** Pulls an image that is not in the store. */
+  pull?: (ref: string, service: ServiceModel) => Promise<ImageInfo>;
+}
+
+export interface Engine extends EngineDeps {
+  volumes: VolumePort;
+  store: ImageStore;
+  runtime: ContainerRuntime;
+  network: NetworkManager;
+  /** The project's supervisor, started when none runs. */
+  supervisor(): Promise<SupervisorClient>;
+  /** The supervisor when one runs; never starts one. */
+  runningSupervisor(): Promise<SupervisorClient | undefined>;
+  /** Statuses of several recorded containers with one supervisor round trip (ps, wait loops). */
+  statusOf(names: string[]): Promise<ContainerStatus[]>;
+  /** The runtime handle of a recorded container. */
+  handleOf(name: string): ContainerHandle;
+  record(name: string): ContainerRecord;
+  close(): void;
+}
+
+/** The image name of a service: `image:`, else `<project>-<service>` for a built one (Compose's rule). */
+export function imageRefOf(project: string, service: ServiceModel): string {
+  return service.image ?? `${project}-${service.name}`;
+}
+
+function defaultSupervisorEntry(): string {
+  const here = fileURLToPath(new URL("../supervisor/main.js", import.meta.url));
+  if (existsSync(here)) return here;
+  // Running from the TypeScript sources (tests): the built daemon.
+  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "supervisor", "main.js");
+}
+
+export async function openEngine(opts: EngineOptions): Promise<Engine> {
+  const [{ ImageStore }, { NetworkManager, LinuxNetworkHost, parseResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
+    await Promise.all([
+      import("../image/store/index.js"),
+      import("../network/index.js"),
+      import("../runtime/index.js"),
+      import("../supervisor/client.js"),
+      import("../supervisor/container-spec.js"),
+      import("../schema/hash.js"),
+      import("../network/service-networks.js"),
+    ]);
+  const { socketAnswers, supervisorPaths } = await import("../supervisor/daemon.js");
+  const { readFileSync } = await import("node:fs");
+  const project = opts.project;
+  const store = new ImageStore(opts.stateDir, { warn: opts.warn });
+  let hostResolvers = { nameservers: [] as string[], search: [] as string[] };
+  try {
+    hostResolvers = parseResolvConf(readFileSync("/etc/resolv.conf", "utf8"));
+  } catch {
+    // no resolv.conf: containers without stack networks get no resolvers
+  }
+  const network = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: opts.stateDir, hostResolvers });
+  const runtime = openRuntime({ stateDir: opts.stateDir, runDir: opts.runDir, ...(opts.runtimeOverride ? { runtimeOverride: opts.runtimeOverride } : {}) });
+
+  let cached: ProjectState | undefined;
+  const state: StatePort = {
+    read() {
+      cached ??= readProjectState(opts.stateDir, project);
+      return cached;
+    },
+    write(s) {
+      cached = s;
+      writeProjectState(opts.stateDir, s);
+    },
+  };
+  const record = (name: string): ContainerRecord => {
+    const r = state.read().containers[name];
+    if (!r) throw new NotFoundError(`no container ${JSON.stringify(name)} in project ${JSON.stringify(project)}`, { hint: "`stack ps -a` lists the project's containers" });
+    return r;
+  };
+  const handleOf = (name: string) => runtime.load(project, record(name).id);
+
+  let client: SupervisorClient | undefined;
+  const supervisor = async (): Promise<SupervisorClient> => {
+    client ??= await ensureSupervisor(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+    return client;
+  };
+  const runningSupervisor = async (): Promise<SupervisorClient | undefined> => {
+    if (client) return client;
+    const socket = supervisorPaths(opts.runDir, project).socket;
+    if (!(await socketAnswers(socket))) return undefined;
+    client = await SupervisorClient.connect(socket);
+    return client;
+  };
+
+  const images: ImagePort = {
+    async ensure(service) {
+      const ref = imageRefOf(project, service);
+      const local = await store.resolve(ref);
+      if (local) return { ref, digest: local.digest };
+      if (service.build && opts.build) return await opts.build(service, ref);
+      if (service.image && opts.pull && service.pull_policy !== "never") return await opts.pull(ref, service);
+      throw new NotFoundError(`services.${service.name}: image ${JSON.stringify(ref)} is not in the local store`, {
+        hint: service.build
+          ? "build it with `stack build`"
+          : `pull it with \`stack pull ${service.name}\`, or import a root filesystem with \`stack image import FILE ${ref}\``,
+      });
+    },
+  };
+
+  const networks: NetworkPort = {
+    async ensure(model, services) {
+      const wanted = networksUsedBy(model, services);
+      if (wanted.length > 0) await network.ensureNetworks(model.name, wanted);
+    },
+    async removeUnused(p) {
+      await network.removeNetworks(p);
+    },
+  };
+
+  const supervisedOf = (r: ContainerRecord, h: ContainerHandle) => supervisedContainerOf(r.config as ServiceModel, { id: r.id, index: r.index, dir: h.dir });
+
+  const containers: ContainerPort = {
+    async create(req: CreateRequest) {
+      const { service, name } = req;
+      const id = randomBytes(8).toString("hex");
+      const image = await store.rootfsOf(req.image.ref);
+      const dir = join(opts.stateDir, "projects", project, "containers", id);
+      mkdirSync(dir, { recursive: true });
+      let attached = false;
+      try {
+        const attach = await network.attachContainer(project, attachRequestFor(service, name));
+        attached = true;
+        if (service.ports.length > 0 && attach.mode === "netns" && attach.addresses.length > 0) await network.publishPorts(project, name, service.ports, { via: "dnat" });
+        const etcFiles = { hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") };
+        writeFileAtomic(etcFiles.hosts, attach.hostsFile);
+        writeFileAtomic(etcFiles.resolvConf, attach.resolvConf);
+        const volumeNames = Object.fromEntries(Object.values(req.project.volumes).map((v) => [v.key, v.name]));
+        const volumesFrom = service.volumes_from.map((f) => {
+          const source = f.kind === "container" ? f.name : Object.values(state.read().containers).find((c) => c.service === f.name && !c.oneOff)?.name;
+          if (!source) throw new NotFoundError(`services.${service.name}.volumes_from: no container of ${JSON.stringify(f.name)} exists`, { hint: "create it first (depends_on orders this)" });
+          return { handle: handleOf(source), read_only: f.read_only };
+        });
+        await runtime.create({
+          project,
+          id,
+          service,
+          image: image.config,
+          lowerdirs: image.lowerdirs,
+          network: attach.mode === "host" ? { mode: "host" } : { mode: "path", path: attach.netnsPath! },
+          hostname: service.hostname ?? id.slice(0, 12),
+          etcFiles,
+          volumeNames,
+          volumesFrom,
+          annotations: { "stack.project": project, "stack.service": service.name, "stack.container": name },
+        });
+      } catch (e) {
+        if (attached) {
+          await network.unpublishPorts(project, name).catch(() => undefined);
+          await network.detachContainer(project, name).catch(() => undefined);
+        }
+        rmSync(dir, { recursive: true, force: true });
+        throw e;
+      }
+      return { id };
+    },
+
+    async start(name) {
+      const r = record(name);
+      const h = runtime.load(project, r.id);
+      const sup = await supervisor();
+      await runtime.start(h, 10_000, { beforeSpawn: () => sup.watch(supervisedOf(r, h)) });
+    },
+
+    async stop(name, timeoutMs) {
+      const r = record(name);
+      const h = runtime.load(project, r.id);
+      const sup = await runningSupervisor();
+      await sup?.stopping([r.id]);
+      const service = r.config as ServiceModel;
+      await runtime.stop(h, { graceMs: timeoutMs ?? service.stop_grace_period ?? 10_000 });
+    },
+
+    async kill(name, signal) {
+      const r = record(name);
+      if (/^(SIG)?(KILL|TERM|INT|9|15|2)$/i.test(signal)) await (await runningSupervisor())?.stopping([r.id]);
+      await runtime.kill(runtime.load(project, r.id), signal);
+    },
+
+    async remove(name) {
+      const r = record(name);
+      const sup = await runningSupervisor();
+      await sup?.stopping([r.id]);
+      let h: ContainerHandle | undefined;
+      try {
+        h = runtime.load(project, r.id);
+      } catch {
+        // its folder is gone already: only the network side is left
+      }
+      if (h) await runtime.remove(h);
+      await sup?.forget(r.id);
+      await network.unpublishPorts(project, name);
+      await network.detachContainer(project, name);
+    },
+
+    async status(name) {
+      return (await statusOf([name]))[0]!;
+    },
+
+    async lastLogLines(name, count) {
+      const r = record(name);
+      const sup = await supervisor();
+      const lines: string[] = [];
+      for await (const l of sup.logs({ services: [r.service], tail: count })) if (l.container === r.id) lines.push(l.l);
+      return lines.slice(-count);
+    },
+  };
+
+  /** Statuses of several recorded containers with one supervisor round trip. */
+  const statusOf = async (names: string[]): Promise<ContainerStatus[]> => {
+    const sup = await runningSupervisor();
+    const supervised = new Map<string, SupervisedStatus>((sup ? await sup.status() : []).map((s) => [s.id, s]));
+    const ports = network.readState(project).ports;
+    return Promise.all(names.map(async (name) => {
+      const r = state.read().containers[name];
+      const base = { name, service: r?.service ?? "", index: r?.index ?? 0 };
+      if (!r) return { ...base, state: "missing" as const };
+      let h: ContainerHandle;
+      try {
+        h = runtime.load(project, r.id);
+      } catch {
+        return { ...base, state: "missing" as const };
+      }
+      const rs = await runtime.status(h);
+      const s = supervised.get(r.id);
+      const out: ContainerStatus = { ...base, state: rs.status };
+      if (rs.exitCode !== undefined) out.exitCode = rs.exitCode;
+      if (rs.oomKilled) out.oomKilled = true;
+      const started = mtimeOf(h.pidFile);
+      if (started) out.startedAt = started;
+      const finished = rs.status === "exited" ? mtimeOf(h.exitFile) : undefined;
+      if (finished) out.finishedAt = finished;
+      if (s) {
+        if (s.state === "restarting") out.state = "restarting";
+        if (s.health && rs.status === "running") out.health = s.health;
+        if (s.healthLog) out.healthLog = s.healthLog.map((e) => e.output);
+      }
+      const own = ports.filter((p) => p.container === name);
+      if (own.length > 0) out.ports = own.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, target: p.target, protocol: p.protocol }));
+      return out;
+    }));
+  };
+
+  const volumes: VolumePort = {
+    async removeProjectVolumes(model: StackModel) {
+      const removed: string[] = [];
+      for (const v of Object.values(model.volumes).sort((a, b) => a.name.localeCompare(b.name))) {
+        if (v.external) continue;
+        const dir = dirname(namedVolumeDir(opts.stateDir, v.name));
+        if (!existsSync(dir)) continue;
+        rmSync(dir, { recursive: true, force: true });
+        removed.push(v.name);
+      }
+      return removed;
+    },
+  };
+
+  return {
+    images,
+    networks,
+    containers,
+    statusOf,
+    state,
+    hash: (service, digest) => configHash(service, digest),
+    progress: opts.progress ?? (() => undefined),
+    warn: opts.warn,
+    clock: realClock,
+    volumes,
+    store,
+    runtime,
+    network,
+    supervisor,
+    runningSupervisor,
+    handleOf,
+    record,
+    close() {
+      client?.close();
+      client = undefined;
+    },
+  };
+}
+
+function mtimeOf(path: string): string | undefined {
+  try {
+    return statSync(path).mtime.toISOString();
+  } catch {
+    return undefined;
+  }
+}
