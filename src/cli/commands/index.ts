@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerDoctor } from "./doctor.js";
+import { registerDoctor } from "./doctor.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
@@ -14,6 +15,7 @@ import { registerVersion } from "./version.js";
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
   registerDockerfile,
+  registerDoctor,
   registerDoctor,
   registerExport,
   registerGraph,
