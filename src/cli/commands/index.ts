@@ -5,7 +5,6 @@ import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerDoctor } from "./doctor.js";
-import { registerDoctor } from "./doctor.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
@@ -15,7 +14,6 @@ import { registerVersion } from "./version.js";
 export const registrations: Array<(program: Command) => void> = [
   registerConfig,
   registerDockerfile,
-  registerDoctor,
   registerDoctor,
   registerExport,
   registerGraph,
