@@ -1,0 +1,83 @@
+// The network of RUN steps: one network namespace per build, attached
+// through the network layer to the bridge network `_build_default` of the
+// reserved project `_build` (egress through stack's NAT), made on the first
+// RUN that needs it and removed with the build. The bridge goes with the
+// last build that uses it.
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../fs/atomic-write.js";
+import { LinuxNetworkHost, NetworkManager, parseResolvConf } from "../../network/index.js";
+import type { NetworkNamespace } from "../../runtime/index.js";
+import type { ExtraHostModel, NetworkModel } from "../../schema/model.js";
+import { BUILD_PROJECT } from "./run-step.js";
+
+export interface BuildNamespace {
+  network: NetworkNamespace;
+  etcFiles: { resolvConf: string; hosts: string };
+}
+
+const BUILD_NETWORK: NetworkModel = {
+  key: "default",
+  name: `${BUILD_PROJECT}_default`,
+  driver: "bridge",
+  driver_opts: {},
+  external: false,
+  internal: false,
+  attachable: false,
+  enable_ipv6: false,
+  ipam: { config: [], options: {} },
+  labels: {},
+};
+
+export class BuildNetwork {
+  private manager?: NetworkManager;
+  private attached?: Promise<BuildNamespace>;
+  private readonly container = `build-${process.pid}-${randomBytes(4).toString("hex")}`;
+
+  constructor(private readonly stateDir: string, private readonly tmpDir: string, private readonly extraHosts: ExtraHostModel[]) {}
+
+  namespace(): Promise<BuildNamespace> {
+    this.attached ??= this.attach();
+    return this.attached;
+  }
+
+  private async attach(): Promise<BuildNamespace> {
+    let resolv = "";
+    try {
+      resolv = readFileSync("/etc/resolv.conf", "utf8");
+    } catch {
+      // no host resolvers: the container gets none either
+    }
+    this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: this.stateDir, hostResolvers: parseResolvConf(resolv) });
+    await this.manager.ensureNetworks(BUILD_PROJECT, [BUILD_NETWORK]);
+    const r = await this.manager.attachContainer(BUILD_PROJECT, {
+      container: this.container,
+      service: "build",
+      networks: { default: { aliases: [], link_local_ips: [], priority: 0, gw_priority: 0, driver_opts: {} } },
+      hostname: "buildkitsandbox",
+      extraHosts: this.extraHosts,
+      dns: [],
+      dnsSearch: [],
+      dnsOpt: [],
+      links: [],
+    });
+    const hosts = join(this.tmpDir, "hosts");
+    const resolvConf = join(this.tmpDir, "resolv.conf");
+    writeFileAtomic(hosts, r.hostsFile);
+    writeFileAtomic(resolvConf, r.resolvConf);
+    return { network: r.netnsPath ? { mode: "path", path: r.netnsPath } : { mode: "host" }, etcFiles: { hosts, resolvConf } };
+  }
+
+  /** Detaches the build's namespace and removes the build network when no other build uses it. */
+  async close(): Promise<void> {
+    if (!this.attached || !this.manager) return;
+    try {
+      await this.attached;
+    } catch {
+      // attach failed half-way: clean what is recorded
+    }
+    await this.manager.detachContainer(BUILD_PROJECT, this.container);
+    await this.manager.removeNetworks(BUILD_PROJECT);
+  }
+}

@@ -1,0 +1,330 @@
+// COPY and ADD, described then written: the sources (context, stage, image,
+// heredoc, URL, local archive) are expanded into the entries of a new layer
+// by Docker's rules, and the entries are hashed for the cache key (path,
+// type, mode, owner, link target, content — not mtime). Writing the layer
+// is a separate step, done only when the cache misses.
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, readlinkSync, readSync, type Stats } from "node:fs";
+import { posix } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import * as tar from "tar-stream";
+import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { compileIgnore, patternToRegExp } from "../dockerignore.js";
+import type { Heredoc } from "../dockerfile/heredoc.js";
+import type { LayeredFs } from "./layered-fs.js";
+import { layerTar, type LayerEntry } from "./layer-tar.js";
+import { isExcludedContext, type SourceFs } from "./source-fs.js";
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export interface CopyInput {
+  kind: "copy" | "add";
+  sources: string[];
+  dest: string;
+  /** The stage's WORKDIR ("/" when none). */
+  workdir: string;
+  heredocs: Heredoc[];
+  chown?: Owner;
+  chmod?: number;
+  exclude: string[];
+  parents: boolean;
+  from: SourceFs;
+  /** Context files belong to root in the image; stage/image files keep their owner. */
+  fromContext: boolean;
+  /** The image being built: existing directories keep their metadata, symlinked folders are followed. */
+  image: LayeredFs;
+  /** ADD: unpack local tar archives (not with --from, as in Docker). */
+  unpackArchives: boolean;
+  /** ADD of a URL: the fetched files, by source text. */
+  downloads?: Map<string, { content: Buffer; name: string; mtime: Date }>;
+  /** "Dockerfile:7" for messages. */
+  where: string;
+}
+
+export interface CopyPlan {
+  entries: LayerEntry[];
+  /** Local archives to unpack at a folder (ADD). */
+  archives: Array<{ hostPath: string; dest: string }>;
+  /** sha256 over what the step reads. */
+  digest: string;
+}
+
+const GLOB = /[*?[]/;
+
+export function isUrl(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+/** `--chmod=755` (octal only). */
+export function parseChmod(value: string, where: string): number {
+  if (!/^[0-7]{1,4}$/.test(value)) throw new InvalidInputError(`${where}: --chmod=${value} is not an octal mode`, { hint: "write it in octal, e.g. --chmod=755" });
+  return parseInt(value, 8);
+}
+
+/** `--chown=user:group` resolved through the image's /etc/passwd and /etc/group. A missing group takes the uid's number, as Docker does. */
+export function parseChown(value: string, image: LayeredFs, where: string): Owner {
+  const [user = "", group] = value.split(":");
+  const read = (file: string): string[][] => {
+    const e = image.lstat(image.resolve(file));
+    if (!e || !e.stat.isFile()) return [];
+    return readFileSync(e.hostPath, "utf8").split("\n").map((l) => l.split(":"));
+  };
+  const lookup = (name: string, file: string, what: string): number => {
+    if (/^\d+$/.test(name)) return Number(name);
+    const row = read(file).find((r) => r[0] === name);
+    if (!row) throw new InvalidInputError(`${where}: --chown=${value}: unknown ${what} ${JSON.stringify(name)} (not in the image's ${file})`, { hint: `use a numeric id or add the ${what} first` });
+    return Number(row[2]);
+  };
+  if (user === "") throw new InvalidInputError(`${where}: --chown=${value} names no user`, { hint: "write --chown=USER[:GROUP]" });
+  const uid = lookup(user, "/etc/passwd", "user");
+  const gid = group === undefined || group === "" ? uid : lookup(group, "/etc/group", "group");
+  return { uid, gid };
+}
+
+function hashFile(hash: ReturnType<typeof createHash>, path: string): void {
+  hash.update(readFileSync(path));
+}
+
+function isArchive(path: string): boolean {
+  const fd = openSync(path, "r");
+  try {
+    const head = Buffer.alloc(512);
+    const n = readSync(fd, head, 0, 512, 0);
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return true;
+    return n >= 262 && head.subarray(257, 262).toString("latin1") === "ustar";
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Expands a glob source against the source fs: every matching path, sorted. */
+function expandGlob(fs: SourceFs, pattern: string): string[] {
+  const parts = posix.normalize(`/${pattern}`).split("/").filter(Boolean);
+  let current = ["/"];
+  for (const part of parts) {
+    const next: string[] = [];
+    if (!GLOB.test(part)) {
+      for (const dir of current) if (fs.lstat(posix.join(dir, part))) next.push(posix.join(dir, part));
+    } else {
+      const re = patternToRegExp(part);
+      for (const dir of current) {
+        const st = fs.lstat(dir);
+        if (!st?.stat.isDirectory()) continue;
+        for (const name of fs.readdir(dir)) if (re.test(name)) next.push(posix.join(dir, name));
+      }
+    }
+    current = next;
+  }
+  return current.sort();
+}
+
+export function planCopy(input: CopyInput): CopyPlan {
+  const { where, image } = input;
+  const hash = createHash("sha256");
+  const entries: LayerEntry[] = [];
+  const archives: CopyPlan["archives"] = [];
+  const emitted = new Set<string>();
+  const excludes = input.exclude.length > 0 ? compileIgnore(input.exclude.join("\n"), `${where} --exclude`) : undefined;
+  const links = new Map<string, string>();
+
+  let dest = input.dest.startsWith("/") ? input.dest : posix.join(input.workdir, input.dest);
+  const destIsDir = /\/\.?$/.test(input.dest) || input.dest === ".";
+  dest = posix.normalize(dest);
+
+  const record = (e: LayerEntry, contentHash = "") => {
+    hash.update(`${e.path}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ""}\0${contentHash}\n`);
+  };
+  // The parents of an entry: existing folders of the image keep their metadata; new ones belong to the --chown owner (root otherwise).
+  const ensureParents = (path: string) => {
+    const parts = path.split("/").slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join("/");
+      if (emitted.has(p)) continue;
+      emitted.add(p);
+      const existing = image.lstat(`/${p}`);
+      const e: LayerEntry = existing?.stat.isDirectory()
+        ? { path: p, type: "directory", mode: existing.stat.mode & 0o7777, uid: existing.stat.uid, gid: existing.stat.gid, mtime: existing.stat.mtime }
+        : { path: p, type: "directory", mode: 0o755, uid: input.chown?.uid ?? 0, gid: input.chown?.gid ?? 0, mtime: new Date(0) };
+      entries.push(e);
+      record(e);
+    }
+  };
+  // Where a target lands: its parent folder resolved through the image's symlinks.
+  const place = (target: string) => {
+    const parent = image.resolve(posix.dirname(target));
+    return posix.join(parent, posix.basename(target)).slice(1);
+  };
+  const owner = (st: Stats): Owner => input.chown ?? (input.fromContext ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
+  const modeOf = (st: Stats): number => (input.chmod !== undefined ? input.chmod : st.mode & 0o7777);
+
+  const addOne = (hostPath: string, st: Stats, path: string) => {
+    if (emitted.has(path)) return;
+    ensureParents(path);
+    emitted.add(path);
+    const o = owner(st);
+    const base = { path, uid: o.uid, gid: o.gid, mtime: st.mtime };
+    let e: LayerEntry;
+    let contentHash = "";
+    if (st.isDirectory()) e = { ...base, type: "directory", mode: modeOf(st) };
+    else if (st.isSymbolicLink()) e = { ...base, type: "symlink", mode: 0o777, linkname: readlinkSync(hostPath) };
+    else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 && !input.fromContext ? links.get(key) : undefined;
+      if (first !== undefined) e = { ...base, type: "link", mode: modeOf(st), linkname: first };
+      else {
+        if (st.nlink > 1) links.set(key, path);
+        e = { ...base, type: "file", mode: modeOf(st), hostPath, size: st.size };
+        const h = createHash("sha256");
+        hashFile(h, hostPath);
+        contentHash = h.digest("hex");
+      }
+    } else if (st.isFIFO()) e = { ...base, type: "fifo", mode: modeOf(st) };
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      e = { ...base, type: st.isCharacterDevice() ? "character-device" : "block-device", mode: modeOf(st), devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
+    } else return;
+    entries.push(e);
+    record(e, contentHash);
+  };
+
+  const walk = (srcPath: string, target: string, rel: string) => {
+    for (const name of input.from.readdir(srcPath)) {
+      const child = posix.join(srcPath, name);
+      const childRel = rel === "" ? name : `${rel}/${name}`;
+      const e = input.from.lstat(child);
+      if (!e) continue;
+      const skip = isExcludedContext(input.from, child) || excludes?.excludes(childRel);
+      if (!skip) addOne(e.hostPath, e.stat, `${target}/${name}`);
+      if (e.stat.isDirectory()) walk(child, `${target}/${name}`, childRel);
+    }
+  };
+
+  // Expand sources: heredocs, URLs, globs, plain paths.
+  type Resolved = { kind: "path"; src: string } | { kind: "heredoc"; doc: Heredoc } | { kind: "url"; source: string };
+  const resolved: Resolved[] = [];
+  for (const source of input.sources) {
+    const doc = input.heredocs.find((h) => source === `<<${h.name}` || source === `<<-${h.name}` || source.replace(/^<<-?/, "").replace(/^["']|["']$/g, "") === h.name && source.startsWith("<<"));
+    if (doc) resolved.push({ kind: "heredoc", doc });
+    else if (input.kind === "add" && isUrl(source)) resolved.push({ kind: "url", source });
+    else if (GLOB.test(source)) {
+      const matches = expandGlob(input.from, source);
+      if (matches.length === 0) throw new NotFoundError(`${where}: no source files were specified: ${JSON.stringify(source)} matches nothing in ${input.from.label}`, { hint: "check the pattern and .dockerignore" });
+      for (const m of matches) resolved.push({ kind: "path", src: m });
+    } else resolved.push({ kind: "path", src: posix.normalize(`/${source}`) });
+  }
+  const many = resolved.length > 1;
+  if (many && !destIsDir && !image.lstat(image.resolve(dest))?.stat.isDirectory()) {
+    throw new InvalidInputError(`${where}: when using ${input.kind.toUpperCase()} with more than one source file, the destination must be a directory and end with a /`, { hint: `write ${input.dest}/` });
+  }
+  const destDirExists = () => destIsDir || many || image.lstat(image.resolve(dest))?.stat.isDirectory() === true;
+
+  for (const r of resolved) {
+    if (r.kind === "heredoc") {
+      const target = place(destDirExists() ? posix.join(dest, r.doc.name) : dest);
+      const content = Buffer.from(r.doc.content);
+      ensureParents(target);
+      const e: LayerEntry = { path: target, type: "file", mode: input.chmod ?? 0o644, uid: input.chown?.uid ?? 0, gid: input.chown?.gid ?? 0, mtime: new Date(0), content };
+      entries.push(e);
+      record(e, createHash("sha256").update(content).digest("hex"));
+      continue;
+    }
+    if (r.kind === "url") {
+      const got = input.downloads?.get(r.source);
+      if (!got) throw new NotFoundError(`${where}: ${r.source} was not fetched`);
+      const target = place(destDirExists() ? posix.join(dest, got.name) : dest);
+      ensureParents(target);
+      const e: LayerEntry = { path: target, type: "file", mode: input.chmod ?? 0o600, uid: input.chown?.uid ?? 0, gid: input.chown?.gid ?? 0, mtime: got.mtime, content: got.content };
+      entries.push(e);
+      record(e, createHash("sha256").update(got.content).digest("hex"));
+      continue;
+    }
+    // A source naming a symlink is followed (inside the source), as Docker does.
+    const src = input.from.resolve(r.src);
+    const e = input.from.lstat(src);
+    if (!e) throw new NotFoundError(`${where}: ${JSON.stringify(r.src.slice(1) || ".")} not found in ${input.from.label}`, { hint: input.fromContext ? "check the path and .dockerignore" : "check the path in that stage" });
+    if (e.stat.isDirectory()) {
+      // A folder's content goes into the destination (not the folder itself); with --parents its path is kept.
+      const target = place(input.parents ? posix.join(dest, r.src) : dest);
+      if (target !== "") addOne(e.hostPath, { ...e.stat, mode: e.stat.mode, isDirectory: () => true, isSymbolicLink: () => false, isFile: () => false } as Stats, target);
+      walk(src, target, "");
+      continue;
+    }
+    if (input.unpackArchives && e.stat.isFile() && isArchive(e.hostPath)) {
+      const target = place(dest).replace(/\/$/, "");
+      if (target !== "") ensureParents(`${target}/x`);
+      archives.push({ hostPath: e.hostPath, dest: target });
+      const h = createHash("sha256");
+      hashFile(h, e.hostPath);
+      hash.update(`archive\0${target}\0${h.digest("hex")}\n`);
+      continue;
+    }
+    const name = posix.basename(r.src);
+    const target = place(input.parents ? posix.join(dest, r.src) : destDirExists() ? posix.join(dest, name) : dest);
+    addOne(e.hostPath, e.stat, target);
+  }
+  return { entries, archives, digest: hash.digest("hex") };
+}
+
+
+/** The layer of a COPY/ADD: the planned entries, then each archive's entries under its folder. */
+export function copyLayerTar(plan: CopyPlan): Readable {
+  if (plan.archives.length === 0) return layerTar(plan.entries);
+  const pack = tar.pack();
+  const out = new PassThrough();
+  void (async () => {
+    try {
+      const entryHeaders = plan.entries;
+      for (const e of entryHeaders) {
+        await new Promise<void>((resolve, reject) => {
+          const header = { name: e.type === "directory" ? `${e.path}/` : e.path, type: e.type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: e.mtime, linkname: e.linkname ?? "", size: 0 };
+          if (e.type === "file") {
+            const content = e.content ?? readFileSync(e.hostPath!);
+            pack.entry({ ...header, size: content.length }, content, (err) => (err ? reject(err) : resolve()));
+          } else pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+        });
+      }
+      for (const a of plan.archives) {
+        const extract = tar.extract();
+        const head = readFileSync(a.hostPath);
+        const raw = head[0] === 0x1f && head[1] === 0x8b ? await gunzip(head) : head;
+        const done = new Promise<void>((resolve, reject) => {
+          extract.on("entry", (header, stream, next) => {
+            const clean = posix.normalize(`/${header.name}`).slice(1).replace(/\/$/, "");
+            if (clean === "" || clean.startsWith("..")) {
+              stream.resume();
+              stream.on("end", () => next());
+              return;
+            }
+            const name = a.dest === "" ? clean : `${a.dest}/${clean}`;
+            const linkname = header.type === "link" && header.linkname ? (a.dest === "" ? posix.normalize(`/${header.linkname}`).slice(1) : `${a.dest}/${posix.normalize(`/${header.linkname}`).slice(1)}`) : header.linkname ?? "";
+            const sink = pack.entry({ ...header, name: header.type === "directory" ? `${name}/` : name, linkname, pax: null }, (err) => (err ? reject(err) : next()));
+            stream.pipe(sink);
+          });
+          extract.on("finish", () => resolve());
+          extract.on("error", reject);
+        });
+        extract.end(raw);
+        await done;
+      }
+      pack.finalize();
+    } catch (err) {
+      pack.destroy(err as Error);
+    }
+  })();
+  pack.on("error", (err) => out.destroy(err));
+  return pack.pipe(out);
+}
+
+function gunzip(data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const z = createGunzip();
+    z.on("data", (c: Buffer) => chunks.push(c));
+    z.on("end", () => resolve(Buffer.concat(chunks)));
+    z.on("error", reject);
+    z.end(data);
+  });
+}

@@ -1,0 +1,175 @@
+// The builder for real (root): runc build containers over overlay, layers in
+// the image store, the step cache, and nothing left behind.
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildImage, BuildStepError, type BuildProgress, type BuildRequest } from "../../../src/image/build/index.js";
+import { LayeredFs } from "../../../src/image/build/layered-fs.js";
+import { ImageStore } from "../../../src/image/store/index.js";
+import { importBusyboxImage } from "../../helpers/busybox-image.js";
+import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+
+describe.skipIf(skipUnlessRoot("builder integration tests"))("image builder", () => {
+  let dir: string;
+  let stateDir: string;
+  let runDir: string;
+  let before: HostSnapshot;
+  let base: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "stack-build-"));
+    stateDir = join(dir, "state");
+    runDir = join(dir, "run");
+    before = snapshotHost([dir], [join(runDir, "runc")]);
+    base = await importBusyboxImage(stateDir, "stack-test/busybox:latest");
+  });
+
+  afterAll(() => {
+    try {
+      assertNoLeaks(before, [dir], [join(runDir, "runc")]);
+      expect(existsSync(join(stateDir, "projects", "_build", "containers")) ? readdirSync(join(stateDir, "projects", "_build", "containers")) : []).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  function context(name: string, files: Record<string, string>): string {
+    const ctx = join(dir, name);
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(join(ctx, path, ".."), { recursive: true });
+      writeFileSync(join(ctx, path), content);
+    }
+    return ctx;
+  }
+
+  function request(ctx: string, tag: string, over: Partial<BuildRequest> = {}): BuildRequest {
+    return { context: ctx, dockerfile: join(ctx, "Dockerfile"), args: {}, labels: {}, network: "none", extraHosts: [], noCache: false, pull: false, tags: [tag], additionalContexts: {}, secrets: [], ...over };
+  }
+
+  async function build(req: BuildRequest) {
+    const events: BuildProgress[] = [];
+    const result = await buildImage({ stateDir, runDir }, req, (e) => events.push(e));
+    const steps = events.filter((e): e is Extract<BuildProgress, { type: "step" }> => e.type === "step" && e.status !== "running");
+    return { result, events, steps, cached: steps.filter((s) => s.status === "cached").map((s) => s.text) };
+  }
+
+  async function rootfs(ref: string): Promise<LayeredFs> {
+    const { lowerdirs } = await new ImageStore(stateDir).rootfsOf(ref);
+    return new LayeredFs(lowerdirs);
+  }
+
+  it("multi-stage COPY --from, RUN deleting a lower file (whiteout), modes, owners, links", async () => {
+    const ctx = context("multi", {
+      Dockerfile: `FROM ${base} AS build
+RUN mkdir -p /out && echo built > /out/app && chown 1000:1000 /out/app && chmod 4750 /out/app && ln -s app /out/link && ln /out/app /out/hard
+FROM ${base}
+COPY --from=build /out/ /app/
+COPY --chown=app:app --chmod=640 hello.txt /srv/
+RUN rm /bin/yes && rm -r /home/app
+CMD ["cat", "/app/app"]
+`,
+      "hello.txt": "hello\n",
+    });
+    const { result } = await build(request(ctx, "test/multi:1"));
+    expect(result.id).toMatch(/^sha256:/);
+    const fs = await rootfs("test/multi:1");
+    const app = fs.lstat("/app/app")!;
+    expect(readFileSync(app.hostPath, "utf8")).toBe("built\n");
+    expect(app.stat.mode & 0o7777).toBe(0o4750);
+    expect([app.stat.uid, app.stat.gid]).toEqual([1000, 1000]);
+    expect(fs.lstat("/app/link")!.stat.isSymbolicLink()).toBe(true);
+    expect(readlinkSync(fs.lstat("/app/link")!.hostPath)).toBe("app");
+    expect(fs.lstat("/app/hard")!.stat.ino).toBe(app.stat.ino);
+    const hello = fs.lstat("/srv/hello.txt")!;
+    expect(hello.stat.mode & 0o777).toBe(0o640);
+    expect([hello.stat.uid, hello.stat.gid]).toEqual([1000, 1000]);
+    // Deleted from a lower layer: gone in the image's view, a whiteout in the top layer.
+    expect(fs.lstat("/bin/yes")).toBeUndefined();
+    expect(fs.lstat("/home/app")).toBeUndefined();
+    expect(fs.lstat("/etc/passwd")).toBeDefined();
+    const top = fs.layers[0]!;
+    expect(lstatSync(join(top, "bin/yes")).isCharacterDevice()).toBe(true);
+    const image = await new ImageStore(stateDir).get("test/multi:1");
+    expect(image.image.config?.Cmd).toEqual(["cat", "/app/app"]);
+  });
+
+  it("caches unchanged steps and invalidates from the changed file on", async () => {
+    const ctx = context("cache", {
+      Dockerfile: `FROM ${base}
+COPY a.txt /a.txt
+RUN cat /a.txt > /a.copy
+COPY b.txt /b.txt
+RUN cat /b.txt > /b.copy
+`,
+      "a.txt": "a1\n",
+      "b.txt": "b1\n",
+    });
+    const first = await build(request(ctx, "test/cache:1"));
+    expect(first.cached).toEqual([]);
+    const second = await build(request(ctx, "test/cache:1"));
+    expect(second.cached).toEqual(["COPY a.txt /a.txt", "RUN cat /a.txt > /a.copy", "COPY b.txt /b.txt", "RUN cat /b.txt > /b.copy"]);
+    expect(second.result.id).toBe(first.result.id);
+    writeFileSync(join(ctx, "b.txt"), "b2\n");
+    const third = await build(request(ctx, "test/cache:1"));
+    expect(third.cached).toEqual(["COPY a.txt /a.txt", "RUN cat /a.txt > /a.copy"]);
+    expect(readFileSync((await rootfs("test/cache:1")).lstat("/b.copy")!.hostPath, "utf8")).toBe("b2\n");
+    // The mode counts, the mtime does not.
+    chmodSync(join(ctx, "a.txt"), 0o600);
+    const fourth = await build(request(ctx, "test/cache:1"));
+    expect(fourth.cached).toEqual([]);
+    const noCache = await build(request(ctx, "test/cache:1", { noCache: true }));
+    expect(noCache.cached).toEqual([]);
+  });
+
+  it("build args, target, .dockerignore, a cache mount reused between builds", async () => {
+    const ctx = context("args", {
+      Dockerfile: `FROM ${base} AS first
+ARG GREETING=hi
+RUN --mount=type=cache,target=/cache echo "$GREETING" >> /cache/log && cat /cache/log | wc -l > /count
+COPY . /ctx/
+FROM ${base} AS second
+RUN echo never > /x
+`,
+      "keep.txt": "k",
+      "secret.key": "s",
+      "docs/a.md": "a",
+      "docs/keep.md": "k",
+      ".dockerignore": "*.key\ndocs\n!docs/keep.md\n",
+    });
+    await build(request(ctx, "test/args:1", { target: "first", args: { GREETING: "hello" } }));
+    let fs = await rootfs("test/args:1");
+    expect(readFileSync(fs.lstat("/count")!.hostPath, "utf8").trim()).toBe("1");
+    expect(fs.lstat("/x")).toBeUndefined();
+    expect(fs.lstat("/ctx/keep.txt")).toBeDefined();
+    expect(fs.lstat("/ctx/secret.key")).toBeUndefined();
+    expect(fs.lstat("/ctx/docs/a.md")).toBeUndefined();
+    expect(fs.lstat("/ctx/docs/keep.md")).toBeDefined();
+    // Another arg value: the RUN runs again and sees the cache mount's earlier content.
+    await build(request(ctx, "test/args:1", { target: "first", args: { GREETING: "bye" } }));
+    fs = await rootfs("test/args:1");
+    expect(readFileSync(fs.lstat("/count")!.hostPath, "utf8").trim()).toBe("2");
+    expect(fs.lstat("/cache")).toBeUndefined();
+  });
+
+  it("a failing RUN names the step, its exit code and its last output", async () => {
+    const ctx = context("fail", { Dockerfile: `FROM ${base}\nRUN echo first-line && echo oops >&2 && exit 3\n` });
+    const err = await build(request(ctx, "test/fail:1")).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BuildStepError);
+    const e = err as BuildStepError;
+    expect(e.exitCode).toBe(3);
+    expect(e.message).toContain("step 2/2 (Dockerfile:2) RUN echo first-line");
+    expect(e.message).toContain("exit code 3");
+    expect(e.lastLines).toEqual(expect.arrayContaining(["first-line", "oops"]));
+    expect(await new ImageStore(stateDir).resolve("test/fail:1")).toBeUndefined();
+  });
+
+  it("a missing base image is NotFound with a hint, and an injected pull() is asked", async () => {
+    const ctx = context("missing", { Dockerfile: "FROM nowhere/none:1\nRUN true\n" });
+    await expect(build(request(ctx, "test/missing:1"))).rejects.toThrow(/image "nowhere\/none:1" is not in the local image store/);
+    const asked: string[] = [];
+    await expect(buildImage({ stateDir, runDir, pull: async (ref) => void asked.push(ref) }, request(ctx, "test/missing:1"))).rejects.toThrow(/not in the local image store/);
+    expect(asked).toEqual(["nowhere/none:1"]);
+  });
+});
