@@ -1,15 +1,31 @@
-// The canonical text of a model for `stack config` (see canonical.ts).
-import { stringify } from "yaml";
+// The canonical text of a model for `stack config` (see canonical.ts and
+// canonical-yaml.ts).
+import { createRequire } from "node:module";
+import type * as Yaml from "yaml";
 import { sortDeep } from "./canonical.js";
+import { canonicalYaml, OutsideCanonicalYaml } from "./canonical-yaml.js";
 import type { StackModel } from "./model.js";
 
 export type RenderFormat = "yaml" | "json";
 
 export function renderModel(model: StackModel, format: RenderFormat): string {
-  const sorted = sortDeep(model);
-  if (format === "json") return `${JSON.stringify(sorted, null, 2)}\n`;
-  // YAML 1.1 quoting: readers that still speak 1.1 must not see `restart: no` as false.
-  return stringify(sorted, { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
+  if (format === "json") return `${JSON.stringify(sortDeep(model), null, 2)}\n`;
+  try {
+    return canonicalYaml(model as unknown as Record<string, unknown>);
+  } catch (e) {
+    if (!(e instanceof OutsideCanonicalYaml)) throw e;
+    return yamlText(model);
+  }
+}
+
+/**
+ * The same text from the `yaml` library, for what canonicalYaml leaves out
+ * (keys over 1024 characters). YAML 1.1 quoting: readers that still speak
+ * 1.1 must not see `restart: no` as false.
+ */
+export function yamlText(value: unknown): string {
+  const { stringify } = createRequire(import.meta.url)("yaml") as typeof Yaml;
+  return stringify(sortDeep(value), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
 }
 
 /** The image each service runs: `image:`, else the name a build gets (`<project>-<service>`). */
