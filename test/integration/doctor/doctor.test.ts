@@ -1,0 +1,190 @@
+// `stack doctor` for real, as root, through the built CLI: the host passes,
+// the JSON shape, and planted crash leftovers — owned by the test's own
+// state dir, under names unique to this run — are reported and removed by
+// --fix, while a busy project's and another state dir's are left alone.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { detectCgroupMode } from "../../../src/runtime/index.js";
+import { runStack } from "../../helpers/cli.js";
+import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+
+const CGROUP_ROOT = "/sys/fs/cgroup";
+
+interface Check {
+  name: string;
+  status: "ok" | "warn" | "fail";
+  detail: string;
+  fix: string;
+}
+
+function ip(...args: string[]): void {
+  execFileSync("ip", args, { stdio: "ignore" });
+}
+
+function tryIp(...args: string[]): void {
+  try {
+    ip(...args);
+  } catch {
+    // already gone
+  }
+}
+
+/** The hierarchies a container cgroup lives in (v2: the unified root; v1/hybrid: pids is enough for a planted one). */
+function cgroupDirs(relative: string): string[] {
+  return detectCgroupMode(CGROUP_ROOT) === "v2" ? [join(CGROUP_ROOT, relative)] : [join(CGROUP_ROOT, "pids", relative), join(CGROUP_ROOT, "memory", relative)];
+}
+
+function removeCgroup(project: string): void {
+  for (const dir of cgroupDirs(`stack/${project}/x`)) {
+    for (const d of [dir, join(dir, "..")]) {
+      try {
+        rmdirSync(d);
+      } catch {
+        // absent
+      }
+    }
+  }
+}
+
+function networkState(project: string, bridge: string, netns: string) {
+  return {
+    version: 1,
+    project,
+    networks: {
+      [`${project}_default`]: { key: "default", name: `${project}_default`, bridge, subnet: "192.0.2.0/24", gateway: "192.0.2.1", reserved: [], internal: false, external: false, labels: {}, driverOpts: {} },
+    },
+    containers: { [`${project}-x`]: { container: `${project}-x`, service: "x", netns, ownsNetns: true, endpoints: [], links: [] } },
+    ports: [],
+  };
+}
+
+describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor (real host, built CLI)", () => {
+  let base: string;
+  let env: Record<string, string>;
+  const tag = randomBytes(3).toString("hex");
+  const ghost = `dghost${tag}`; // crashed project of the test's state dir
+  const busy = `dbusy${tag}`; // a project of the test's state dir that a live command holds
+  const stranger = `dother${tag}`; // a project no state dir of this test knows
+  const ghostLink = `stk${randomBytes(6).toString("hex")}`;
+  const busyLink = `stk${randomBytes(6).toString("hex")}`;
+  const mine = (line: string) => [ghost, busy, stranger, ghostLink, busyLink].some((n) => line.includes(n)) || line.includes(base);
+  let before: HostSnapshot;
+
+  beforeAll(() => {
+    base = mkdtempSync("/tmp/stack-doctor-it-");
+    env = { STACK_STATE_DIR: join(base, "state"), STACK_RUN_DIR: join(base, "run"), PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+    mkdirSync(env.STACK_STATE_DIR!, { recursive: true });
+    before = snapshotHost([base]);
+  });
+
+  afterAll(() => {
+    for (const n of [`stack-${ghost}-x`, `stack-${busy}-x`, `stack-${stranger}-x`]) tryIp("netns", "del", n);
+    for (const l of [ghostLink, busyLink]) tryIp("link", "del", l);
+    for (const p of [ghost, busy, stranger]) removeCgroup(p);
+    const left = diffSnapshots(before, snapshotHost([base])).filter(mine);
+    rmSync(base, { recursive: true, force: true });
+    if (left.length > 0) throw new Error(`the test left resources behind:\n  ${left.join("\n  ")}`);
+  });
+
+  test("passes on this host, in a few seconds, one line per check", async () => {
+    const t0 = Date.now();
+    const r = await runStack(["doctor"], { env });
+    const ms = Date.now() - t0;
+    expect(r.stderr).toBe("");
+    expect(r.exitCode).toBe(0);
+    for (const name of ["root", "kernel", "overlayfs", "cgroups", "oci-runtime", "iproute2", "nftables", "ip-forward", "disk", "dns-port", "leftovers"]) {
+      expect(r.stdout).toMatch(new RegExp(`^✔ ${name} `, "m"));
+    }
+    expect(r.stdout).toMatch(/^✔ oci-runtime +runc ran a test container \(busybox true\)/m);
+    expect(r.stdout).not.toMatch(/^✖/m);
+    expect(r.stdout).toMatch(/\n\d+ ok, \d+ warnings?, 0 failed\n$/);
+    expect(ms).toBeLessThan(20_000); // a few seconds alone; generous for a loaded shared host
+    // The probes left nothing: no temp dir in the state dir, no probe netns or cgroup.
+    expect(execFileSync("ls", ["-A", env.STACK_STATE_DIR!], { encoding: "utf8" })).toBe("");
+    expect(existsSync(`/run/netns/stack-doctor-${process.pid}`)).toBe(false);
+  });
+
+  test("--format json: an array of {name, status, detail, fix}", async () => {
+    const r = await runStack(["doctor", "--format", "json"], { env });
+    expect(r.exitCode).toBe(0);
+    const checks = JSON.parse(r.stdout) as Check[];
+    expect(Array.isArray(checks)).toBe(true);
+    expect(checks.map((c) => c.name)).toEqual(["root", "kernel", "overlayfs", "cgroups", "oci-runtime", "iproute2", "nftables", "ip-forward", "disk", "dns-port", "tini", "busybox", "mmdebstrap", "leftovers", "unowned"]);
+    for (const c of checks) {
+      expect(Object.keys(c).sort()).toEqual(["detail", "fix", "name", "status"]);
+      expect(["ok", "warn", "fail"]).toContain(c.status);
+      expect(typeof c.detail).toBe("string");
+      expect(typeof c.fix).toBe("string");
+    }
+    expect(checks.filter((c) => c.status === "fail")).toEqual([]);
+  });
+
+  test("a bad --format is refused", async () => {
+    const r = await runStack(["doctor", "--format", "yaml"], { env });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/--format: "yaml" is not a doctor format\nhint: use text or json/);
+  });
+
+  test("planted leftovers of the state dir are reported and removed by --fix; a busy project's and unowned ones stay", async () => {
+    const state = env.STACK_STATE_DIR!;
+    // The crashed project: its network record names the netns and the "bridge" (a bridge with no ports: this kernel has no dummy links), and it has a cgroup.
+    ip("netns", "add", `stack-${ghost}-x`);
+    ip("link", "add", ghostLink, "type", "bridge");
+    for (const d of cgroupDirs(`stack/${ghost}/x`)) mkdirSync(d, { recursive: true });
+    mkdirSync(join(state, "projects", ghost), { recursive: true });
+    writeFileSync(join(state, "projects", ghost, "network.json"), JSON.stringify(networkState(ghost, ghostLink, `stack-${ghost}-x`)));
+    // The same kind of leftovers for a project whose lock a live command (this test process) holds.
+    ip("netns", "add", `stack-${busy}-x`);
+    ip("link", "add", busyLink, "type", "bridge");
+    mkdirSync(join(state, "projects", busy), { recursive: true });
+    writeFileSync(join(state, "projects", busy, "network.json"), JSON.stringify(networkState(busy, busyLink, `stack-${busy}-x`)));
+    mkdirSync(join(env.STACK_RUN_DIR!, busy), { recursive: true });
+    writeFileSync(join(env.STACK_RUN_DIR!, busy, "lock"), `${process.pid} up\n`);
+    // A namespace and cgroup of a project this state dir does not know.
+    ip("netns", "add", `stack-${stranger}-x`);
+    for (const d of cgroupDirs(`stack/${stranger}/x`)) mkdirSync(d, { recursive: true });
+
+    const report = await runStack(["doctor", "--format", "json"], { env });
+    expect(report.exitCode).toBe(0); // leftovers warn, they do not fail
+    const checks = JSON.parse(report.stdout) as Check[];
+    const leftovers = checks.find((c) => c.name === "leftovers")!;
+    expect(leftovers.status).toBe("warn");
+    expect(leftovers.fix).toBe("stack doctor --fix");
+    expect(leftovers.detail).toContain(`project ${ghost}: netns stack-${ghost}-x`);
+    expect(leftovers.detail).toContain(`project ${ghost}: bridge ${ghostLink}`);
+    expect(leftovers.detail).toContain(`project ${ghost}: container x (cgroup)`);
+    expect(leftovers.detail).toContain(`left alone: project ${busy}: \`up\` (pid ${process.pid}) holds its lock`);
+    expect(leftovers.detail).not.toContain(`netns stack-${busy}-x`);
+    const unowned = checks.find((c) => c.name === "unowned")!;
+    expect(unowned.status).toBe("warn");
+    expect(unowned.detail).toContain(`netns stack-${stranger}-x`);
+    expect(unowned.detail).toContain(`cgroup stack/${stranger} (x)`);
+    expect(unowned.detail).not.toContain(ghost);
+
+    const fixed = await runStack(["doctor", "--fix"], { env });
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.stdout).toContain(`fixed: project ${ghost}: removed container x`);
+    expect(fixed.stdout).toContain(`fixed: project ${ghost}: removed its network state`);
+    expect(fixed.stdout).toMatch(/^✔ leftovers +nothing abandoned by .*; left alone: project dbusy/m);
+    expect(fixed.stdout).not.toContain("not fixed");
+
+    // The crashed project's resources are gone from the host and from its record …
+    const netns = execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+    expect(netns).not.toContain(`stack-${ghost}-x`);
+    expect(existsSync(`/sys/class/net/${ghostLink}`)).toBe(false);
+    for (const d of cgroupDirs(`stack/${ghost}`)) expect(existsSync(d)).toBe(false);
+    const record = JSON.parse(readFileSync(join(state, "projects", ghost, "network.json"), "utf8")) as { networks: object; containers: object };
+    expect(record.networks).toEqual({});
+    expect(record.containers).toEqual({});
+    // … the busy project's and the unknown project's are untouched, and the busy lock is still there.
+    expect(netns).toContain(`stack-${busy}-x`);
+    expect(existsSync(`/sys/class/net/${busyLink}`)).toBe(true);
+    expect(netns).toContain(`stack-${stranger}-x`);
+    for (const d of cgroupDirs(`stack/${stranger}/x`)) expect(existsSync(d)).toBe(true);
+    expect(readFileSync(join(env.STACK_RUN_DIR!, busy, "lock"), "utf8")).toBe(`${process.pid} up\n`);
+  });
+});
