@@ -1,0 +1,242 @@
+// The Compose verbs end to end (root, real runc, networks, supervisor), on
+// busybox stacks: what a user types and sees.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterEach, describe, expect, test } from "vitest";
+import { stackBin } from "../../helpers/cli.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+import { IMAGE, makeProject, parseTimestamped, type Project } from "./harness.js";
+
+describe.skipIf(skipUnlessRoot("engine end-to-end tests"))("stack verbs end to end", { timeout: 120_000 }, () => {
+  let p: Project | undefined;
+
+  afterEach(async () => {
+    const current = p;
+    p = undefined;
+    await current?.dispose();
+  });
+
+  test("start order follows each condition: healthy db, then a one-shot migration, then the app; ps json; logs merged in time order; down leaves nothing", async () => {
+    p = await makeProject("order");
+    p.write(`
+services:
+  db:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo db-starting; sleep 1; touch /tmp/ready; echo db-ready; exec sleep 600'
+    healthcheck:
+      test: ["CMD-SHELL", "[ -f /tmp/ready ]"]
+      interval: 200ms
+      retries: 100
+  migrate:
+    image: ${IMAGE}
+    command: sh -c 'echo migrate-start; sleep 0.5; echo migrate-done'
+    depends_on:
+      db: {condition: service_healthy}
+  app:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo app-start; exec sleep 600'
+    depends_on:
+      migrate: {condition: service_completed_successfully}
+      db: {condition: service_healthy}
+`);
+    const up = await p.stack(["--progress", "plain", "up", "-d"]);
+    expect(up.stderr).not.toMatch(/error/i);
+    expect(up.exitCode).toBe(0);
+    expect(up.stderr).toMatch(new RegExp(`Container ${p.name}-db-1\\s+Healthy`));
+    expect(up.stderr).toMatch(new RegExp(`Container ${p.name}-migrate-1\\s+Exited\\s+completed successfully`));
+
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    expect(ps.exitCode).toBe(0);
+    const rows = ps.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => [r.Service, r.State])).toEqual([["app", "running"], ["db", "running"], ["migrate", "exited"]]);
+    expect(rows.find((r) => r.Service === "db")!.Health).toBe("healthy");
+    expect(rows.find((r) => r.Service === "migrate")!.ExitCode).toBe(0);
+    expect(rows.every((r) => r.Project === p!.name && typeof r.ID === "string")).toBe(true);
+
+    // Running services only without -a; --services; -q gives ids.
+    expect((await p.stack(["ps", "--services"])).stdout).toBe("app\ndb\n");
+    expect((await p.stack(["ps", "-q"])).stdout.trim().split("\n")).toHaveLength(2);
+
+    const logs = await p.stack(["logs", "-t", "--no-color"]);
+    const lines = parseTimestamped(logs.stdout);
+    const at = (text: string) => lines.find((l) => l.text === text)?.t ?? `missing ${text}`;
+    expect(lines.map((l) => l.t)).toEqual([...lines.map((l) => l.t)].sort()); // merged in time order
+    expect(at("db-ready") < at("migrate-start")).toBe(true);
+    expect(at("migrate-done") < at("app-start")).toBe(true);
+    expect(lines.find((l) => l.text === "app-start")!.prefix).toBe("app-1");
+
+    // One service, last line only.
+    expect((await p.stack(["logs", "--no-log-prefix", "-n", "1", "migrate"])).stdout).toBe("migrate-done\n");
+
+    const down = await p.stack(["down", "-t", "0"]);
+    expect(down.exitCode).toBe(0);
+    expect(existsSync(join(p.stateDir, "projects", p.name))).toBe(false);
+    expect((await p.stack(["ps", "-a", "-q"])).stdout).toBe("");
+  });
+
+  test("a dependency that never becomes healthy fails `up`, naming it, its last health output and its last log lines", async () => {
+    p = await makeProject("unhealthy");
+    p.write(`
+services:
+  db:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo database is broken; exec sleep 600'
+    healthcheck:
+      test: ["CMD-SHELL", "echo still not ready; exit 1"]
+      interval: 100ms
+      retries: 2
+  app:
+    image: ${IMAGE}
+    command: echo should never start
+    depends_on:
+      db: {condition: service_healthy}
+`);
+    const up = await p.stack(["--progress", "plain", "up", "-d"]);
+    expect(up.exitCode).not.toBe(0);
+    expect(up.stderr).toContain('error: dependency failed: service "db" is unhealthy');
+    expect(up.stderr).toContain("last health check output: still not ready");
+    expect(up.stderr).toContain("database is broken");
+    expect(up.stderr).toMatch(/hint: see `stack logs db`/);
+    expect(up.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    expect(ps.stdout).not.toContain('"Service":"app"');
+  });
+
+  test("an edit recreates only the changed service, --dry-run says which field changed; orphans are warned about, then removed", async () => {
+    p = await makeProject("recreate");
+    const file = (greeting: string, withB = true) => `
+services:
+  a:
+    image: ${IMAGE}
+    init: true
+    command: sleep 600
+${withB ? `  b:
+    image: ${IMAGE}
+    init: true
+    command: sleep 600
+    environment:
+      GREETING: ${greeting}
+` : ""}`;
+    p.write(file("hello"));
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    const ids = async () => Object.fromEntries((await p!.stack(["ps", "--format", "json"])).stdout.trim().split("\n").map((l) => JSON.parse(l) as { Service: string; ID: string }).map((r) => [r.Service, r.ID]));
+    const before = await ids();
+
+    p.write(file("bonjour"));
+    const dry = await p.stack(["--dry-run", "up", "-d"]);
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toContain(`running  ${p.name}-a-1  (unchanged)`);
+    expect(dry.stdout).toContain(`recreate ${p.name}-b-1  (changed: environment.GREETING)`);
+    expect(await ids()).toEqual(before); // a dry run changes nothing
+
+    const up = await p.stack(["--progress", "plain", "up", "-d"]);
+    expect(up.exitCode).toBe(0);
+    expect(up.stderr).toMatch(/Recreating\s+changed: environment.GREETING/);
+    const after = await ids();
+    expect(after.a).toBe(before.a);
+    expect(after.b).not.toBe(before.b);
+
+    p.write(file("", false));
+    const warned = await p.stack(["up", "-d"]);
+    expect(warned.exitCode).toBe(0);
+    expect(warned.stderr).toContain(`found orphan containers (${p.name}-b-1)`);
+    expect(Object.keys(await ids()).sort()).toEqual(["a", "b"]);
+    expect((await p.stack(["up", "-d", "--remove-orphans"])).exitCode).toBe(0);
+    expect(Object.keys(await ids())).toEqual(["a"]);
+  });
+
+  test("--scale gives several replicas that the embedded DNS answers round-robin; published ports answer on the host", async () => {
+    p = await makeProject("scale");
+    p.write(`
+services:
+  web:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'hostname > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+  front:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo front > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+    ports: ["127.0.0.1::80"]
+  client:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'sleep 1; wget -qO- http://web/; nslookup web; nslookup web; echo looked-up; exec sleep 600'
+    depends_on: [web]
+`);
+    const up = await p.stack(["up", "-d", "--scale", "web=3"]);
+    expect(up.exitCode).toBe(0);
+    expect(up.stderr).toMatch(/Reachable:\n\s+\S+-front-1\s+http:\/\/127\.0\.0\.1:\d+/);
+    const port = (await p.stack(["port", "front", "80"])).stdout.trim();
+    expect(port).toMatch(/^127\.0\.0\.1:\d+$/);
+    const page = await fetch(`http://${port}/`);
+    expect(await page.text()).toBe("front\n");
+
+    let out = "";
+    for (let i = 0; i < 50 && !out.includes("looked-up"); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      out = (await p.stack(["logs", "--no-log-prefix", "client"])).stdout;
+    }
+    expect(out.split("\n")[0]).toMatch(/^[0-9a-f]{12}$/); // a replica's hostname, fetched by service name
+    const queries = out.split("Server:").slice(1).map((q) => [...q.matchAll(/^Address: (\d+\.\d+\.\d+\.\d+)$/gm)].map((m) => m[1]));
+    expect(queries).toHaveLength(2);
+    expect(new Set(queries[0]).size).toBe(3); // every replica
+    expect([...queries[1]!].sort()).toEqual([...queries[0]!].sort());
+    expect(queries[1]![0]).not.toBe(queries[0]![0]); // rotated between answers
+  });
+
+  test("--exit-code-from returns that service's exit code and stops the others; attached logs are prefixed", async () => {
+    p = await makeProject("exitcode");
+    p.write(`
+services:
+  job:
+    image: ${IMAGE}
+    command: sh -c 'sleep 1; echo job-finishing; exit 3'
+  server:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo server-up; exec sleep 600'
+`);
+    const up = await p.stack(["up", "--exit-code-from", "job", "--no-color", "-t", "1"]);
+    expect(up.exitCode).toBe(3);
+    expect(up.stdout).toMatch(/^job-1\s+\| job-finishing$/m);
+    expect(up.stdout).toMatch(/^server-1\s+\| server-up$/m);
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    expect(ps.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { State: string }).State)).toEqual(["exited", "exited"]);
+  });
+
+  test("logs -f follows a service across a restart and a recreate", async () => {
+    p = await makeProject("follow");
+    const file = (v: string) => `
+services:
+  talker:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo run-of-${v}; exec sleep 600'
+`;
+    p.write(file("one"));
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    const follower = execa(process.execPath, [stackBin, "logs", "-f", "--no-color", "talker"], { cwd: p.dir, env: p.env, reject: false });
+    let seen = "";
+    follower.stdout!.on("data", (d: Buffer) => (seen += d.toString()));
+    const waitFor = async (what: RegExp) => {
+      for (let i = 0; i < 100 && !what.test(seen); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toMatch(what);
+    };
+    try {
+      await waitFor(/run-of-one/);
+      expect((await p.stack(["restart", "-t", "0", "talker"])).exitCode).toBe(0);
+      await waitFor(/run-of-one[\s\S]*run-of-one/);
+      p.write(file("two"));
+      expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+      await waitFor(/run-of-two/);
+    } finally {
+      follower.kill();
+      await follower;
+    }
+  });
+});
