@@ -68,5 +68,13 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
       plan = planLeftovers(await gatherLeftoverFacts(o));
     }
   }
-  return { results: [...evaluateHost(host), ...checkLeftovers(plan, o.stateDir)], ...(fixes ? { fixes } : {}) };
+  // Without root, other users' processes (which namespace they are in) and the runtime's state are hidden: leftovers cannot be judged.
+  const leftovers: CheckResult[] =
+    host.uid === 0
+      ? checkLeftovers(plan, o.stateDir)
+      : [
+          { name: "leftovers", status: "warn", detail: "not checked: needs root (which namespaces and cgroups are in use is hidden from other users)", fix: "run `stack doctor` as root" },
+          { name: "unowned", status: "warn", detail: "not checked: needs root", fix: "run `stack doctor` as root" },
+        ];
+  return { results: [...evaluateHost(host), ...leftovers], ...(fixes ? { fixes } : {}) };
 }

@@ -2,13 +2,14 @@
 // the JSON shape, and planted crash leftovers — owned by the test's own
 // state dir, under names unique to this run — are reported and removed by
 // --fix, while a busy project's and another state dir's are left alone.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { detectCgroupMode } from "../../../src/runtime/index.js";
-import { runStack } from "../../helpers/cli.js";
+import { runStack, stackBin } from "../../helpers/cli.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 
@@ -127,6 +128,30 @@ describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor 
     const r = await runStack(["doctor", "--format", "yaml"], { env });
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/--format: "yaml" is not a doctor format\nhint: use text or json/);
+  });
+
+  test("as another user: root fails with its fix, the probes say why they were not tried, exit code 1", async (ctx) => {
+    // Run as nobody through runuser (util-linux); the checkout must be readable by nobody.
+    const readable = spawnSync("runuser", ["-u", "nobody", "--", "test", "-r", stackBin]);
+    if (readable.status !== 0) {
+      console.warn(`skipping the non-root doctor test: runuser is missing or nobody cannot read ${stackBin}`);
+      ctx.skip();
+    }
+    const dirs = { state: join(base, "nobody-state"), run: join(base, "nobody-run") };
+    for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+    chmodSync(base, 0o755);
+    for (const d of Object.values(dirs)) execFileSync("chown", ["nobody", d]);
+    const r = spawnSync("runuser", ["-u", "nobody", "--", "env", `STACK_STATE_DIR=${dirs.state}`, `STACK_RUN_DIR=${dirs.run}`, process.execPath, stackBin, "doctor", "--format", "json"], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: 1 required check failed: root\nhint: apply the fix shown for each/);
+    const checks = JSON.parse(r.stdout) as Check[];
+    const by = (name: string) => checks.find((c) => c.name === name)!;
+    expect(by("root")).toMatchObject({ status: "fail", fix: "run stack as root (sudo stack …)" });
+    expect(by("root").detail).toMatch(/^running as uid \d+:/);
+    for (const name of ["overlayfs", "oci-runtime", "iproute2", "nftables", "leftovers"]) {
+      expect(by(name).status).toBe("warn");
+      expect(by(name).detail).toMatch(/not (tried|checked)|needs root/);
+    }
   });
 
   test("planted leftovers of the state dir are reported and removed by --fix; a busy project's and unowned ones stay", async () => {
