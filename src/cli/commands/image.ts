@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { contextFrom } from "../context.js";
+import { registerImageRegistry } from "./image-registry.js";
 
 interface ListOptions {
   format: string;
@@ -47,6 +48,7 @@ export function registerImage(program: Command): void {
 
   const image = program.command("image").description("Manage local images");
   addListOptions(image.command("ls").alias("list").description("List local images"));
+  registerImageRegistry(image);
 
   image
     .command("import")

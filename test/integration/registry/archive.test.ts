@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadArchive, saveImages } from "../../../src/image/registry/archive.js";
 import { ImageStore } from "../../../src/image/store/index.js";
 import { busyboxEntries, importBusyboxImage, makeTar } from "../../helpers/busybox-image.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+import { assertNoOwnLeaks, snapshotOwn } from "./own-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { addLayeredImage } from "./images.js";
 
@@ -21,7 +22,7 @@ const skopeo = (args: string[]) => execFileSync("skopeo", args, { encoding: "utf
 describe.skipIf(skipUnlessRoot("image archive tests"))("image save and load", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "stack-archive-"));
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
     await importBusyboxImage(join(dir, "src"), "stack-test/busybox:1");
     source = new ImageStore(join(dir, "src"));
     const base = await makeTar(busyboxEntries());
@@ -32,7 +33,7 @@ describe.skipIf(skipUnlessRoot("image archive tests"))("image save and load", ()
     ]);
   });
   afterAll(() => {
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pullImage, pushImage, RegistryClient, storeCredentials } from "../../../src/image/registry/index.js";
 import { ImageStore } from "../../../src/image/store/index.js";
 import { importBusyboxImage } from "../../helpers/busybox-image.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+import { assertNoOwnLeaks, snapshotOwn } from "./own-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { htpasswdLine, makeTestCa, startRegistry, type RunningRegistry } from "./registry-server.js";
 import { startTokenServer, type TokenServer } from "./token-server.js";
@@ -20,10 +21,10 @@ let before: HostSnapshot;
 describe.skipIf(skipUnlessRoot("registry auth tests"))("registry authentication", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "stack-registry-auth-"));
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
   });
   afterAll(() => {
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pullImage, pushImage } from "../../../src/image/registry/index.js";
 import { ImageStore } from "../../../src/image/store/index.js";
 import { busyboxEntries, importBusyboxImage, makeTar } from "../../helpers/busybox-image.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+import { assertNoOwnLeaks, snapshotOwn } from "./own-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { addLayeredImage } from "./images.js";
 import { startRegistry, type RunningRegistry } from "./registry-server.js";
@@ -24,12 +25,12 @@ const skopeo = (args: string[]) => execFileSync("skopeo", args, { encoding: "utf
 describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-registry", () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "stack-registry-"));
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
     registry = await startRegistry(join(dir, "registry"));
   });
   afterAll(async () => {
     await registry?.stop();
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 
