@@ -10,7 +10,6 @@ import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
 import { registerLifecycle } from "./lifecycle.js";
-import { registerRegistryVerbs } from "./login.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
@@ -22,6 +21,5 @@ export const registrations: Array<(program: Command) => void> = [
   registerGraph,
   registerImage,
   registerLifecycle,
-  registerRegistryVerbs,
   registerVersion,
 ];

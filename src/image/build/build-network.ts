@@ -1,9 +1,9 @@
 // The network of RUN steps: one network namespace per build, attached
-// through the network layer to the bridge network `_build_default` of the
+// through the network layer to the bridge network `_build_<hash of the state dir>` of the
 // reserved project `_build` (egress through stack's NAT), made on the first
 // RUN that needs it and removed with the build. The bridge goes with the
 // last build that uses it.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../fs/atomic-write.js";
@@ -17,9 +17,14 @@ export interface BuildNamespace {
   etcFiles: { resolvConf: string; hosts: string };
 }
 
-const BUILD_NETWORK: NetworkModel = {
+/** One build network per state dir (its bridge name derives from the network name, global on the host). */
+export function buildNetworkName(stateDir: string): string {
+  return `${BUILD_PROJECT}_${createHash("sha256").update(stateDir).digest("hex").slice(0, 8)}`;
+}
+
+const buildNetwork = (stateDir: string): NetworkModel => ({
   key: "default",
-  name: `${BUILD_PROJECT}_default`,
+  name: buildNetworkName(stateDir),
   driver: "bridge",
   driver_opts: {},
   external: false,
@@ -28,7 +33,16 @@ const BUILD_NETWORK: NetworkModel = {
   enable_ipv6: false,
   ipam: { config: [], options: {} },
   labels: {},
-};
+});
+
+// Builds of one process (several services at once) change the build network one at a time.
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(stateDir: string, f: () => Promise<T>): Promise<T> {
+  const prev = queues.get(stateDir) ?? Promise.resolve();
+  const next = prev.catch(() => undefined).then(f);
+  queues.set(stateDir, next);
+  return next;
+}
 
 export class BuildNetwork {
   private manager?: NetworkManager;
@@ -38,7 +52,7 @@ export class BuildNetwork {
   constructor(private readonly stateDir: string, private readonly tmpDir: string, private readonly extraHosts: ExtraHostModel[]) {}
 
   namespace(): Promise<BuildNamespace> {
-    this.attached ??= this.attach();
+    this.attached ??= serialized(this.stateDir, () => this.attach());
     return this.attached;
   }
 
@@ -50,7 +64,7 @@ export class BuildNetwork {
       // no host resolvers: the container gets none either
     }
     this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: this.stateDir, hostResolvers: parseResolvConf(resolv) });
-    await this.manager.ensureNetworks(BUILD_PROJECT, [BUILD_NETWORK]);
+    await this.manager.ensureNetworks(BUILD_PROJECT, [buildNetwork(this.stateDir)]);
     const r = await this.manager.attachContainer(BUILD_PROJECT, {
       container: this.container,
       service: "build",
@@ -77,7 +91,10 @@ export class BuildNetwork {
     } catch {
       // attach failed half-way: clean what is recorded
     }
-    await this.manager.detachContainer(BUILD_PROJECT, this.container);
-    await this.manager.removeNetworks(BUILD_PROJECT);
+    const manager = this.manager;
+    await serialized(this.stateDir, async () => {
+      await manager.detachContainer(BUILD_PROJECT, this.container);
+      await manager.removeNetworks(BUILD_PROJECT);
+    });
   }
 }

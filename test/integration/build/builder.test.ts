@@ -8,7 +8,8 @@ import { buildImage, BuildStepError, type BuildProgress, type BuildRequest } fro
 import { LayeredFs } from "../../../src/image/build/layered-fs.js";
 import { ImageStore } from "../../../src/image/store/index.js";
 import { importBusyboxImage } from "../../helpers/busybox-image.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+import { assertNoBuildLeaks, snapshotBuildHost } from "./build-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 
 describe.skipIf(skipUnlessRoot("builder integration tests"))("image builder", () => {
@@ -22,13 +23,13 @@ describe.skipIf(skipUnlessRoot("builder integration tests"))("image builder", ()
     dir = mkdtempSync(join(tmpdir(), "stack-build-"));
     stateDir = join(dir, "state");
     runDir = join(dir, "run");
-    before = snapshotHost([dir], [join(runDir, "runc")]);
+    before = snapshotBuildHost(dir, join(runDir, "runc"));
     base = await importBusyboxImage(stateDir, "stack-test/busybox:latest");
   });
 
   afterAll(() => {
     try {
-      assertNoLeaks(before, [dir], [join(runDir, "runc")]);
+      assertNoBuildLeaks(before, dir, join(runDir, "runc"), stateDir);
       expect(existsSync(join(stateDir, "projects", "_build", "containers")) ? readdirSync(join(stateDir, "projects", "_build", "containers")) : []).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
