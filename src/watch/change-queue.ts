@@ -22,7 +22,8 @@ export const realTimers: Timers = {
 };
 
 export interface ChangeQueueOptions<R> {
-  quietMs: number;
+  /** Quiet time that ends a batch: a number, or one chosen from the batch so far (its keys and how many changes it holds). */
+  quietMs: number | ((batch: ChangeBatch<R>, changes: number) => number);
   maxWaitMs: number;
   /** Runs one batch; a rejection is the runner's own business (report it there) and does not stop the queue. */
   run(batch: ChangeBatch<R>): Promise<void>;
@@ -40,6 +41,7 @@ function mergeInto<R>(into: ChangeBatch<R>, from: ChangeBatch<R>): void {
 export class ChangeQueue<R> {
   private collecting: ChangeBatch<R> | undefined;
   private firstAt = 0;
+  private changes = 0;
   private timer: unknown;
   private queued: ChangeBatch<R> | undefined;
   private running: Promise<void> | undefined;
@@ -51,18 +53,23 @@ export class ChangeQueue<R> {
     this.timers = options.timers ?? realTimers;
   }
 
-  add(rule: R, path: string): void {
+  /** Records a change; `weight` counts it as that many changes when the quiet time is chosen. */
+  add(rule: R, path: string, weight = 1): void {
     if (this.closed) return;
     const now = this.timers.now();
     if (this.collecting === undefined) {
       this.collecting = new Map();
       this.firstAt = now;
+      this.changes = 0;
     }
+    this.changes += weight;
     let set = this.collecting.get(rule);
     if (set === undefined) this.collecting.set(rule, (set = new Set()));
     set.add(path);
     if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
-    const wait = Math.max(0, Math.min(this.options.quietMs, this.firstAt + this.options.maxWaitMs - now));
+    const q = this.options.quietMs;
+    const quiet = typeof q === "number" ? q : q(this.collecting, this.changes);
+    const wait = Math.max(0, Math.min(quiet, this.firstAt + this.options.maxWaitMs - now));
     this.timer = this.timers.setTimeout(() => this.flush(), wait);
   }
 

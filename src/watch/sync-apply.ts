@@ -5,9 +5,11 @@
 // then removes and renames run back to back. A rename within one directory is
 // atomic, so each file is either the old or the new one, never a prefix.
 import { randomBytes } from "node:crypto";
-import { chmod, copyFile, lchown, lstat, mkdir, readlink, rename, rm, symlink } from "node:fs/promises";
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
+import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, symlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { SystemError } from "../errors.js";
+import type { PathFilter } from "./path-filter.js";
 import type { ContainerRoot } from "./ports.js";
 import { resolveInRootfs, resolveParent } from "./rootfs-path.js";
 import type { HostEntry, SyncPlan } from "./sync-plan.js";
@@ -26,10 +28,10 @@ export async function readHostEntries(paths: Iterable<string>): Promise<HostEntr
   const out: HostEntry[] = [];
   for (const path of [...new Set(paths)].sort()) {
     try {
-      const st = await lstat(path);
+      const st = lstatSync(path); // many small calls: the thread pool round trip would cost more than the call
       if (st.isFile()) out.push({ path, type: "file", mode: st.mode & 0o7777 });
       else if (st.isDirectory()) out.push({ path, type: "dir", mode: st.mode & 0o7777 });
-      else if (st.isSymbolicLink()) out.push({ path, type: "symlink", link: await readlink(path) });
+      else if (st.isSymbolicLink()) out.push({ path, type: "symlink", link: readlinkSync(path) });
       else out.push({ path, type: "other" });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -39,6 +41,42 @@ export async function readHostEntries(paths: Iterable<string>): Promise<HostEntr
   }
   return out;
 }
+
+/**
+ * The entries below each directory in `entries`, added to them. A file
+ * watcher may miss files written into a directory in the moment between its
+ * creation and the watch on it (chokidar does, under load), so a synced
+ * directory is always synced with everything the filter accepts below it.
+ */
+export async function expandDirectories(entries: HostEntry[], filter: PathFilter): Promise<HostEntry[]> {
+  const seen = new Set(entries.map((e) => e.path));
+  const out = [...entries];
+  const walk = async (dir: string): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return; // gone meanwhile: its own event (or its parent's) covers it
+    }
+    for (const name of names.sort()) {
+      const child = posix.join(dir, name);
+      if (seen.has(child)) continue;
+      const [entry] = await readHostEntries([child]);
+      if (entry === undefined || entry.type === "absent") continue;
+      if (entry.type === "dir" && filter.prunes(child)) continue;
+      if (filter.accepts(child)) {
+        seen.add(child);
+        out.push(entry);
+      }
+      if (entry.type === "dir") await walk(child);
+    }
+  };
+  for (const e of entries) if (e.type === "dir") await walk(e.path);
+  return out;
+}
+
+/** Copies in flight at once: enough to keep the disk busy, few enough for a shared machine. */
+const COPY_CONCURRENCY = 8;
 
 const tempName = (dir: string, base: string) => posix.join(dir, `.${base}.stack-sync-${randomBytes(6).toString("hex")}`);
 
@@ -64,13 +102,22 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
   const removes: string[] = [];
   const replaceWithDir: { final: string; mode: number }[] = [];
 
+  // Parents are resolved (and made) one at a time, in plan order, so two
+  // files never race to make the same directory; copies then run a few at once.
+  const parents = new Map<string, string | undefined>();
+  const parentOf = async (target: string): Promise<string | undefined> => {
+    const key = posix.dirname(target);
+    if (!parents.has(key)) parents.set(key, await resolveParent(rootfs, target, created));
+    return parents.get(key);
+  };
   try {
+    const copies: { op: Extract<SyncPlan["ops"][number], { kind: "write" | "symlink" }>; tmp: string; final: string }[] = [];
     for (const op of plan.ops) {
       if (op.kind === "remove") {
         removes.push(op.target);
         continue;
       }
-      const parent = await resolveParent(rootfs, op.target, created);
+      const parent = await parentOf(op.target);
       const base = posix.basename(op.target);
       if (parent === undefined || base === "") continue;
       const final = posix.join(parent, base);
@@ -84,9 +131,12 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
         } else if (st.isDirectory()) {
           if ((st.mode & 0o7777) !== op.mode) await chmod(final, op.mode);
         } else replaceWithDir.push({ final, mode: op.mode });
+        parents.set(op.target, final);
         continue;
       }
-      const tmp = tempName(parent, base);
+      copies.push({ op, tmp: tempName(parent, base), final });
+    }
+    const stageOne = async ({ op, tmp, final }: (typeof copies)[number]): Promise<void> => {
       if (op.kind === "write") {
         try {
           await copyFile(op.source, tmp);
@@ -94,7 +144,7 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
           // Deleted on the host since it was looked at: the container loses it too.
           if (isMissing(e) && (await lstatOrUndefined(op.source)) === undefined) {
             removes.push(op.target);
-            continue;
+            return;
           }
           throw e;
         }
@@ -106,36 +156,60 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
         staged.push({ tmp, final });
         await lchown(tmp, uid, gid);
       }
-    }
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < copies.length) await stageOne(copies[next++]!);
+    };
+    const results = await Promise.allSettled(Array.from({ length: Math.min(COPY_CONCURRENCY, copies.length) }, worker));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   } catch (e) {
     await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));
     throw new SystemError(`sync into ${root.container} failed: ${(e as Error).message}`, { cause: e, hint: "nothing of this batch was applied; the next change retries it" });
   }
 
+  // The commit runs without yielding to the event loop: nothing else of
+  // stack (a restart, an exec, the next batch) can start half-way through it.
+  const lstatNow = (p: string) => {
+    try {
+      return lstatSync(p);
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw e;
+    }
+  };
   try {
+    const removeHosts: string[] = [];
     for (const target of removes) {
       const host = await resolveInRootfs(rootfs, target);
-      if (host === undefined || host === rootfs) continue;
-      if ((await lstatOrUndefined(host)) === undefined) continue;
-      await rm(host, { recursive: true, force: true });
+      if (host !== undefined && host !== rootfs) removeHosts.push(host);
+    }
+    for (const host of removeHosts) {
+      if (lstatNow(host) === undefined) continue;
+      rmSync(host, { recursive: true, force: true });
       result.removed++;
     }
     for (const { final, mode } of replaceWithDir) {
-      await rm(final, { recursive: true, force: true });
-      await mkdir(final, { mode });
-      await chmod(final, mode);
-      await lchown(final, uid, gid);
+      rmSync(final, { recursive: true, force: true });
+      mkdirSync(final, { mode });
+      chmodSync(final, mode);
+      lchownSync(final, uid, gid);
       result.dirs++;
     }
+    staged.sort((a, b) => (a.final < b.final ? -1 : a.final > b.final ? 1 : 0));
     for (const { tmp, final } of staged) {
-      const st = await lstatOrUndefined(final);
-      if (st?.isDirectory()) await rm(final, { recursive: true, force: true });
       try {
-        await rename(tmp, final);
-        result.written++;
+        renameSync(tmp, final);
       } catch (e) {
-        if (!isMissing(e)) throw e; // its directory went away with a remove of this same batch
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") {
+          rmSync(final, { recursive: true, force: true }); // a directory became a file
+          renameSync(tmp, final);
+        } else if (isMissing(e)) continue; // its directory went away with a remove of this same batch
+        else throw e;
       }
+      result.written++;
     }
   } catch (e) {
     await Promise.all(staged.map((s) => rm(s.tmp, { force: true })));

@@ -7,6 +7,7 @@
 //     then the service restarts once if a `restart`/`sync+restart` rule fired.
 // Every action is reported as a WatchEvent through `log`.
 import { watch, type FSWatcher } from "chokidar";
+import { existsSync } from "node:fs";
 import { StackError } from "../errors.js";
 import type { StackModel } from "../schema/model.js";
 import { ChangeQueue, type ChangeBatch, type Timers } from "./change-queue.js";
@@ -16,7 +17,7 @@ import { findOutOfSync } from "./initial-sync.js";
 import { relativeInside } from "./path-filter.js";
 import type { WatchTargetPort } from "./ports.js";
 import { compileWatchRules, isSyncAction, type CompiledRule, type IgnoreFileText } from "./rules.js";
-import { applySync, readHostEntries, type SyncResult } from "./sync-apply.js";
+import { applySync, expandDirectories, readHostEntries, type SyncResult } from "./sync-apply.js";
 import { planSync } from "./sync-plan.js";
 
 export interface WatcherOptions {
@@ -27,9 +28,13 @@ export interface WatcherOptions {
   log: (event: WatchEvent) => void;
   /** Rebuild services with `build:` and no `develop` section on any change in their build context. */
   rebuildOnChange?: boolean;
-  /** Quiet time that ends a batch (default 50 ms). */
+  /** Quiet time that ends a small batch of sync-only changes (default 40 ms). */
   quietMs?: number;
-  /** Longest a batch collects before it is carried out anyway (default 2 s). */
+  /** Quiet time that ends a burst (burstSize changes or more) or a batch that will restart, exec or rebuild (default 250 ms); ten times burstSize changes or more wait four times as long. */
+  burstQuietMs?: number;
+  /** Number of changes from which a batch counts as a burst (default 20). */
+  burstSize?: number;
+  /** Longest a batch collects before it is carried out anyway (default 10 s). */
   maxWaitMs?: number;
   /** Build-context ignore files by service; read from disk when not given. */
   ignoreFiles?: Record<string, IgnoreFileText | undefined>;
@@ -82,8 +87,17 @@ export class Watcher {
       this.queues.set(
         service,
         new ChangeQueue<RuleKey>({
-          quietMs: this.options.quietMs ?? 50,
-          maxWaitMs: this.options.maxWaitMs ?? 2000,
+          // Short for a lone edit to sync (the latency a user feels), longer
+          // once a burst shows (a checkout's events keep coming for a while on
+          // a busy machine) or when the batch restarts or rebuilds something.
+          quietMs: (batch, changes) => {
+            const burst = this.options.burstSize ?? 20;
+            const slow = this.options.burstQuietMs ?? 250;
+            if (changes >= burst * 10) return slow * 4;
+            if (changes >= burst || [...batch.keys()].some((k) => k.rule.action !== "sync")) return slow;
+            return this.options.quietMs ?? 40;
+          },
+          maxWaitMs: this.options.maxWaitMs ?? 10_000,
           timers: this.options.timers,
           run: (batch) => this.runBatch(service, batch),
         }),
@@ -96,7 +110,16 @@ export class Watcher {
     }
 
     const roots = [...new Set(this.rulesList.map((r) => r.path))].sort();
-    const fsw = watch(roots, {
+    // chokidar's "ready" can come before an existing path is watched when a
+    // missing one is in the same list, so missing paths are added afterwards.
+    const missing = roots.filter((p) => !existsSync(p));
+    for (const p of missing) {
+      for (const r of this.rulesList.filter((r) => r.path === p)) {
+        this.emit({ service: r.service, action: "warning", files: [p], elapsedMs: 0, message: `${r.origin}: ${p} does not exist (yet); watching for it` });
+      }
+    }
+    const present = roots.filter((p) => !missing.includes(p));
+    const fsw = watch(present, {
       ignoreInitial: true,
       followSymlinks: false,
       // Atomic-save detection delays deletes by 100 ms; batches look at the
@@ -106,9 +129,10 @@ export class Watcher {
       ignored: (p: string) => this.prunable(p),
     });
     this.fsw = fsw;
-    fsw.on("all", (_event, path) => this.onChange(path));
+    fsw.on("all", (event, path) => this.onChange(path, event === "addDir" || event === "unlinkDir"));
     fsw.on("error", (e) => this.emit({ service: this.services.join(","), action: "warning", files: [], elapsedMs: 0, message: `file watching: ${message(e)}` }));
-    await new Promise<void>((resolve) => fsw.once("ready", () => resolve()));
+    if (present.length > 0) await new Promise<void>((resolve) => fsw.once("ready", () => resolve()));
+    if (missing.length > 0) fsw.add(missing);
     this.state = "running";
     await this.queueInitialSync();
   }
@@ -154,11 +178,14 @@ export class Watcher {
     return covered;
   }
 
-  private onChange(path: string): void {
+  private onChange(path: string, isDirectory: boolean): void {
     if (this.state === "stopped") return;
+    // A directory appearing or going is the start of a burst (its files
+    // follow, and the watcher may take a while to report them).
+    const weight = isDirectory ? (this.options.burstSize ?? 20) : 1;
     for (const rule of this.rulesList) {
       if (!rule.filter.accepts(path)) continue;
-      this.queues.get(rule.service)!.add(this.keys.get(rule)!.live, path);
+      this.queues.get(rule.service)!.add(this.keys.get(rule)!.live, path, weight);
     }
   }
 
@@ -238,7 +265,13 @@ export class Watcher {
     const files = [...new Set(keys.flatMap((k) => [...batch.get(k)!]))].sort();
     try {
       const groups = [];
-      for (const k of keys) groups.push({ rule: { path: k.rule.path, target: k.rule.target!, sharedHostDirs: k.rule.sharedHostDirs, hiddenTargets: k.rule.hiddenTargets }, entries: await readHostEntries(batch.get(k)!) });
+      const touched = new Set(files);
+      for (const k of keys) {
+        const entries = await expandDirectories(await readHostEntries(batch.get(k)!), k.rule.filter);
+        for (const e of entries) touched.add(e.path);
+        groups.push({ rule: { path: k.rule.path, target: k.rule.target!, sharedHostDirs: k.rule.sharedHostDirs, hiddenTargets: k.rule.hiddenTargets }, entries });
+      }
+      files.splice(0, files.length, ...[...touched].sort());
       const plan = planSync(groups);
       if (plan.ops.length === 0) return true; // all of it skipped (reported at start)
       const roots = await this.options.port.containerRoot(service);
