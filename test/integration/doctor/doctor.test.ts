@@ -8,7 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, wr
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { detectCgroupMode } from "../../../src/runtime/index.js";
+import { detectCgroupMode, openRuntime } from "../../../src/runtime/index.js";
+import { makeService } from "../../helpers/model.js";
+import { makeBusyboxRootfs } from "../runtime/busybox-rootfs.js";
 import { runStack, stackBin } from "../../helpers/cli.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
@@ -70,9 +72,10 @@ describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor 
   const ghost = `dghost${tag}`; // crashed project of the test's state dir
   const busy = `dbusy${tag}`; // a project of the test's state dir that a live command holds
   const stranger = `dother${tag}`; // a project no state dir of this test knows
+  const crash = `dcrash${tag}`; // a project whose container outlived a crashed command
   const ghostLink = `stk${randomBytes(6).toString("hex")}`;
   const busyLink = `stk${randomBytes(6).toString("hex")}`;
-  const mine = (line: string) => [ghost, busy, stranger, ghostLink, busyLink].some((n) => line.includes(n)) || line.includes(base);
+  const mine = (line: string) => [ghost, busy, stranger, crash, ghostLink, busyLink].some((n) => line.includes(n)) || line.includes(base);
   let before: HostSnapshot;
 
   beforeAll(() => {
@@ -82,7 +85,9 @@ describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor 
     before = snapshotHost([base]);
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    // Tidies after a failed test; the leak check below covers what the tests' own --fix runs left.
+    await openRuntime({ stateDir: env.STACK_STATE_DIR!, runDir: env.STACK_RUN_DIR! }).cleanupLeftovers(crash).catch(() => undefined);
     for (const n of [`stack-${ghost}-x`, `stack-${busy}-x`, `stack-${stranger}-x`]) tryIp("netns", "del", n);
     for (const l of [ghostLink, busyLink]) tryIp("link", "del", l);
     for (const p of [ghost, busy, stranger]) removeCgroup(p);
@@ -211,5 +216,31 @@ describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor 
     expect(netns).toContain(`stack-${stranger}-x`);
     for (const d of cgroupDirs(`stack/${stranger}/x`)) expect(existsSync(d)).toBe(true);
     expect(readFileSync(join(env.STACK_RUN_DIR!, busy, "lock"), "utf8")).toBe(`${process.pid} up\n`);
+  });
+
+  test("a crashed container of the state dir (overlay mount, cgroup, runc state, dir) is removed by --fix", async () => {
+    const runtime = openRuntime({ stateDir: env.STACK_STATE_DIR!, runDir: env.STACK_RUN_DIR! });
+    const lower = makeBusyboxRootfs(join(base, "lower"));
+    const id = `${crash}-c1`;
+    const h = await runtime.create({ project: crash, id, service: makeService("svc", { command: ["true"], network_mode: "none" }), image: {}, lowerdirs: [lower], network: { mode: "none" } });
+    await runtime.start(h);
+    expect(await runtime.wait(h, 20_000)).toBe(0);
+    // The command that made it "crashed": nothing recorded it in state.json, nothing removed it.
+    const mounted = () => readFileSync("/proc/self/mountinfo", "utf8").includes(h.rootfs);
+    const runcIds = () => execFileSync("runc", ["--root", join(env.STACK_RUN_DIR!, "runc"), "list", "-q"], { encoding: "utf8" }).split("\n").filter(Boolean);
+    expect(mounted()).toBe(true);
+    expect(runcIds()).toContain(id);
+
+    const report = await runStack(["doctor", "--format", "json"], { env });
+    const leftovers = (JSON.parse(report.stdout) as Check[]).find((c) => c.name === "leftovers")!;
+    expect(leftovers.detail).toContain(`project ${crash}: container ${id} (dir, cgroup, overlay mount, runtime state)`);
+
+    const fixed = await runStack(["doctor", "--fix"], { env });
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.stdout).toContain(`fixed: project ${crash}: removed container ${id}`);
+    expect(mounted()).toBe(false);
+    expect(runcIds()).not.toContain(id);
+    expect(existsSync(h.dir)).toBe(false);
+    for (const d of cgroupDirs(`stack/${crash}`)) expect(existsSync(d)).toBe(false);
   });
 });
