@@ -4,9 +4,12 @@
 // directory (with the container user's uid/gid and the host file's mode),
 // then removes and renames run back to back. A rename within one directory is
 // atomic, so each file is either the old or the new one, never a prefix.
+// New directories are made in the first phase (empty until the renames), and
+// a file that becomes a directory is replaced there too, since the staged
+// files below it need it.
 import { randomBytes } from "node:crypto";
-import { chmodSync, lchownSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
-import { chmod, copyFile, lchown, lstat, mkdir, readdir, readlink, rename, rm, symlink } from "node:fs/promises";
+import { lstatSync, readlinkSync, renameSync, rmSync } from "node:fs";
+import { chmod, copyFile, lchown, lstat, mkdir, readdir, rm, symlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { SystemError } from "../errors.js";
 import type { PathFilter } from "./path-filter.js";
@@ -100,7 +103,6 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
   const created = { uid, gid, created: () => void result.dirs++ };
   const staged: { tmp: string; final: string }[] = [];
   const removes: string[] = [];
-  const replaceWithDir: { final: string; mode: number }[] = [];
 
   // Parents are resolved (and made) one at a time, in plan order, so two
   // files never race to make the same directory; copies then run a few at once.
@@ -130,7 +132,14 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
           result.dirs++;
         } else if (st.isDirectory()) {
           if ((st.mode & 0o7777) !== op.mode) await chmod(final, op.mode);
-        } else replaceWithDir.push({ final, mode: op.mode });
+        } else {
+          // A file becomes a directory: the files staged below need it now.
+          await rm(final, { force: true });
+          await mkdir(final, { mode: op.mode });
+          await chmod(final, op.mode);
+          await lchown(final, uid, gid);
+          result.dirs++;
+        }
         parents.set(op.target, final);
         continue;
       }
@@ -189,13 +198,6 @@ export async function applySync(plan: SyncPlan, root: ContainerRoot): Promise<Sy
       if (lstatNow(host) === undefined) continue;
       rmSync(host, { recursive: true, force: true });
       result.removed++;
-    }
-    for (const { final, mode } of replaceWithDir) {
-      rmSync(final, { recursive: true, force: true });
-      mkdirSync(final, { mode });
-      chmodSync(final, mode);
-      lchownSync(final, uid, gid);
-      result.dirs++;
     }
     staged.sort((a, b) => (a.final < b.final ? -1 : a.final > b.final ? 1 : 0));
     for (const { tmp, final } of staged) {

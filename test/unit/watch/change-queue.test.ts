@@ -155,3 +155,24 @@ describe("ChangeQueue", () => {
     expect(runs).toEqual([{ r: ["/a"] }]);
   });
 });
+
+describe("ChangeQueue quiet time chosen per batch", () => {
+  it("waits longer once the batch looks like a burst (weighted changes count)", async () => {
+    const clock = new FakeClock();
+    const runs: number[] = [];
+    const q = new ChangeQueue<string>({ quietMs: (_b, n) => (n >= 20 ? 300 : 40), maxWaitMs: 10_000, timers: clock, run: async (b) => void runs.push(b.get("r")!.size) });
+    q.add("r", "/dir", 20); // a new directory weighs as a burst
+    clock.advance(100);
+    q.add("r", "/dir/a");
+    clock.advance(299);
+    await tick();
+    expect(runs).toEqual([]);
+    clock.advance(1);
+    await q.idle();
+    expect(runs).toEqual([2]);
+    q.add("r", "/x");
+    clock.advance(40);
+    await q.idle();
+    expect(runs).toEqual([2, 1]);
+  });
+});
