@@ -31,7 +31,6 @@ export function parseChallenges(header: string | undefined): Challenge[] {
       i++;
       continue;
     }
-    const start = i;
     const name = token();
     if (name === "") {
       i++; // junk: skip one character
@@ -57,8 +56,8 @@ export function parseChallenges(header: string | undefined): Challenge[] {
       }
       current.params[name.toLowerCase()] = value;
     } else if (s[i] === "=" && !current) {
-      // a parameter before any scheme: not a challenge
-      i = start + name.length + 1;
+      // a parameter before any scheme: not a challenge; skip it
+      while (i < s.length && s[i] !== ",") i++;
     } else {
       current = { scheme: name.toLowerCase(), params: {} };
       out.push(current);
