@@ -1,0 +1,122 @@
+// Build speed: a 10-step Dockerfile that copies 2,000 small files, built
+// cold (fresh state dir), rebuilt fully cached, and rebuilt with one file
+// changed. Times are stack's own (in-process buildImage(), after Node and
+// the modules are loaded) and the CLI's wall time for the cached rebuild
+// minus a bare `node -e 0`. Root; run `npm run build` first.
+//
+//   node bench/build.mjs [--runs N]
+//   STACK_BENCH_DOCKER=1 node bench/build.mjs   also installs docker.io (apt)
+//                                               and times `docker build`
+//                                               (legacy and BuildKit) on the
+//                                               same context.
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { buildImage } from "../dist/image/build/index.js";
+import { ImageStore } from "../dist/image/store/index.js";
+
+const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const root = mkdtempSync(join(tmpdir(), "stack-bench-build-"));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function makeContext() {
+  const ctx = join(root, "ctx");
+  mkdirSync(join(ctx, "files"), { recursive: true });
+  for (let i = 0; i < 2000; i++) {
+    const d = join(ctx, "files", `d${i % 20}`);
+    mkdirSync(d, { recursive: true });
+    writeFileSync(join(d, `f${i}.txt`), `file ${i}\n`);
+  }
+  writeFileSync(join(ctx, "one.txt"), "one\n");
+  writeFileSync(
+    join(ctx, "Dockerfile"),
+    `FROM stack-bench/busybox:latest
+ENV APP=/app
+WORKDIR /app
+COPY files/ /app/files/
+RUN ls -R /app/files | wc -l > /app/count
+LABEL bench=build
+ARG VERSION=1
+COPY one.txt /app/
+RUN cat /app/one.txt > /app/one.copy
+CMD ["sh"]
+`,
+  );
+  return ctx;
+}
+
+async function importBusybox(stateDir) {
+  const rootfs = join(root, "rootfs");
+  rmSync(rootfs, { recursive: true, force: true });
+  for (const d of ["bin", "etc", "tmp", "dev", "proc", "sys"]) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync("/bin/busybox", join(rootfs, "bin/busybox"));
+  chmodSync(join(rootfs, "bin/busybox"), 0o755);
+  for (const a of ["sh", "ls", "wc", "cat", "echo", "true"]) symlinkSync("busybox", join(rootfs, "bin", a));
+  writeFileSync(join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+  writeFileSync(join(rootfs, "etc/group"), "root:x:0:\n");
+  const tar = execFileSync("tar", ["-C", rootfs, "-cf", "-", "."], { maxBuffer: 64 << 20 });
+  await new ImageStore(stateDir).importRootfs(Readable.from(tar), "stack-bench/busybox:latest");
+}
+
+const ctx = makeContext();
+const request = { context: ctx, dockerfile: join(ctx, "Dockerfile"), args: {}, labels: {}, network: "none", extraHosts: [], noCache: false, pull: false, tags: ["stack-bench/app:latest"], additionalContexts: {}, secrets: [] };
+const cold = [];
+const cached = [];
+const changed = [];
+const cli = [];
+let stateDir;
+const runDir = join(root, "run");
+try {
+  for (let r = 0; r < runs; r++) {
+    stateDir = join(root, `state-${r}`);
+    await importBusybox(stateDir);
+    let t = performance.now();
+    await buildImage({ stateDir, runDir }, request);
+    cold.push(performance.now() - t);
+    t = performance.now();
+    const events = [];
+    await buildImage({ stateDir, runDir }, request, (e) => events.push(e));
+    cached.push(performance.now() - t);
+    if (!events.some((e) => e.status === "cached")) throw new Error("the rebuild was not cached");
+    writeFileSync(join(ctx, "files", "d7", "f7.txt"), `changed ${r}\n`);
+    t = performance.now();
+    await buildImage({ stateDir, runDir }, request);
+    changed.push(performance.now() - t);
+    // The CLI, cached, against a bare node start.
+    const proj = join(root, "proj");
+    mkdirSync(proj, { recursive: true });
+    writeFileSync(join(proj, "compose.yaml"), `services:\n  app:\n    image: stack-bench/app:latest\n    build:\n      context: ${ctx}\n      network: none\n`);
+    const env = { ...process.env, STACK_STATE_DIR: stateDir, STACK_RUN_DIR: runDir };
+    const time = (argv) => {
+      const s = performance.now();
+      const p = spawnSync(process.execPath, argv, { cwd: proj, env, encoding: "utf8" });
+      if (p.status !== 0) throw new Error(p.stderr);
+      return performance.now() - s;
+    };
+    const bare = time(["-e", "0"]);
+    cli.push(time([new URL("../bin/stack", import.meta.url).pathname, "build", "-q"]) - bare);
+  }
+  const f = (xs) => `${median(xs).toFixed(0)} ms`;
+  console.log(`stack build (${runs} runs, medians): cold ${f(cold)}, cached ${f(cached)}, one file changed ${f(changed)}; CLI cached rebuild beyond node start ${f(cli)}`);
+  if (process.env.STACK_BENCH_DOCKER === "1") {
+    execFileSync("apt-get", ["install", "-y", "docker.io"], { stdio: "inherit" });
+    const tar = execFileSync("tar", ["-C", join(root, "rootfs"), "-cf", "-", "."], { maxBuffer: 64 << 20 });
+    execFileSync("docker", ["import", "-", "stack-bench/busybox:latest"], { input: tar });
+    for (const [name, buildkit] of [["legacy", "0"], ["BuildKit", "1"]]) {
+      const dt = (args) => {
+        const s = performance.now();
+        execFileSync("docker", ["build", "-q", ...args, "-t", "stack-bench/app:docker", ctx], { env: { ...process.env, DOCKER_BUILDKIT: buildkit } });
+        return performance.now() - s;
+      };
+      const c = dt(["--no-cache"]);
+      const k = dt([]);
+      writeFileSync(join(ctx, "files", "d7", "f7.txt"), `docker ${Date.now()}\n`);
+      const o = dt([]);
+      console.log(`docker build (${name}): cold ${c.toFixed(0)} ms, cached ${k.toFixed(0)} ms, one file changed ${o.toFixed(0)} ms`);
+    }
+  }
+} finally {
+  rmSync(root, { recursive: true, force: true });
+}
