@@ -10,7 +10,7 @@ export { ChangeQueue, realTimers } from "./change-queue.js";
 export type { ChangeBatch, ChangeQueueOptions, Timers } from "./change-queue.js";
 export { containerPathOf, planSync } from "./sync-plan.js";
 export type { HostEntry, SyncOp, SyncPlan, SyncRuleSpec } from "./sync-plan.js";
-export { applySync, readHostEntries } from "./sync-apply.js";
+export { applySync, expandDirectories, readHostEntries } from "./sync-apply.js";
 export type { SyncResult } from "./sync-apply.js";
 export { resolveInRootfs, resolveParent } from "./rootfs-path.js";
 export { findOutOfSync } from "./initial-sync.js";
