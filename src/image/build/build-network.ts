@@ -7,7 +7,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../fs/atomic-write.js";
-import { LinuxNetworkHost, NetworkManager, parseResolvConf } from "../../network/index.js";
+import type { NetworkManager } from "../../network/index.js";
 import type { NetworkNamespace } from "../../runtime/index.js";
 import type { ExtraHostModel, NetworkModel } from "../../schema/model.js";
 import { BUILD_PROJECT } from "./run-step.js";
@@ -63,6 +63,8 @@ export class BuildNetwork {
     } catch {
       // no host resolvers: the container gets none either
     }
+    // Loaded on the first RUN that needs a network: a cached build never pays for it.
+    const { LinuxNetworkHost, NetworkManager, parseResolvConf } = await import("../../network/index.js");
     this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: this.stateDir, hostResolvers: parseResolvConf(resolv) });
     await this.manager.ensureNetworks(BUILD_PROJECT, [buildNetwork(this.stateDir)]);
     const r = await this.manager.attachContainer(BUILD_PROJECT, {

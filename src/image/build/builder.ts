@@ -12,7 +12,7 @@ import { basename, isAbsolute, join, posix, resolve as resolvePath } from "node:
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
-import { openRuntime, type ContainerRuntime } from "../../runtime/index.js";
+import type { ContainerRuntime } from "../../runtime/index.js";
 import { compileIgnore, ignoreFileCandidates, type IgnoreRules } from "../dockerignore.js";
 import type { Instruction } from "../dockerfile/instructions.js";
 import { loadDockerfile } from "../dockerfile/instructions.js";
@@ -133,8 +133,12 @@ export class Builder {
     this.runtimeInstance = env.runtime;
   }
 
-  private get runtime(): ContainerRuntime {
-    this.runtimeInstance ??= openRuntime({ stateDir: this.env.stateDir, runDir: this.env.runDir });
+  /** The runtime, loaded on the first RUN that misses the cache. */
+  async runtime(): Promise<ContainerRuntime> {
+    if (!this.runtimeInstance) {
+      const { openRuntime } = await import("../../runtime/index.js");
+      this.runtimeInstance = openRuntime({ stateDir: this.env.stateDir, runDir: this.env.runDir });
+    }
     return this.runtimeInstance;
   }
 
@@ -202,10 +206,6 @@ export class Builder {
 
   get imageStore(): ImageStore {
     return this.store;
-  }
-
-  get runtimeOf(): ContainerRuntime {
-    return this.runtime;
   }
 
   get pull(): BuildEnvironment["pull"] {
@@ -596,7 +596,7 @@ class BuildRun {
       else if (networkMode === "default") ns = await this.network.namespace();
       else throw new InvalidInputError(`${where}: RUN --network=${networkMode} is not one of default, host, none`);
       const lowerdirs = await builder.lowerdirs(state.layers);
-      const runtime = builder.runtimeOf;
+      const runtime = await builder.runtime();
       const result = await runBuildContainer(
         runtime,
         {
