@@ -20,6 +20,7 @@
 // Anything stack-named that no project of this state directory owns (another
 // STACK_STATE_DIR's, or one that is gone) is reported, never removed.
 import type { CheckResult } from "./facts.js";
+import { netnsPrefix } from "../network/names.js";
 
 /** What network.json records of one network. */
 export interface NetworkRecordFacts {
@@ -106,10 +107,6 @@ export interface LeftoverPlan {
 export const STRAY_NETNS_MIN_AGE_MS = 60_000;
 
 const LIVE_RUNTIME_STATUS = new Set(["creating", "created", "running", "paused"]);
-
-function netnsPrefix(project: string): string {
-  return `stack-${project}-`;
-}
 
 export function planLeftovers(f: LeftoverFacts): LeftoverPlan {
   const plan: LeftoverPlan = { projects: [], runtimeState: [], firewall: false, leftovers: [], foreign: [], skipped: [] };

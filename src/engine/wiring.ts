@@ -113,6 +113,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     return r;
   };
   const handleOf = (name: string) => runtime.load(project, record(name).id);
+  const loadHandle = (r: ContainerRecord): ContainerHandle | undefined => {
+    try {
+      return runtime.load(project, r.id);
+    } catch {
+      return undefined;
+    }
+  };
 
   let client: SupervisorClient | undefined;
   const supervisor = async (): Promise<SupervisorClient> => {
@@ -208,7 +215,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 
     async stop(name, timeoutMs) {
       const r = record(name);
-      const h = runtime.load(project, r.id);
+      const h = loadHandle(r);
+      if (!h) return; // its folder is gone (a crash mid-remove): nothing runs
       const sup = await runningSupervisor();
       await sup?.stopping([r.id]);
       const service = r.config as ServiceModel;
@@ -224,15 +232,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async remove(name) {
       const r = record(name);
       const sup = await runningSupervisor();
-      await sup?.stopping([r.id]);
-      let h: ContainerHandle | undefined;
-      try {
-        h = runtime.load(project, r.id);
-      } catch {
-        // its folder is gone already: only the network side is left
-      }
-      if (h) await runtime.remove(h);
-      await sup?.forget(r.id);
+      // A one-off run in the foreground was never supervised: nothing to tell.
+      const supervised = sup ? (await sup.status()).some((s) => s.id === r.id) : false;
+      if (supervised) await sup!.stopping([r.id]);
+      const h = loadHandle(r);
+      if (h) await runtime.remove(h); // else its folder is gone already: only the network side is left
+      if (supervised) await sup!.forget(r.id);
       await network.unpublishPorts(project, name);
       await network.detachContainer(project, name);
     },

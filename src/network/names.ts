@@ -17,13 +17,16 @@ export function vethHostName(netns: string, networkName: string): string {
   return `stk${shortHash(`veth\0${netns}\0${networkName}`)}`;
 }
 
+// `.` cannot occur in a project name, so `stack-<project>.` is a prefix no
+// other project's namespaces share (with "-", project "app" would claim the
+// namespaces of project "app-api").
 export function netnsName(project: string, container: string): string {
-  const prefix = `stack-${project}-`;
-  return container.startsWith(`${project}-`) ? `stack-${container}` : `${prefix}${container}`;
+  const rest = container.startsWith(`${project}-`) ? container.slice(project.length + 1) : container;
+  return `${netnsPrefix(project)}${rest}`;
 }
 
 export function netnsPrefix(project: string): string {
-  return `stack-${project}-`;
+  return `stack-${project}.`;
 }
 
 /** The id of one stack state directory in the shared nft table (its chains are `forward_<id>` …). */

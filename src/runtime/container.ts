@@ -407,6 +407,36 @@ export class ContainerRuntime {
     }
   }
 
+  /** Starts a command in the running container and returns at once (`stack exec -d`); its output goes nowhere. */
+  execDetached(h: ContainerHandle, argv: string[], options: ExecOptions = {}): number {
+    // The process file stays until the container is removed: runc reads it after we return.
+    const file = this.writeProcessFile(h, this.execProcess(h, argv, { ...options, tty: false }));
+    const devnull = openSync("/dev/null", constants.O_WRONLY);
+    try {
+      return this.deps.runner.spawnDetached(this.deps.runtime.execArgv(h.id, file, false), { stdout: devnull, stderr: devnull });
+    } finally {
+      closeSync(devnull);
+    }
+  }
+
+  /**
+   * Runs a created container in the foreground with the caller's stdio
+   * (`stack run` attached, a terminal when asked) and records its exit status
+   * in the exit file, as the monitor would.
+   */
+  async runForeground(h: ContainerHandle, options: { tty: boolean }): Promise<number> {
+    if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "create a new one" });
+    if (options.tty) {
+      const specFile = join(h.dir, "config.json");
+      const spec = JSON.parse(readFileSync(specFile, "utf8")) as OciSpec;
+      spec.process.terminal = true;
+      writeJsonAtomic(specFile, spec);
+    }
+    const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile));
+    writeFileAtomic(h.exitFile, `${code}\n`);
+    return code;
+  }
+
   async pause(h: ContainerHandle): Promise<void> {
     await this.cgroup(h).freeze();
   }

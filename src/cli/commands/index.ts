@@ -6,10 +6,12 @@ import { registerBuild } from "./build.js";
 import { registerConfig } from "./config.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerDoctor } from "./doctor.js";
+import { registerExec } from "./exec.js";
 import { registerExport } from "./export.js";
 import { registerGraph } from "./graph.js";
 import { registerImage } from "./image.js";
 import { registerLifecycle } from "./lifecycle.js";
+import { registerRegistryVerbs } from "./login.js";
 import { registerVersion } from "./version.js";
 
 export const registrations: Array<(program: Command) => void> = [
@@ -17,9 +19,11 @@ export const registrations: Array<(program: Command) => void> = [
   registerConfig,
   registerDockerfile,
   registerDoctor,
+  registerExec,
   registerExport,
   registerGraph,
   registerImage,
   registerLifecycle,
+  registerRegistryVerbs,
   registerVersion,
 ];

@@ -239,4 +239,39 @@ services:
       await follower;
     }
   });
+
+  test("exec runs in a running container (exit code, -e, -u); run starts a one-off with the service's config, stdin and exit code, and --rm removes it", async () => {
+    p = await makeProject("exec");
+    p.write(`
+services:
+  db:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo stored > /tmp/data; exec sleep 600'
+    environment: {ROLE: database}
+  app:
+    image: ${IMAGE}
+    command: echo default-command
+    environment: {ROLE: application}
+    depends_on: [db]
+`);
+    expect((await p.stack(["up", "-d", "db"])).exitCode).toBe(0);
+    const cat = await p.stack(["exec", "db", "cat", "/tmp/data"]);
+    expect([cat.exitCode, cat.stdout]).toEqual([0, "stored\n"]);
+    const env = await p.stack(["exec", "-T", "-e", "EXTRA=1", "-u", "app", "db", "sh", "-c", "echo $ROLE $EXTRA $(id -u); exit 4"]);
+    expect([env.exitCode, env.stdout]).toEqual([4, "database 1 1000\n"]);
+    const missing = await p.stack(["exec", "app", "true"]);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toMatch(/service "app" has no container 1\nhint: start it with `stack up -d`/);
+
+    const run = await p.stack(["run", "--rm", "-T", "-e", "EXTRA=2", "app", "sh", "-c", "echo $ROLE $EXTRA; cat; exit 5"], { input: "from-stdin\n" });
+    expect(run.stdout).toBe("application 2\nfrom-stdin\n");
+    expect(run.exitCode).toBe(5);
+    const plain = await p.stack(["run", "-T", "--name", "once", "app"]);
+    expect([plain.exitCode, plain.stdout]).toEqual([0, "default-command\n"]);
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    const names = ps.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { Name: string }).Name);
+    expect(names).toContain(`${p.name}-db-1`);
+    expect(names.filter((n) => n.includes("-run-"))).toEqual([]); // --rm removed it
+  });
 });

@@ -4,6 +4,7 @@
 // networks get no way out; networks of the same and of different projects
 // cannot reach each other.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { netnsName } from "../../../src/network/names.js";
 import { execa } from "execa";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,7 +78,7 @@ describe.skipIf(skipUnlessRoot("network egress tests"))("egress, internal networ
 
   async function attach(project: string, container: string, networks: string[]) {
     const r = await manager.attachContainer(project, { container, service: container, networks: Object.fromEntries(networks.map((n) => [n, sn()])), ...plain });
-    return { ns: `stack-${project}-${container}`, address: r.addresses[0]!.address, r };
+    return { ns: netnsName(project, container), address: r.addresses[0]!.address, r };
   }
 
   it("reaches an outside host through NAT; an internal network has no way out", async () => {

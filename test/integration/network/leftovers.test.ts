@@ -1,5 +1,5 @@
 // After a crash: a new manager (a new process) removes what the state file
-// records and any stack-<project>-* namespace, leaving nothing behind. And
+// records and any stack-<project>.* namespace, leaving nothing behind. And
 // the embedded DNS over TCP, on loopback.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { execa } from "execa";
@@ -36,7 +36,7 @@ describe.skipIf(skipUnlessRoot("network leftover tests"))("crash leftovers and D
     await crashed.attachContainer("lo1", { container: "lo1-a-1", service: "a", networks: { default: sn() }, ...plain });
     await crashed.publishPorts("lo1", "lo1-a-1", [{ target: 80, protocol: "tcp", mode: "ingress" }], { via: "dnat" });
     // A namespace made just before the crash, not yet recorded.
-    await execa("ip", ["netns", "add", "stack-lo1-b-1"]);
+    await execa("ip", ["netns", "add", "stack-lo1.b-1"]);
     const after = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: join(dir, "state") });
     await after.cleanLeftovers("lo1");
     expect((await execa("nft", ["list", "tables"])).stdout).not.toMatch(/\bstack\b/);

@@ -3,6 +3,7 @@
 // round-robin for a scaled service, a restarted container's new address, and
 // forwarding to a fake upstream resolver on loopback.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { netnsName } from "../../../src/network/names.js";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +44,7 @@ describe.skipIf(skipUnlessRoot("network name tests"))("embedded DNS between cont
 
   async function container(name: string, service: string, aliases: string[] = [], links: Array<{ service: string; alias: string }> = []) {
     const r = await manager.attachContainer("names", { container: name, service, networks: { default: sn(aliases) }, ...plain, links });
-    return { ...r, ns: `stack-${name}`, etc: writeEtc(dir, name, r) };
+    return { ...r, ns: netnsName("names", name), etc: writeEtc(dir, name, r) };
   }
 
   async function startDns(upstreamPort?: number) {

@@ -125,26 +125,26 @@ describe("planLeftovers", () => {
     const f = facts({
       projects: [project("demo", { recorded: [{ name: "demo-web-1", id: "w1" }] })],
       netns: [
-        { name: "stack-demo-old-1", inUse: false, ageMs: OLD },
-        { name: "stack-demo-young-1", inUse: false, ageMs: 3000 },
-        { name: "stack-demo-busy-1", inUse: true, ageMs: OLD },
+        { name: "stack-demo.old-1", inUse: false, ageMs: OLD },
+        { name: "stack-demo.young-1", inUse: false, ageMs: 3000 },
+        { name: "stack-demo.busy-1", inUse: true, ageMs: OLD },
       ],
     });
     const plan = planLeftovers(f);
-    expect(plan.projects).toEqual([{ project: "demo", keep: ["w1"], containers: [], emptyCgroup: false, network: { mode: "none" }, strayNetns: ["stack-demo-old-1"] }]);
+    expect(plan.projects).toEqual([{ project: "demo", keep: ["w1"], containers: [], emptyCgroup: false, network: { mode: "none" }, strayNetns: ["stack-demo.old-1"] }]);
     expect(plan.skipped).toEqual([
-      "project demo: netns stack-demo-busy-1 has no record but a process is in it",
-      "project demo: netns stack-demo-young-1 has no record but is only 3 s old (maybe being set up)",
+      "project demo: netns stack-demo.busy-1 has no record but a process is in it",
+      "project demo: netns stack-demo.young-1 has no record but is only 3 s old (maybe being set up)",
     ]);
   });
 
-  test("cleanLeftovers is not used when another project's namespace shares the prefix (it would delete it)", () => {
+  test("another project's namespaces never share a project's prefix (project app vs app-api)", () => {
     const f = crashed("app");
-    f.projects.push(project("app-api", { recorded: [{ name: "app-api-web-1", id: "x" }], networkContainers: [{ container: "app-api-web-1", netns: "stack-app-api-web-1", ownsNetns: true, hostVeths: [] }] }));
-    f.netns.push({ name: "stack-app-api-web-1", inUse: false, ageMs: OLD });
+    f.projects.push(project("app-api", { recorded: [{ name: "app-api-web-1", id: "x" }], networkContainers: [{ container: "app-api-web-1", netns: "stack-app-api.web-1", ownsNetns: true, hostVeths: [] }] }));
+    f.netns.push({ name: "stack-app-api.web-1", inUse: false, ageMs: OLD });
     const plan = planLeftovers(f);
     const app = plan.projects.find((p) => p.project === "app");
-    expect(app?.network).toEqual({ mode: "all", viaCleanLeftovers: false });
+    expect(app?.network).toEqual({ mode: "all", viaCleanLeftovers: true });
     expect(plan.projects.find((p) => p.project === "app-api")).toBeUndefined();
   });
 

@@ -101,10 +101,10 @@ describe("NetworkManager", () => {
     const nets = m.readState("p").networks;
     const r = await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { c: sn({ priority: 10 }), a: sn(), b: sn({ aliases: ["www"] }) }, macAddress: "02:00:00:00:00:01", ...plain });
     expect(r.addresses.map((a) => `${a.ifname}:${a.network}`)).toEqual(["eth0:p_c", "eth1:p_a", "eth2:p_b"]);
-    expect(r.netnsPath).toBe("/run/netns/stack-p-web-1");
+    expect(r.netnsPath).toBe("/run/netns/stack-p.web-1");
     expect(r.resolvConf).toBe(`nameserver ${nets["p_c"]!.gateway}\n`);
-    expect(host.ip).toContain(`[stack-p-web-1] route add default via ${nets["p_c"]!.gateway}`);
-    expect(host.ip.some((l) => l.includes("peer name eth0 address 02:00:00:00:00:01 netns stack-p-web-1"))).toBe(true);
+    expect(host.ip).toContain(`[stack-p.web-1] route add default via ${nets["p_c"]!.gateway}`);
+    expect(host.ip.some((l) => l.includes("peer name eth0 address 02:00:00:00:00:01 netns stack-p.web-1"))).toBe(true);
     expect(orderServiceNetworks({ z: sn(), y: sn() })).toEqual(["y", "z"]);
   });
 
@@ -137,7 +137,7 @@ describe("NetworkManager", () => {
     await m.ensureNetworks("p", [network("default", "p")]);
     const none = await m.attachContainer("p", { container: "p-n-1", service: "n", networkMode: "none", networks: { default: sn() }, ...plain });
     expect(none.addresses).toEqual([]);
-    expect(host.ip).toContain("[stack-p-n-1] link set lo up");
+    expect(host.ip).toContain("[stack-p.n-1] link set lo up");
     expect(none.resolvConf).toBe("nameserver 192.0.2.53\n");
     const h = await m.attachContainer("p", { container: "p-h-1", service: "h", networkMode: "host", networks: {}, ...plain });
     expect(h).toMatchObject({ mode: "host", addresses: [] });
@@ -145,7 +145,7 @@ describe("NetworkManager", () => {
     const side = await m.attachContainer("p", { container: "p-side-1", service: "side", networkMode: "service:web", networks: {}, ...plain });
     expect(side.netnsPath).toBe(web.netnsPath);
     await m.detachContainer("p", "p-side-1");
-    expect(host.ip.filter((l) => l.includes("netns del stack-p-web-1"))).toEqual([]);
+    expect(host.ip.filter((l) => l.includes("netns del stack-p.web-1"))).toEqual([]);
   });
 
   it.each([
@@ -190,15 +190,16 @@ describe("NetworkManager", () => {
     await expect(m.publishPorts("q", "q-nope-1", [], { via: "dnat" })).rejects.toThrow('container "q-nope-1" has no network address');
   });
 
-  it("cleans leftovers: recorded namespaces and stray stack-<project>-* ones", async () => {
+  it("cleans leftovers: recorded namespaces and stray stack-<project>.* ones, never another project's", async () => {
     await m.ensureNetworks("p", [network("default", "p")]);
     await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
-    host.netns = ["stack-p-ghost-1", "stack-other-x-1"];
+    host.netns = ["stack-p.ghost-1", "stack-p-x.web-1", "stack-other.x-1"];
     host.ip = [];
     await m.cleanLeftovers("p");
-    expect(host.ip).toContain("~netns del stack-p-ghost-1");
-    expect(host.ip).toContain("~netns del stack-p-web-1");
+    expect(host.ip).toContain("~netns del stack-p.ghost-1");
+    expect(host.ip).toContain("~netns del stack-p.web-1");
     expect(host.ip.some((l) => l.includes("stack-other"))).toBe(false);
+    expect(host.ip.some((l) => l.includes("stack-p-x.web-1"))).toBe(false); // project "p-x" is not "p"
     expect(m.readState("p")).toMatchObject({ networks: {}, containers: {}, ports: [] });
   });
 });
