@@ -7,7 +7,7 @@
 //     then the service restarts once if a `restart`/`sync+restart` rule fired.
 // Every action is reported as a WatchEvent through `log`.
 import { watch, type FSWatcher } from "chokidar";
-import { existsSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { StackError } from "../errors.js";
 import type { StackModel } from "../schema/model.js";
 import { ChangeQueue, type ChangeBatch, type Timers } from "./change-queue.js";
@@ -47,6 +47,18 @@ interface RuleKey {
   initial: boolean;
 }
 
+/** Longer than chokidar's 50 ms change throttle. */
+const RECHECK_MS = 75;
+
+function statKey(path: string): string {
+  try {
+    const st = lstatSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return "absent";
+  }
+}
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export function describeCommand(argv: string[]): string {
@@ -60,6 +72,7 @@ export class Watcher {
   private readonly keys = new Map<CompiledRule, { live: RuleKey; initial: RuleKey }>();
   private fsw: FSWatcher | undefined;
   private state: "new" | "starting" | "running" | "stopped" = "new";
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly options: WatcherOptions) {}
 
@@ -141,6 +154,8 @@ export class Watcher {
   async stop(): Promise<void> {
     if (this.state === "stopped") return;
     this.state = "stopped";
+    for (const t of this.rechecks.values()) clearTimeout(t);
+    this.rechecks.clear();
     await this.fsw?.close();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
   }
@@ -178,8 +193,26 @@ export class Watcher {
     return covered;
   }
 
+  /**
+   * chokidar drops a "change" that follows another of the same file within
+   * 50 ms (its throttle has no trailing event), so a second quick save could
+   * be lost. Each event therefore takes the file's stat and looks again a bit
+   * later: if the file changed meanwhile, that counts as a change.
+   */
+  private recheckLater(path: string): void {
+    if (this.rechecks.has(path) || this.state === "stopped") return;
+    const before = statKey(path);
+    const timer = setTimeout(() => {
+      this.rechecks.delete(path);
+      if (statKey(path) !== before) this.onChange(path, false);
+    }, RECHECK_MS);
+    timer.unref();
+    this.rechecks.set(path, timer);
+  }
+
   private onChange(path: string, isDirectory: boolean): void {
     if (this.state === "stopped") return;
+    if (!isDirectory) this.recheckLater(path);
     // A directory appearing or going is the start of a burst (its files
     // follow, and the watcher may take a while to report them).
     const weight = isDirectory ? (this.options.burstSize ?? 20) : 1;

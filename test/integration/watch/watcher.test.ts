@@ -77,6 +77,20 @@ describe("Watcher: sync", () => {
     expect(readdirSync(join(rootfs, "app"))).toEqual(["index.js"]);
   });
 
+  it("does not lose a second save that follows a sync at once (chokidar throttles changes for 50 ms)", async () => {
+    const { events } = await startWatcher([makeService("app", { develop: { watch: [rule()] } })]);
+    for (let i = 0; i < 5; i++) {
+      const from = events.events.length;
+      writeFileSync(join(host, "src", "index.js"), `first ${i}\n`);
+      await events.waitFor((e) => e.action === "sync", 5000, from);
+      writeFileSync(join(host, "src", "index.js"), `second ${i}\n`);
+      const end = Date.now() + 3000;
+      while (read("app/index.js") !== `second ${i}\n` && Date.now() < end) await sleep(10);
+      expect(read("app/index.js")).toBe(`second ${i}\n`);
+      await watcher!.idle();
+    }
+  });
+
   it("creates directories, and propagates deletions of files and whole directories", async () => {
     const { events } = await startWatcher([makeService("app", { develop: { watch: [rule()] } })]);
     mkdirSync(join(host, "src", "lib", "deep"), { recursive: true });
@@ -253,7 +267,7 @@ describe("Watcher: rebuild", () => {
 
   it("changes during a slow rebuild give exactly one more rebuild", async () => {
     const { events, port } = await startWatcher([makeService("app", { build: build(), develop: { watch: [rebuildRule()] } })]);
-    port.rebuildDelayMs = 800;
+    port.rebuildDelayMs = 1500;
     writeFileSync(join(host, "Dockerfile"), "FROM scratch\n");
     await events.waitFor(() => port.calls.includes("rebuild app start"));
     for (let i = 0; i < 4; i++) {
@@ -337,6 +351,19 @@ describe("Watcher: start and stop", () => {
     const w = new Watcher({ model: makeStack([makeService("app", { develop: { watch: [rule({ target: undefined })] } })]), port: new TempDirPort({}), log: () => {} });
     await expect(w.start()).rejects.toThrow(/services\.app\.develop\.watch\[0\]\.target: missing/);
     expect(inotifyWatchCount()).toBe(inotifyBefore);
+  });
+
+  it("starts once", async () => {
+    await startWatcher([makeService("app", { develop: { watch: [rule()] } })]);
+    await expect(watcher!.start()).rejects.toThrow("Watcher.start: already running");
+  });
+
+  it("skips initial_sync for a service that does not run, and says so", async () => {
+    const port = new TempDirPort({});
+    const events = new EventLog();
+    watcher = new Watcher({ model: makeStack([makeService("app", { develop: { watch: [rule({ initial_sync: true })] } })], { project_dir: host }), port, log: events.log });
+    await watcher.start();
+    expect(events.of("warning").map(formatWatchEvent)).toEqual(["app: not running: initial sync skipped"]);
   });
 
   it("stop ends watching: later changes do nothing", async () => {
