@@ -19,6 +19,8 @@ export interface SessionOptions {
   services?: string[];
   /** The command's name, when it changes the project (takes the project lock). */
   lock?: string;
+  /** --build / --no-build / --pull of the verb. */
+  imageFlags?: import("../engine/image-policy.js").ImageFlags;
 }
 
 function isTty(stream: NodeJS.WritableStream): boolean {
@@ -37,16 +39,41 @@ export async function openSessionFor(ctx: CliContext, model: StackModel, options
     import("../engine/wiring.js"),
     import("../engine/lock.js"),
   ]);
-  const progress = createProgress(resolveProgressMode(ctx.globals.progress, isTty(ctx.stderr)), ctx.stderr);
+  const progressMode = resolveProgressMode(ctx.globals.progress, isTty(ctx.stderr));
+  const progress = createProgress(progressMode, ctx.stderr);
+  const pull = async (ref: string, platform?: string) => {
+    const [{ pullImage }, { registrySettings }, { createTransferRenderer }] = await Promise.all([
+      import("../image/registry/index.js"),
+      import("./commands/image-registry.js"),
+      import("../image/registry/progress.js"),
+    ]);
+    const renderer = progressMode === "quiet" || progressMode === "json" ? undefined : createTransferRenderer("pull", ctx.stderr, progressMode === "tty");
+    const result = await pullImage({ stateDir: ctx.stateDir, store: engine.store, ref, ...(platform ? { platform } : {}), ...registrySettings(ctx), warn: (m) => ctx.warn(m), ...(renderer ? { onProgress: (e) => renderer.update(e) } : {}) });
+    renderer?.finish();
+    return { ref, digest: (await engine.store.get(ref)).digest };
+  };
+  let engine: Engine; // assigned below; the callbacks above run only once it is
   const lock = options.lock ? await lockProject(ctx.runDir, model.name, options.lock) : undefined;
   try {
-    const engine = await openEngine({
+    engine = await openEngine({
       project: model.name,
       stateDir: ctx.stateDir,
       runDir: ctx.runDir,
       warn: ctx.warn,
       progress: progress.sink,
       ...(ctx.env.STACK_RUNTIME ? { runtimeOverride: ctx.env.STACK_RUNTIME } : {}),
+      ...(options.imageFlags ? { imageFlags: options.imageFlags } : {}),
+      build: async (service, ref) => {
+        const { buildImage, buildRequestOf } = await import("../image/build/index.js");
+        const { formatProgress } = await import("../image/build/build-command.js");
+        const req = buildRequestOf(model, service, {}, ctx.env);
+        await buildImage({ stateDir: ctx.stateDir, runDir: ctx.runDir, store: engine.store, runtime: engine.runtime, pull: async (r) => void (await pull(r)) }, req, (e) => {
+          const line = formatProgress(service.name, e);
+          if (line !== undefined && progressMode !== "quiet" && progressMode !== "json") ctx.stderr.write(`${line}\n`);
+        });
+        return { ref, digest: (await engine.store.get(ref)).digest };
+      },
+      pull: async (ref, service) => pull(ref, service.platform),
     });
     return {
       model,

@@ -92,10 +92,7 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
   // Images first: a missing image fails before anything changes.
   const images = new Map<string, ImageInfo>();
   for (const name of selection) {
-    const t0 = deps.clock.now();
-    const info = await deps.images.ensure(model.services[name]!);
-    images.set(name, info);
-    if (deps.clock.now() - t0 > 50) deps.progress({ service: name, container: name, phase: "pulling", detail: info.ref, elapsedMs: deps.clock.now() - t0 });
+    images.set(name, await deps.images.ensure(model.services[name]!));
   }
   const hashes: Record<string, string> = {};
   for (const name of selection) hashes[name] = deps.hash(model.services[name]!, images.get(name)!.digest);

@@ -39,8 +39,10 @@ export interface EngineOptions {
   supervisorEntry?: string;
   /** Builds a service's image when it has `build:` (wired by the CLI when the builder is available). */
   build?: (service: ServiceModel, ref: string) => Promise<ImageInfo>;
-  /** Pulls an image that is not in the store. */
+  /** Pulls an image (the registry client, wired by the CLI). */
   pull?: (ref: string, service: ServiceModel) => Promise<ImageInfo>;
+  /** --build, --no-build, --pull of `up`/`create`/`run`. */
+  imageFlags?: import("./image-policy.js").ImageFlags;
 }
 
 export interface Engine extends EngineDeps {
@@ -138,13 +140,32 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async ensure(service) {
       const ref = imageRefOf(project, service);
       const local = await store.resolve(ref);
-      if (local) return { ref, digest: local.digest };
-      if (service.build && opts.build) return await opts.build(service, ref);
-      if (service.image && opts.pull && service.pull_policy !== "never") return await opts.pull(ref, service);
+      const { decideImage } = await import("./image-policy.js");
+      const { lastPulledAt } = await import("../image/registry/pull-record.js");
+      const decision = decideImage(service, !!local, opts.imageFlags ?? {}, new Date(), service.image ? lastPulledAt(opts.stateDir, ref) : undefined);
+      if (decision === "local" && local) return { ref, digest: local.digest };
+      if (decision === "build" && opts.build) {
+        opts.progress?.({ service: service.name, container: service.name, phase: "building", detail: ref });
+        return await opts.build(service, ref);
+      }
+      if (decision === "pull" && opts.pull) {
+        opts.progress?.({ service: service.name, container: service.name, phase: "pulling", detail: ref });
+        try {
+          return await opts.pull(ref, service);
+        } catch (e) {
+          if (local) {
+            opts.warn(`pull of ${ref} for ${service.name} failed; using the local image: ${(e as Error).message}`);
+            return { ref, digest: local.digest };
+          }
+          throw e;
+        }
+      }
       throw new NotFoundError(`services.${service.name}: image ${JSON.stringify(ref)} is not in the local store`, {
         hint: service.build
-          ? "build it with `stack build`"
-          : `pull it with \`stack pull ${service.name}\`, or import a root filesystem with \`stack image import FILE ${ref}\``,
+          ? "build it with `stack build` (or drop --no-build)"
+          : service.pull_policy === "never"
+            ? `pull_policy is never: import it with \`stack image import FILE ${ref}\` or pull it with \`stack image pull ${ref}\``
+            : `pull it with \`stack pull ${service.name}\`, or import a root filesystem with \`stack image import FILE ${ref}\``,
       });
     },
   };

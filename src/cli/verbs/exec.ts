@@ -107,7 +107,7 @@ export function parseRunPort(value: string): PortModel {
 }
 
 export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags): Promise<number> {
-  const session = await openSession(ctx, { services: [serviceName], lock: "run" });
+  const session = await openSession(ctx, { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) });
   let lockHeld = true;
   try {
     const { model, engine } = session;

@@ -28,8 +28,8 @@ export interface UpFlags {
   removeOrphans?: boolean;
   start?: boolean;
   scale?: string[];
+  /** --build (true) / --no-build (false): commander keeps them in one attribute. */
   build?: boolean;
-  noBuild?: boolean;
   pull?: string;
   quietPull?: boolean;
   watch?: boolean;
@@ -61,7 +61,11 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   const scale = parseScale(flags.scale ?? []);
   const waitTimeoutMs = parseSeconds("--wait-timeout", flags.waitTimeout);
   const timeoutMs = parseSeconds("--timeout", flags.timeout);
-  const session = await openSession(ctx, { services, lock: "up" });
+  if (flags.pull !== undefined && !["always", "missing", "never"].includes(flags.pull)) {
+    throw new InvalidInputError(`--pull: ${JSON.stringify(flags.pull)} is not a pull policy`, { hint: "use always, missing or never" });
+  }
+  const imageFlags = { ...(flags.build === true ? { build: true } : {}), ...(flags.build === false ? { noBuild: true } : {}), ...(flags.pull ? { pull: flags.pull } : {}) };
+  const session = await openSession(ctx, { services, lock: "up", imageFlags });
   const { model, engine } = session;
   if (flags.exitCodeFrom && !(flags.exitCodeFrom in model.services)) {
     throw new InvalidInputError(`--exit-code-from: no such service: ${JSON.stringify(flags.exitCodeFrom)}`, { hint: `services are: ${Object.keys(model.services).sort().join(", ")}` });
