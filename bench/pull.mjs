@@ -1,0 +1,143 @@
+// bench/pull: pull of a ~200 MB, 10-layer gzip image from docker-registry on
+// 127.0.0.1 by `stack image pull` (download, verify, unpack — ready to run)
+// against `skopeo copy` of the same image into a fresh local OCI folder
+// (download and verify only), interleaved in the same run. Goal: stack no
+// slower. Needs root (layer unpack keeps owners and device nodes) and the
+// docker-registry and skopeo packages. Build first: npm run build.
+//
+//   node bench/pull.mjs [--runs N] [--megabytes N] [--json]
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import { createServer } from "node:net";
+import { tmpdir, loadavg } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as tar from "tar-stream";
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const runs = option("--runs", 5);
+const megabytes = option("--megabytes", 200);
+const asJson = args.includes("--json");
+const layersCount = 10;
+
+const dist = fileURLToPath(new URL("../dist/image/registry/index.js", import.meta.url));
+const stackBin = fileURLToPath(new URL("../bin/stack", import.meta.url));
+if (!existsSync(dist)) {
+  console.error("bench/pull: dist/ is missing; run `npm run build` first");
+  process.exit(2);
+}
+if (process.getuid?.() !== 0) {
+  console.error("bench/pull: needs root (layers are unpacked with their owners and device nodes)");
+  process.exit(2);
+}
+const { pushImage } = await import(dist);
+const { ImageStore } = await import(fileURLToPath(new URL("../dist/image/store/index.js", import.meta.url)));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+/** One layer: files of compressible text and incompressible bytes, ~`bytes` uncompressed. */
+async function layerTar(index, bytes) {
+  const pack = tar.pack();
+  const chunks = [];
+  const done = (async () => {
+    for await (const c of pack) chunks.push(c);
+  })();
+  const text = Buffer.from(`layer ${index}: some compressible text that repeats, as logs and sources do.\n`.repeat(Math.ceil(bytes / 2 / 70))).subarray(0, bytes / 2);
+  const add = (header, body) => new Promise((r, j) => pack.entry(header, body, (e) => (e ? j(e) : r())));
+  await add({ name: `layer${index}/`, type: "directory", mode: 0o755 }, Buffer.alloc(0));
+  await add({ name: `layer${index}/text`, mode: 0o644, size: text.length }, text);
+  for (let f = 0; f < 50; f++) {
+    const b = randomBytes(Math.floor(bytes / 2 / 50));
+    await add({ name: `layer${index}/bin-${f}`, mode: 0o755, size: b.length }, b);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "stack-bench-pull-"));
+let registry;
+const results = { runs, megabytes, layers: layersCount, loadAverage: loadavg()[0] };
+try {
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  mkdirSync(join(dir, "storage"));
+  writeFileSync(join(dir, "config.yml"), `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "storage")}\nhttp:\n  addr: ${host}\n`);
+  registry = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+  for (let i = 0; i < 200; i++) {
+    const up = await new Promise((r) => http.get(`http://${host}/v2/`, (res) => (res.resume(), r(true))).on("error", () => r(false)));
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  // The image: 10 gzip layers, pushed by stack from a seed state dir.
+  const seed = new ImageStore(join(dir, "seed"));
+  const per = Math.floor((megabytes * 1e6) / layersCount);
+  const layers = [];
+  const diffIds = [];
+  let compressed = 0;
+  for (let i = 0; i < layersCount; i++) {
+    const raw = await layerTar(i, per);
+    const gz = gzipSync(raw, { level: 1 });
+    const info = await seed.writeBlob(gz);
+    compressed += info.size;
+    layers.push({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: info.digest, size: info.size });
+    diffIds.push((await seed.content.write(raw)).digest);
+    await seed.content.delete(diffIds.at(-1));
+  }
+  const config = await seed.writeBlob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: diffIds } })));
+  await seed.addImage({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.size }, layers }, ["bench/big:1"]);
+  const ref = `${host}/bench/big:1`;
+  await pushImage({ stateDir: join(dir, "seed"), ref: "bench/big:1", target: ref });
+  results.compressedMB = +(compressed / 1e6).toFixed(1);
+
+  const stackTimes = [];
+  const skopeoTimes = [];
+  for (let r = 0; r < runs; r++) {
+    const state = join(dir, `stack-${r}`);
+    let t0 = performance.now();
+    const s = spawnSync(process.execPath, [stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state }, encoding: "utf8" });
+    if (s.status !== 0) throw new Error(`stack pull failed: ${s.stderr}`);
+    stackTimes.push(performance.now() - t0);
+    rmSync(state, { recursive: true, force: true });
+
+    const oci = join(dir, `skopeo-${r}`);
+    t0 = performance.now();
+    execFileSync("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:bench`]);
+    skopeoTimes.push(performance.now() - t0);
+    rmSync(oci, { recursive: true, force: true });
+  }
+  results.stackMedianMs = Math.round(median(stackTimes));
+  results.skopeoMedianMs = Math.round(median(skopeoTimes));
+  results.ratio = +(results.stackMedianMs / results.skopeoMedianMs).toFixed(2);
+  results.goalMet = results.ratio <= 1;
+} finally {
+  registry?.kill("SIGTERM");
+  if (registry) await new Promise((r) => registry.once("exit", r));
+  rmSync(dir, { recursive: true, force: true });
+}
+if (asJson) console.log(JSON.stringify(results));
+else {
+  console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs, load ${results.loadAverage.toFixed(1)}`);
+  console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms`);
+  console.log(`  skopeo copy to an OCI folder (download + verify): median ${results.skopeoMedianMs} ms`);
+  console.log(`  ratio stack/skopeo: ${results.ratio} (goal <= 1: ${results.goalMet ? "met" : "not met"})`);
+}
