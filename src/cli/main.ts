@@ -61,6 +61,18 @@ export async function main(argv: string[]): Promise<void> {
   }
   // A verb is done when its action returns: connections it left open (a
   // followed log stream, a supervisor socket) must not keep the CLI alive.
-  // stdout/stderr writes to pipes, files and terminals are synchronous on Linux.
+  // Writes to a pipe whose buffer is full (64 KiB) are queued, not written:
+  // exit only once both streams have handed everything to the OS, or
+  // `stack config | less` would get the first 64 KiB.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(process.exitCode ?? 0);
+}
+
+/** Resolves when everything written to `stream` so far has been flushed, or the reader went away (`| head`: EPIPE). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.once("error", () => resolve());
+    stream.write("", () => resolve());
+  });
 }

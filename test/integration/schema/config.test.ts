@@ -1,14 +1,17 @@
 // `stack config` through the built CLI, as a user runs it, on the fixtures in
 // test/fixtures/config/. It reads files only; the leak check still runs,
 // scoped to this test's temp folder (other tests run on the host meanwhile).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { runStack } from "../../helpers/cli.js";
+import { runStack, stackBin } from "../../helpers/cli.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+// @ts-expect-error -- a plain .mjs module of the bench, without type declarations
+import { generateStack } from "../../../bench/generate-stack.mjs";
 
 const fixtures = fileURLToPath(new URL("../../fixtures/config/", import.meta.url));
 const basic = join(fixtures, "basic");
@@ -82,6 +85,20 @@ describe("stack config", () => {
     const r = await runStack([...profileFlags, "config", ...rest], { cwd: basic, env: env() });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe(expected);
+  });
+
+  it("prints all of a large config through a pipe (more than the 64 KiB a pipe buffers)", async () => {
+    const file = join(tmp, "large.yaml");
+    writeFileSync(file, generateStack(300));
+    // spawnSync reads the pipe only between its polls: the CLI does fill the pipe.
+    const piped = spawnSync(process.execPath, [stackBin, "-f", file, "-p", "large", "config"], { cwd: tmp, env: env(), encoding: "utf8", maxBuffer: 64 << 20 });
+    expect(piped.status).toBe(0);
+    const written = await runStack(["-f", file, "-p", "large", "config", "-o", join(tmp, "large.out")], { cwd: tmp, env: env() });
+    expect(written.exitCode).toBe(0);
+    const expected = readFileSync(join(tmp, "large.out"), "utf8");
+    expect(expected.length).toBeGreaterThan(600_000);
+    expect(piped.stdout.length).toBe(expected.length);
+    expect(piped.stdout).toBe(expected);
   });
 
   it("--hash prints SERVICE HASH lines; the hash follows the config", async () => {
