@@ -32,6 +32,11 @@ const median = (xs) => {
 
 // CPU time (user + sys, via /usr/bin/time) is reported next to wall time:
 // on a shared machine it moves much less than wall time does.
+/** The 1-, 5- and 15-minute load averages: the machine is shared, figures mean little without them. */
+function loadAverage() {
+  return existsSync("/proc/loadavg") ? readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") : "unknown";
+}
+
 const TIME = "/usr/bin/time";
 const hasTime = existsSync(TIME);
 
@@ -65,6 +70,15 @@ try {
     console.error(`bench/config: stack config failed (exit ${first.status}):\n${first.stderr}`);
     process.exit(1);
   }
+  // The whole output must come through the pipe (it once stopped at 64-220 KB).
+  const outFile = join(dir, "config.out");
+  timeRun([bin, "-f", stackFile, "config", "-o", outFile], dir);
+  const whole = readFileSync(outFile, "utf8");
+  if (first.stdout !== whole) {
+    console.error(`bench/config: stdout (${first.stdout.length} bytes) differs from -o (${whole.length} bytes)`);
+    process.exit(1);
+  }
+  const loadBefore = loadAverage();
   const config = [];
   for (let i = 0; i < runs; i++) config.push(timeRun([bin, "-f", stackFile, "config"], dir));
   const quiet = [];
@@ -82,6 +96,7 @@ try {
     floods.push(r);
   }
 
+  const loadAfter = loadAverage();
   const wall = (xs) => Math.round(median(xs.map((x) => x.ms)));
   const cpu = (xs) => Math.round(median(xs.map((x) => x.cpuMs)));
   const result = {
@@ -97,17 +112,20 @@ try {
     alias_flood_refusal_median_ms: wall(floods),
     alias_flood_refusal_cpu_median_ms: cpu(floods),
     alias_flood_error: floodError,
+    load_average_before: loadBefore,
+    load_average_after: loadAfter,
   };
   if (asJson) {
     console.log(JSON.stringify(result, null, 2));
   } else {
-    console.log(`stack config, ${services} services, ${runs} runs (Node start-up included)`);
+    console.log(`stack config, ${services} services, ${runs} runs (Node start-up included); load average ${loadBefore} -> ${loadAfter}`);
     console.log("                         wall median   cpu median (user+sys)");
     console.log(`  node -e ''             ${String(result.node_startup_median_ms).padStart(6)} ms   ${String(result.node_startup_cpu_median_ms).padStart(6)} ms   (peer: bare start-up)`);
     console.log(`  stack config           ${String(result.config_median_ms).padStart(6)} ms   ${String(result.config_cpu_median_ms).padStart(6)} ms   (goal < 300 ms wall; ${result.config_output_bytes} bytes out)`);
     console.log(`  stack config -q        ${String(result.config_quiet_median_ms).padStart(6)} ms   ${String(result.config_quiet_cpu_median_ms).padStart(6)} ms`);
     console.log(`  10^6 aliases refused   ${String(result.alias_flood_refusal_median_ms).padStart(6)} ms   ${String(result.alias_flood_refusal_cpu_median_ms).padStart(6)} ms   (goal < 1000 ms wall)`);
     console.log(`    ${result.alias_flood_error}`);
+    console.log(`  ratios to node -e '': config ${(result.config_median_ms / result.node_startup_median_ms).toFixed(1)}x, config -q ${(result.config_quiet_median_ms / result.node_startup_median_ms).toFixed(1)}x (wall)`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
