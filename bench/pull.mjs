@@ -2,7 +2,8 @@
 // 127.0.0.1 by `stack image pull` (download, verify, unpack — ready to run)
 // against `skopeo copy` of the same image into a fresh local OCI folder
 // (download and verify only), interleaved in the same run. Goal: stack no
-// slower. Needs root (layer unpack keeps owners and device nodes) and the
+// slower. For the transfer alone, the same pull without unpacking is timed
+// in-process too. Needs root (layer unpack keeps owners and device nodes) and the
 // docker-registry and skopeo packages. Build first: npm run build.
 //
 //   node bench/pull.mjs [--runs N] [--megabytes N] [--json]
@@ -37,7 +38,7 @@ if (process.getuid?.() !== 0) {
   console.error("bench/pull: needs root (layers are unpacked with their owners and device nodes)");
   process.exit(2);
 }
-const { pushImage } = await import(dist);
+const { pushImage, pullImage } = await import(dist);
 const { ImageStore } = await import(fileURLToPath(new URL("../dist/image/store/index.js", import.meta.url)));
 
 const median = (xs) => {
@@ -111,6 +112,7 @@ try {
 
   const stackTimes = [];
   const skopeoTimes = [];
+  const downloadTimes = [];
   for (let r = 0; r < runs; r++) {
     const state = join(dir, `stack-${r}`);
     let t0 = performance.now();
@@ -118,6 +120,13 @@ try {
     if (s.status !== 0) throw new Error(`stack pull failed: ${s.stderr}`);
     stackTimes.push(performance.now() - t0);
     rmSync(state, { recursive: true, force: true });
+
+    // The same pull in-process without unpacking: the transfer alone, like skopeo's part.
+    const plain = join(dir, `download-${r}`);
+    t0 = performance.now();
+    await pullImage({ stateDir: plain, ref, unpack: false });
+    downloadTimes.push(performance.now() - t0);
+    rmSync(plain, { recursive: true, force: true });
 
     const oci = join(dir, `skopeo-${r}`);
     t0 = performance.now();
@@ -127,6 +136,7 @@ try {
   }
   results.stackMedianMs = Math.round(median(stackTimes));
   results.skopeoMedianMs = Math.round(median(skopeoTimes));
+  results.downloadOnlyMedianMs = Math.round(median(downloadTimes));
   results.ratio = +(results.stackMedianMs / results.skopeoMedianMs).toFixed(2);
   results.goalMet = results.ratio <= 1;
 } finally {
@@ -138,6 +148,7 @@ if (asJson) console.log(JSON.stringify(results));
 else {
   console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs, load ${results.loadAverage.toFixed(1)}`);
   console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms`);
+  console.log(`  stack pull without unpacking (in-process, download + verify): median ${results.downloadOnlyMedianMs} ms`);
   console.log(`  skopeo copy to an OCI folder (download + verify): median ${results.skopeoMedianMs} ms`);
   console.log(`  ratio stack/skopeo: ${results.ratio} (goal <= 1: ${results.goalMet ? "met" : "not met"})`);
 }
