@@ -4,7 +4,12 @@
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { RegistryClient } from "../../../src/image/registry/client.js";
+import { pullImage, pushImage } from "../../../src/image/registry/index.js";
+import { ImageStore } from "../../../src/image/store/index.js";
 import { fetchManifest } from "../../../src/image/registry/manifest.js";
 
 const servers: Server[] = [];
@@ -120,5 +125,42 @@ describe("registry protocol", () => {
     await expect(attempt(negotiate)).rejects.toThrow(/asks for an authentication scheme stack does not speak \(Negotiate\)/);
     await expect(attempt(bearer)).rejects.toThrow(/token server http:\/\/127\.0\.0\.1:\d+ sent a reply that is not JSON/);
     await expect(attempt(closed)).rejects.toThrow(/cannot reach registry 127\.0\.0\.1:\d+ at https:\/\/127\.0\.0\.1:\d+ or http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  });
+
+  it("explains a token server without a token, a nested index, a missing upload location and a rewritten manifest", async () => {
+    const state = mkdtempSync(join(tmpdir(), "stack-protocol-"));
+    try {
+      const noToken = await serve((_req, res) => res.end("{}"));
+      const bearer = await serve((_req, res) => res.writeHead(401, { "www-authenticate": `Bearer realm="http://${noToken}/t"` }).end());
+      await expect(pullImage({ stateDir: state, ref: `${bearer}/x:1` })).rejects.toThrow(/token server http:\/\/127\.0\.0\.1:\d+ sent no token/);
+
+      const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] }));
+      const outer = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest: digestOf(inner), size: inner.length, platform: { os: "linux", architecture: "amd64" } }] }));
+      const nested = await serve((req, res) => {
+        if (req.url === "/v2/") return void res.end("{}");
+        res.writeHead(200, { "content-type": "application/vnd.oci.image.index.v1+json" }).end(req.url!.includes("sha256:") ? inner : outer);
+      });
+      await expect(pullImage({ stateDir: state, ref: `${nested}/x:1` })).rejects.toThrow(/the index entry for linux\/amd64 is itself an index/);
+
+      const store = new ImageStore(state);
+      const config = await store.writeBlob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } })));
+      await store.addImage({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: config.digest, size: config.size }, layers: [] }, ["local/empty:1"]);
+      let giveLocation = false;
+      const registry = await serve((req, res) => {
+        if (req.url === "/v2/") return void res.end("{}");
+        if (req.method === "HEAD") return void res.writeHead(404).end();
+        if (req.method === "POST") return void res.writeHead(202, giveLocation ? { location: "/v2/x/blobs/uploads/abc" } : {}).end();
+        if (req.method === "PUT" && req.url!.includes("/blobs/")) return void res.writeHead(201).end();
+        if (req.method === "PUT") return void res.writeHead(201, { "docker-content-digest": "sha256:" + "7".repeat(64) }).end();
+        res.writeHead(500).end();
+      });
+      await expect(pushImage({ stateDir: state, ref: "local/empty:1", target: `${registry}/x:1` })).rejects.toThrow(/starting the upload of blob sha256:[0-9a-f]{64}: the registry gave no upload location/);
+      giveLocation = true;
+      await expect(pushImage({ stateDir: state, ref: "local/empty:1", target: `${registry}/x:1` })).rejects.toThrow(/the registry stored the manifest of 127\.0\.0\.1:\d+\/x:1 as sha256:7{64}, expected sha256:/);
+      await expect(pushImage({ stateDir: state, ref: "local/empty:1", target: "Not A Name" })).rejects.toThrow(/cannot push "Not A Name": it is not an image name/);
+      await expect(pushImage({ stateDir: state, ref: "local/empty:1", target: `${registry}/x@sha256:${"6".repeat(64)}` })).rejects.toThrow(/the local image has digest sha256:/);
+    } finally {
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });
