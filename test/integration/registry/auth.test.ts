@@ -78,6 +78,34 @@ describe.skipIf(skipUnlessRoot("registry auth tests"))("registry authentication"
     });
   });
 
+  describe("TLS with client certificates", () => {
+    let registry: RunningRegistry;
+    let ca: ReturnType<typeof makeTestCa>;
+    beforeAll(async () => {
+      ca = makeTestCa(join(dir, "mtls-ca"));
+      registry = await startRegistry(join(dir, "mtls-registry"), { tls: { cert: ca.serverCert, key: ca.serverKey, clientCas: [ca.caCert] } });
+    });
+    afterAll(async () => registry?.stop());
+
+    it("presents the certs.d client certificate, and is refused without it", async () => {
+      const state = join(dir, "mtls");
+      await importBusyboxImage(state, "local/app:1");
+      const withClient = join(dir, "mtls-certs");
+      mkdirSync(join(withClient, registry.host), { recursive: true });
+      copyFileSync(ca.caCert, join(withClient, registry.host, "ca.crt"));
+      const caOnly = join(dir, "mtls-ca-only");
+      mkdirSync(join(caOnly, registry.host), { recursive: true });
+      copyFileSync(ca.caCert, join(caOnly, registry.host, "ca.crt"));
+      copyFileSync(ca.clientCert, join(withClient, registry.host, "client.cert"));
+      copyFileSync(ca.clientKey, join(withClient, registry.host, "client.key"));
+      const target = `${registry.host}/team/mtls:1`;
+      await expect(pushImage({ stateDir: state, ref: "local/app:1", target, certsDir: caOnly })).rejects.toThrow(/cannot reach registry 127\.0\.0\.1:\d+/);
+      await pushImage({ stateDir: state, ref: "local/app:1", target, certsDir: withClient });
+      const pulled = await pullImage({ stateDir: join(dir, "mtls-pulled"), ref: target, certsDir: withClient });
+      expect(pulled.id).toBe((await new ImageStore(state).get("local/app:1")).id);
+    });
+  });
+
   describe("token auth (docker-registry with a test token server)", () => {
     let registry: RunningRegistry;
     let tokens: TokenServer;

@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
 export async function freePort(): Promise<number> {
@@ -25,9 +25,11 @@ export interface TestCa {
   caCert: string;
   serverCert: string;
   serverKey: string;
+  clientCert: string;
+  clientKey: string;
 }
 
-/** A CA and a server certificate for 127.0.0.1 / localhost signed by it, in `dir`. */
+/** A CA, and a server certificate for 127.0.0.1 / localhost and a client certificate signed by it, in `dir`. */
 export function makeTestCa(dir: string): TestCa {
   mkdirSync(dir, { recursive: true });
   const p = (n: string) => join(dir, n);
@@ -36,7 +38,10 @@ export function makeTestCa(dir: string): TestCa {
   run(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", p("server.key"), "-out", p("server.csr")]);
   writeFileSync(p("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   run(["x509", "-req", "-in", p("server.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", p("ext.cnf"), "-out", p("server.crt")]);
-  return { caCert: p("ca.crt"), serverCert: p("server.crt"), serverKey: p("server.key") };
+  run(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=stack test client", "-keyout", p("client.key"), "-out", p("client.csr")]);
+  writeFileSync(p("client-ext.cnf"), "extendedKeyUsage=clientAuth\n");
+  run(["x509", "-req", "-in", p("client.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", p("client-ext.cnf"), "-out", p("client.cert")]);
+  return { caCert: p("ca.crt"), serverCert: p("server.crt"), serverKey: p("server.key"), clientCert: p("client.cert"), clientKey: p("client.key") };
 }
 
 /** One htpasswd line with a bcrypt hash (docker-registry accepts only bcrypt). */
@@ -48,7 +53,7 @@ export function htpasswdLine(user: string, password: string): string {
 }
 
 export interface RegistryConfig {
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; clientCas?: string[] };
   htpasswd?: string;
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
@@ -82,6 +87,7 @@ export async function startRegistry(dir: string, config: RegistryConfig = {}): P
       "http:",
       `  addr: 127.0.0.1:${port}`,
       ...(config.tls ? ["  tls:", `    certificate: ${config.tls.cert}`, `    key: ${config.tls.key}`] : []),
+      ...(config.tls?.clientCas ? ["    clientcas:", ...config.tls.clientCas.map((c) => `      - ${c}`)] : []),
       ...(config.htpasswd ? ["auth:", "  htpasswd:", "    realm: stack-test", `    path: ${config.htpasswd}`] : []),
       ...(config.token
         ? ["auth:", "  token:", `    realm: ${config.token.realm}`, `    service: ${config.token.service}`, `    issuer: ${config.token.issuer}`, `    rootcertbundle: ${config.token.rootCertBundle}`]
@@ -106,6 +112,15 @@ export async function startRegistry(dir: string, config: RegistryConfig = {}): P
     let up = false;
     while (Date.now() < deadline && child.exitCode === null) {
       up = await new Promise<boolean>((resolve) => {
+        if (config.tls?.clientCas) {
+          // It wants a client certificate before any HTTP: a listening port is enough.
+          const socket = connect(port, "127.0.0.1", () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.on("error", () => resolve(false));
+          return;
+        }
         const lib = config.tls ? https : http;
         const req = lib.get(`${config.tls ? "https" : "http"}://${host}/v2/`, { rejectUnauthorized: false }, (res) => {
           res.resume();
