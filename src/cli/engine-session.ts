@@ -48,9 +48,9 @@ export async function openSessionFor(ctx: CliContext, model: StackModel, options
       import("../image/registry/progress.js"),
     ]);
     const renderer = progressMode === "quiet" || progressMode === "json" ? undefined : createTransferRenderer("pull", ctx.stderr, progressMode === "tty");
-    const result = await pullImage({ stateDir: ctx.stateDir, store: engine.store, ref, ...(platform ? { platform } : {}), ...registrySettings(ctx), warn: (m) => ctx.warn(m), ...(renderer ? { onProgress: (e) => renderer.update(e) } : {}) });
+    const result = await pullImage({ stateDir: ctx.stateDir, store: await engine.imageStore(), ref, ...(platform ? { platform } : {}), ...registrySettings(ctx), warn: (m) => ctx.warn(m), ...(renderer ? { onProgress: (e) => renderer.update(e) } : {}) });
     renderer?.finish();
-    return { ref, digest: (await engine.store.get(ref)).digest };
+    return { ref, digest: (await (await engine.imageStore()).get(ref)).digest };
   };
   let engine: Engine; // assigned below; the callbacks above run only once it is
   const lock = options.lock ? await lockProject(ctx.runDir, model.name, options.lock) : undefined;
@@ -67,11 +67,11 @@ export async function openSessionFor(ctx: CliContext, model: StackModel, options
         const { buildImage, buildRequestOf } = await import("../image/build/index.js");
         const { formatProgress } = await import("../image/build/build-command.js");
         const req = buildRequestOf(model, service, {}, ctx.env);
-        await buildImage({ stateDir: ctx.stateDir, runDir: ctx.runDir, store: engine.store, runtime: engine.runtime, pull: async (r) => void (await pull(r)) }, req, (e) => {
+        await buildImage({ stateDir: ctx.stateDir, runDir: ctx.runDir, store: await engine.imageStore(), runtime: engine.runtime, pull: async (r) => void (await pull(r)) }, req, (e) => {
           const line = formatProgress(service.name, e);
           if (line !== undefined && progressMode !== "quiet" && progressMode !== "json") ctx.stderr.write(`${line}\n`);
         });
-        return { ref, digest: (await engine.store.get(ref)).digest };
+        return { ref, digest: (await (await engine.imageStore()).get(ref)).digest };
       },
       pull: async (ref, service) => pull(ref, service.platform),
     });

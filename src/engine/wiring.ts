@@ -47,7 +47,8 @@ export interface EngineOptions {
 
 export interface Engine extends EngineDeps {
   volumes: VolumePort;
-  store: ImageStore;
+  /** The image store (its module graph is loaded on first use: `ps` never needs it). */
+  imageStore(): Promise<ImageStore>;
   runtime: ContainerRuntime;
   network: NetworkManager;
   /** The project's supervisor, started when none runs. */
@@ -75,10 +76,11 @@ function defaultSupervisorEntry(): string {
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
-  const [{ ImageStore }, { NetworkManager, LinuxNetworkHost, parseResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
+  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
     await Promise.all([
-      import("../image/store/index.js"),
-      import("../network/index.js"),
+      import("../network/network-manager.js"),
+      import("../network/host-system.js"),
+      import("../network/host-files.js"),
       import("../runtime/index.js"),
       import("../supervisor/client.js"),
       import("../supervisor/container-spec.js"),
@@ -88,7 +90,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const { socketAnswers, supervisorPaths } = await import("../supervisor/daemon.js");
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
-  const store = new ImageStore(opts.stateDir, { warn: opts.warn });
+  let storePromise: Promise<ImageStore> | undefined;
+  const imageStore = (): Promise<ImageStore> => {
+    storePromise ??= import("../image/store/index.js").then(({ ImageStore }) => new ImageStore(opts.stateDir, { warn: opts.warn }));
+    return storePromise;
+  };
   let hostResolvers = { nameservers: [] as string[], search: [] as string[] };
   try {
     hostResolvers = parseResolvConf(readFileSync("/etc/resolv.conf", "utf8"));
@@ -123,22 +129,26 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     }
   };
 
-  let client: SupervisorClient | undefined;
-  const supervisor = async (): Promise<SupervisorClient> => {
-    client ??= await ensureSupervisor(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+  // One connection per engine, shared by concurrent callers (a scaled `up` starts many containers at once).
+  let client: Promise<SupervisorClient> | undefined;
+  const supervisor = (): Promise<SupervisorClient> => {
+    client ??= ensureSupervisor(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+    client.catch(() => (client = undefined));
     return client;
   };
   const runningSupervisor = async (): Promise<SupervisorClient | undefined> => {
     if (client) return client;
     const socket = supervisorPaths(opts.runDir, project).socket;
     if (!(await socketAnswers(socket))) return undefined;
-    client = await SupervisorClient.connect(socket);
+    client ??= SupervisorClient.connect(socket);
+    client.catch(() => (client = undefined));
     return client;
   };
 
   const images: ImagePort = {
     async ensure(service) {
       const ref = imageRefOf(project, service);
+      const store = await imageStore();
       const local = await store.resolve(ref);
       const { decideImage } = await import("./image-policy.js");
       const { lastPulledAt } = await import("../image/registry/pull-record.js");
@@ -180,20 +190,31 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
   };
 
+  // Network changes read-modify-write network.json around awaited host commands: one at a time.
+  let networkQueue: Promise<unknown> = Promise.resolve();
+  const serially = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = networkQueue.then(work);
+    networkQueue = next.catch(() => undefined);
+    return next;
+  };
+
   const supervisedOf = (r: ContainerRecord, h: ContainerHandle) => supervisedContainerOf(r.config as ServiceModel, { id: r.id, index: r.index, dir: h.dir });
 
   const containers: ContainerPort = {
     async create(req: CreateRequest) {
       const { service, name } = req;
       const id = randomBytes(8).toString("hex");
-      const image = await store.rootfsOf(req.image.ref);
+      const image = await (await imageStore()).rootfsOf(req.image.ref);
       const dir = join(opts.stateDir, "projects", project, "containers", id);
       mkdirSync(dir, { recursive: true });
       let attached = false;
       try {
-        const attach = await network.attachContainer(project, attachRequestFor(service, name));
-        attached = true;
-        if (service.ports.length > 0 && attach.mode === "netns" && attach.addresses.length > 0) await network.publishPorts(project, name, service.ports, { via: "dnat" });
+        const attach = await serially(async () => {
+          const a = await network.attachContainer(project, attachRequestFor(service, name));
+          attached = true;
+          if (service.ports.length > 0 && a.mode === "netns" && a.addresses.length > 0) await network.publishPorts(project, name, service.ports, { via: "dnat" });
+          return a;
+        });
         const etcFiles = { hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") };
         writeFileAtomic(etcFiles.hosts, attach.hostsFile);
         writeFileAtomic(etcFiles.resolvConf, attach.resolvConf);
@@ -218,8 +239,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
         });
       } catch (e) {
         if (attached) {
-          await network.unpublishPorts(project, name).catch(() => undefined);
-          await network.detachContainer(project, name).catch(() => undefined);
+          await serially(async () => {
+            await network.unpublishPorts(project, name).catch(() => undefined);
+            await network.detachContainer(project, name).catch(() => undefined);
+          });
         }
         rmSync(dir, { recursive: true, force: true });
         throw e;
@@ -259,8 +282,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const h = loadHandle(r);
       if (h) await runtime.remove(h); // else its folder is gone already: only the network side is left
       if (supervised) await sup!.forget(r.id);
-      await network.unpublishPorts(project, name);
-      await network.detachContainer(project, name);
+      await serially(async () => {
+        await network.unpublishPorts(project, name);
+        await network.detachContainer(project, name);
+      });
     },
 
     async status(name) {
@@ -336,7 +361,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     warn: opts.warn,
     clock: realClock,
     volumes,
-    store,
+    imageStore,
     runtime,
     network,
     supervisor,
@@ -344,7 +369,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     handleOf,
     record,
     close() {
-      client?.close();
+      void client?.then((c) => c.close(), () => undefined);
       client = undefined;
     },
   };

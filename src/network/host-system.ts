@@ -1,7 +1,14 @@
 // The narrow interface between the network planners and the host kernel, and
 // its real implementation (iproute2, nft, iptables, /proc/sys, sockets).
 // Everything in here is a system effect; it is tested for real as root.
-import { execa } from "execa";
+import type { Options as ExecaOptions } from "execa";
+
+// execa is imported on first use: it is a large module graph (~120 files), and
+// verbs such as `ps` never spawn anything.
+async function execa<O extends ExecaOptions>(file: string, args: readonly string[], options?: O) {
+  const m = await import("execa");
+  return m.execa(file, args, options);
+}
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";

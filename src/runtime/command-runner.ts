@@ -2,7 +2,14 @@
 // end, or start one detached (its own session, not our child in any way that
 // matters: it survives us).
 import { spawn } from "node:child_process";
-import { execa } from "execa";
+import type { Options as ExecaOptions } from "execa";
+
+// execa is imported on first use: it is a large module graph (~120 files), and
+// verbs such as `ps` never spawn anything.
+async function execa<O extends ExecaOptions>(file: string, args: readonly string[], options?: O) {
+  const m = await import("execa");
+  return m.execa(file, args, options);
+}
 
 export interface CommandResult {
   exitCode: number;

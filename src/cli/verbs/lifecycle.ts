@@ -56,8 +56,9 @@ export async function runDown(ctx: CliContext, flags: DownFlags): Promise<void> 
       for (const s of Object.values(model.services).sort((a, b) => a.name.localeCompare(b.name))) {
         if (flags.rmi === "local" && s.image) continue;
         const ref = imageRefOf(model.name, s);
-        if (!(await engine.store.resolve(ref))) continue;
-        await engine.store.remove(ref);
+        const store = await engine.imageStore();
+        if (!(await store.resolve(ref))) continue;
+        await store.remove(ref);
         session.progress.sink({ service: s.name, container: ref, phase: "removed", detail: "image" });
       }
     }

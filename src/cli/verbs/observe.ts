@@ -144,7 +144,7 @@ export async function runPort(ctx: CliContext, service: string, privatePort: str
   const index = flags.index === undefined ? 1 : Number(flags.index);
   const session = await openSession(ctx, { services: [service] });
   try {
-    const { lookupPublishedPort } = await import("../../network/index.js");
+    const { lookupPublishedPort } = await import("../../network/ports.js");
     if (!(service in session.model.services)) throw new InvalidInputError(`no such service: ${JSON.stringify(service)}`, { hint: `services are: ${Object.keys(session.model.services).sort().join(", ")}` });
     const container = (await containersOf(session, [service])).find((c) => c.index === index)?.name;
     const ports = session.engine.network.readState(session.model.name).ports;

@@ -116,7 +116,7 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
 async function printReachable(ctx: CliContext, session: Session): Promise<void> {
   const ports = session.engine.network.readState(session.model.name).ports;
   if (ports.length === 0) return;
-  const { formatPublishedPort } = await import("../../network/index.js");
+  const { formatPublishedPort } = await import("../../network/ports.js");
   const lines = [...ports]
     .sort((a, b) => a.service.localeCompare(b.service) || a.container.localeCompare(b.container) || a.target - b.target)
     .map((p) => {

@@ -1,0 +1,110 @@
+// bench/up: `stack up -d` then `stack down` of a 4-service and a 20-service
+// busybox stack (each service a `sleep` behind tini, on the default network),
+// median of N runs, in fresh temp state dirs; and `stack ps` of a project with
+// 100 containers. With STACK_BENCH_DOCKER=1 the same files run through
+// docker-compose in the same run, interleaved (the bench installs the Debian
+// packages docker.io and docker-compose, and imports the busybox rootfs into
+// Docker); the ratios are printed. Needs root; build first (npm run build).
+//
+//   node bench/up.mjs [--runs N] [--ps-containers N] [--json]
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const runs = opt("--runs", 5);
+const psContainers = opt("--ps-containers", 100);
+const asJson = args.includes("--json");
+const withDocker = process.env.STACK_BENCH_DOCKER === "1";
+if (process.getuid?.() !== 0) {
+  console.error("bench/up: needs root");
+  process.exit(2);
+}
+const stack = fileURLToPath(new URL("../bin/stack", import.meta.url));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const base = mkdtempSync("/tmp/stack-bench-up-");
+const env = { ...process.env, STACK_STATE_DIR: join(base, "state"), STACK_RUN_DIR: join(base, "run"), STACK_PROJECT_NAME: "benchup" };
+
+function run(cmd, argv, options = {}) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { encoding: "utf8", env, ...options });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+// A busybox rootfs with tini-less sleep: `init: true` puts stack's tini (and Docker's) in front.
+const rootfs = join(base, "rootfs");
+for (const d of ["bin", "etc", "proc", "sys", "dev", "tmp"]) mkdirSync(join(rootfs, d), { recursive: true });
+copyFileSync("/bin/busybox", join(rootfs, "bin", "busybox"));
+for (const a of ["sh", "sleep", "true"]) symlinkSync("busybox", join(rootfs, "bin", a));
+writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+writeFileSync(join(rootfs, "etc", "group"), "root:x:0:\n");
+execFileSync("tar", ["-C", rootfs, "-cf", join(base, "rootfs.tar"), "."]);
+run(stack, ["image", "import", "-c", 'CMD ["sh"]', join(base, "rootfs.tar"), "bench/busybox:1"]);
+
+function stackFile(dir, services) {
+  mkdirSync(dir, { recursive: true });
+  const body = Array.from({ length: services }, (_, i) => `  s${String(i + 1).padStart(2, "0")}:\n    image: bench/busybox:1\n    init: true\n    command: sleep 3600\n`).join("");
+  writeFileSync(join(dir, "compose.yaml"), `services:\n${body}`);
+  return dir;
+}
+
+let docker;
+if (withDocker) {
+  console.error("bench/up: installing docker.io and docker-compose (STACK_BENCH_DOCKER=1)");
+  execFileSync("apt-get", ["install", "-y", "-q", "docker.io", "docker-compose"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  spawnSync("systemctl", ["start", "docker"]);
+  execFileSync("sh", ["-c", `docker import -c 'CMD ["sh"]' ${join(base, "rootfs.tar")} bench/busybox:1`]);
+  docker = (dir, argv) => run("docker-compose", ["-p", "benchupdocker", ...argv], { cwd: dir });
+}
+
+const results = {};
+for (const size of [4, 20]) {
+  const dir = stackFile(join(base, `s${size}`), size);
+  const r = { up: [], down: [], dockerUp: [], dockerDown: [] };
+  for (let i = 0; i < runs; i++) {
+    r.up.push(run(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }));
+    r.down.push(run(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir }));
+    if (docker) {
+      r.dockerUp.push(docker(dir, ["up", "-d"]));
+      r.dockerDown.push(docker(dir, ["down", "-t", "10"]));
+    }
+  }
+  results[`${size} services`] = {
+    up: median(r.up),
+    down: median(r.down),
+    ...(docker ? { dockerUp: median(r.dockerUp), dockerDown: median(r.dockerDown), upRatio: median(r.dockerUp) / median(r.up), downRatio: median(r.dockerDown) / median(r.down) } : {}),
+  };
+}
+
+// ps of one project with many containers.
+{
+  const dir = stackFile(join(base, "ps"), 1);
+  run(stack, ["--progress", "quiet", "up", "-d", "--scale", `s01=${psContainers}`], { cwd: dir });
+  const ps = [];
+  const bare = [];
+  for (let i = 0; i < Math.max(runs, 5); i++) {
+    ps.push(run(stack, ["ps"], { cwd: dir }));
+    bare.push(run(process.execPath, ["-e", "0"]));
+  }
+  run(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir });
+  results[`ps, ${psContainers} containers`] = { ps: median(ps), nodeStart: median(bare) };
+}
+
+rmSync(base, { recursive: true, force: true });
+const load = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ")[0];
+if (asJson) console.log(JSON.stringify({ runs, load, results }, null, 2));
+else {
+  console.log(`bench/up: medians of ${runs} runs (load average ${load})`);
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k}: ${Object.entries(v).map(([a, b]) => `${a} ${a.includes("Ratio") ? b.toFixed(2) + "x" : Math.round(b) + " ms"}`).join(", ")}`);
+}
