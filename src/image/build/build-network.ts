@@ -65,7 +65,8 @@ export class BuildNetwork {
     }
     // Loaded on the first RUN that needs a network: a cached build never pays for it.
     const { LinuxNetworkHost, NetworkManager, parseResolvConf } = await import("../../network/index.js");
-    this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: this.stateDir, hostResolvers: parseResolvConf(resolv) });
+    const hostResolvers = parseResolvConf(resolv);
+    this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: this.stateDir, hostResolvers });
     await this.manager.ensureNetworks(BUILD_PROJECT, [buildNetwork(this.stateDir)]);
     const r = await this.manager.attachContainer(BUILD_PROJECT, {
       container: this.container,
@@ -73,7 +74,10 @@ export class BuildNetwork {
       networks: { default: { aliases: [], link_local_ips: [], priority: 0, gw_priority: 0, driver_opts: {} } },
       hostname: "buildkitsandbox",
       extraHosts: this.extraHosts,
-      dns: [],
+      // No embedded DNS server serves the build network: RUN steps use the
+      // host's resolvers (as `docker build` does), except loopback ones,
+      // which the build namespace cannot reach.
+      dns: hostResolvers.nameservers.filter((ns) => !/^(127\.|::1$)/.test(ns)),
       dnsSearch: [],
       dnsOpt: [],
       links: [],
