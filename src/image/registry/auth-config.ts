@@ -3,8 +3,9 @@
 // in): `auths` maps a registry to `{auth: base64("user:password")}` or an
 // `identitytoken`. stack reads the same file and `stack login`/`logout`
 // write it the same way (mode 0600), keeping every other key as it was.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { InvalidInputError } from "../../errors.js";
+import { InvalidInputError, SystemError } from "../../errors.js";
 import { writeFileAtomic } from "../../fs/atomic-write.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 
@@ -25,8 +26,39 @@ interface AuthEntry {
 
 interface DockerConfigFile {
   auths?: Record<string, AuthEntry>;
+  /** A credential helper for every registry: `docker-credential-<credsStore>`. */
+  credsStore?: string;
+  /** Per-registry helpers, keyed like `auths`; they win over credsStore. */
+  credHelpers?: Record<string, string>;
   [key: string]: unknown;
 }
+
+/** Asks helper `docker-credential-<name>` for a server's credentials; undefined when it has none. */
+export type CredentialHelper = (name: string, serverUrl: string) => Credentials | undefined;
+
+/** Runs the helper binary as Docker does: `get` with the server URL on stdin, `{Username, Secret}` on stdout. */
+export const runCredentialHelper: CredentialHelper = (name, serverUrl) => {
+  const program = `docker-credential-${name}`;
+  const r = spawnSync(program, ["get"], { input: serverUrl, encoding: "utf8", timeout: 30_000 });
+  if (r.error) {
+    throw new SystemError(`cannot run the credential helper ${program}: ${r.error.message}`, { hint: `install ${program}, or remove "credsStore"/"credHelpers" from Docker's config.json`, cause: r.error });
+  }
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.status !== 0) {
+    if (/credentials not found/i.test(out)) return undefined;
+    throw new SystemError(`credential helper ${program} failed for ${serverUrl}: ${out.trim() || `exit code ${r.status}`}`, { hint: `run \`echo ${serverUrl} | ${program} get\` to see why` });
+  }
+  let parsed: { Username?: string; Secret?: string };
+  try {
+    parsed = JSON.parse(r.stdout);
+  } catch (e) {
+    throw new SystemError(`credential helper ${program} printed something that is not JSON`, { cause: e });
+  }
+  if (!parsed.Secret) return undefined;
+  // Docker's convention: the user name "<token>" marks an identity (refresh) token.
+  if (parsed.Username === "<token>") return { username: "", password: "", identityToken: parsed.Secret };
+  return { username: parsed.Username ?? "", password: parsed.Secret };
+};
 
 /** The key Docker uses for Docker Hub in `auths`. */
 export const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
@@ -85,11 +117,18 @@ function decodeEntry(path: string, key: string, entry: AuthEntry): Credentials |
   return { username, password, ...(identityToken ? { identityToken } : {}) };
 }
 
-/** The credentials stored for `domain` ("docker.io", "localhost:5000"), or undefined. */
-export function loadCredentials(authFile: string | undefined, domain: string): Credentials | undefined {
+/**
+ * The credentials for `domain` ("docker.io", "localhost:5000"), or undefined:
+ * from its `credHelpers` helper, else the `credsStore` helper, else `auths`
+ * — Docker's order.
+ */
+export function loadCredentials(authFile: string | undefined, domain: string, helper: CredentialHelper = runCredentialHelper): Credentials | undefined {
   if (!authFile) return undefined;
   const config = readConfig(authFile);
   const host = authKeyHost(domain);
+  const helperKey = Object.keys(config.credHelpers ?? {}).sort().find((k) => authKeyHost(k) === host);
+  const helperName = helperKey !== undefined ? config.credHelpers![helperKey] : config.credsStore;
+  if (typeof helperName === "string" && helperName !== "") return helper(helperName, authKeyFor(domain));
   const keys = Object.keys(config.auths ?? {}).sort();
   // An exact key first, then any spelling of the same host (scheme, path).
   const key = keys.find((k) => k === domain) ?? keys.find((k) => authKeyHost(k) === host);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
-import { loadCredentials, type Credentials } from "./auth-config.js";
+import { loadCredentials, type CredentialHelper, type Credentials } from "./auth-config.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import { DEFAULT_CERTS_DIR, tlsMaterialFor } from "./tls-config.js";
 
@@ -25,6 +25,8 @@ export interface RegistryAccess {
   insecure?: string[];
   /** Use these instead of the auth file (stack login checks them before storing). */
   credentials?: Credentials;
+  /** Runs `docker-credential-<name>` (default: the real binary); tests inject their own. */
+  credentialHelper?: CredentialHelper;
   /** Seconds without data before a request is abandoned (default 120). */
   idleTimeoutSeconds?: number;
 }
@@ -84,7 +86,7 @@ export class RegistryClient {
 
   constructor(readonly domain: string, private readonly access: RegistryAccess = {}) {
     this.host = apiHost(domain);
-    this.credentials = access.credentials ?? loadCredentials(access.authFile, domain);
+    this.credentials = access.credentials ?? loadCredentials(access.authFile, domain, access.credentialHelper);
     const tls = tlsMaterialFor(this.host, access.certsDir);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: tls.ca, ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) });
@@ -186,7 +188,7 @@ export class RegistryClient {
 
   private basicAuth(): string | undefined {
     const c = this.credentials;
-    return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
+    return c && !c.identityToken ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
   }
 
   private async authorization(scopes: string[], fresh: boolean): Promise<string | undefined> {
@@ -208,12 +210,22 @@ export class RegistryClient {
     } catch {
       throw new UnsupportedError(`registry ${this.domain} names an invalid token realm ${JSON.stringify(params.realm)}`);
     }
-    if (params.service) realm.searchParams.set("service", params.service);
-    for (const s of scopes) realm.searchParams.append("scope", s);
-    const headers: Record<string, string> = {};
-    const basic = this.basicAuth();
-    if (basic) headers.authorization = basic;
-    const res = await this.send("GET", realm, headers);
+    let res: RegistryResponse;
+    const refresh = this.credentials?.identityToken;
+    if (refresh) {
+      // An identity token is an OAuth2 refresh token: exchange it with a POST (distribution's token spec).
+      const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: refresh, client_id: "stack", ...(params.service ? { service: params.service } : {}) });
+      if (scopes.length > 0) form.set("scope", scopes.join(" "));
+      const body = Buffer.from(form.toString());
+      res = await this.send("POST", realm, { "content-type": "application/x-www-form-urlencoded" }, () => body);
+    } else {
+      if (params.service) realm.searchParams.set("service", params.service);
+      for (const s of scopes) realm.searchParams.append("scope", s);
+      const headers: Record<string, string> = {};
+      const basic = this.basicAuth();
+      if (basic) headers.authorization = basic;
+      res = await this.send("GET", realm, headers);
+    }
     const body = await readLimited(res.body, 1 << 20);
     if (res.status === 401 || res.status === 403) throw this.denied(scopes, body.toString("utf8").slice(0, 300));
     if (res.status !== 200) throw new SystemError(`token server ${realm.origin} answered ${res.status} for ${this.domain}`, { hint: body.toString("utf8").slice(0, 300) || undefined });
@@ -232,9 +244,9 @@ export class RegistryClient {
 
   private denied(scopes: string[], detail: string): InvalidInputError {
     const what = scopes.map((s) => s.replace(/^repository:/, "")).join(", ") || this.domain;
-    const who = this.credentials ? `as ${this.credentials.username}` : "anonymously";
+    const who = this.credentials ? (this.credentials.username ? `as ${this.credentials.username}` : "with an identity token") : "anonymously";
     return new InvalidInputError(`access to ${what} on ${this.domain} denied ${who}${detail ? `: ${detail}` : ""}`, {
-      hint: this.credentials ? `check the permissions of ${this.credentials.username}, or \`stack login ${this.domain}\` again` : `the repository may not exist, or needs \`stack login ${this.domain}\``,
+      hint: this.credentials ? `check the permissions of ${this.credentials.username || "the token's account"}, or \`stack login ${this.domain}\` again` : `the repository may not exist, or needs \`stack login ${this.domain}\``,
     });
   }
 

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { authKeyHost, loadCredentials, removeCredentials, storeCredentials } from "../../../src/image/registry/auth-config.js";
+import { chmodSync } from "node:fs";
+import { authKeyHost, loadCredentials, removeCredentials, runCredentialHelper, storeCredentials } from "../../../src/image/registry/auth-config.js";
 import { tlsMaterialFor } from "../../../src/image/registry/tls-config.js";
 
 let dir: string;
@@ -25,7 +26,7 @@ describe("auth config", () => {
           "https://registry.example:5000/v2/": { auth: b64("me:p:with:colons") },
           "token.example": { identitytoken: "refresh-me", auth: "" },
         },
-        credsStore: "desktop",
+        psFormat: "table",
       }),
     );
     expect(loadCredentials(file, "docker.io")).toEqual({ username: "hubuser", password: "hubpass" });
@@ -65,6 +66,48 @@ describe("auth config", () => {
     expect(() => loadCredentials(file, "docker.io")).toThrow(/"auths" must be an object/);
     writeFileSync(file, JSON.stringify({ auths: { "r.example": { auth: b64("nocolon") } } }));
     expect(() => loadCredentials(file, "r.example")).toThrow(/auths\."r\.example"\.auth is not base64 of "user:password"/);
+  });
+});
+
+describe("credential helpers", () => {
+  it("asks credHelpers first, then credsStore, with Docker's server URL", () => {
+    const file = join(dir, "config.json");
+    writeFileSync(file, JSON.stringify({ auths: { "r.example": { auth: b64("file:file") } }, credsStore: "store", credHelpers: { "special.example:5000": "special" } }));
+    const asked: string[] = [];
+    const helper = (name: string, url: string) => {
+      asked.push(`${name} ${url}`);
+      return name === "special" ? { username: "s", password: "p" } : undefined;
+    };
+    expect(loadCredentials(file, "special.example:5000", helper)).toEqual({ username: "s", password: "p" });
+    expect(loadCredentials(file, "r.example", helper)).toBeUndefined();
+    expect(loadCredentials(file, "docker.io", helper)).toBeUndefined();
+    expect(asked).toEqual(["special special.example:5000", "store r.example", "store https://index.docker.io/v1/"]);
+  });
+
+  it("runs docker-credential-<name> get, reads identity tokens, and explains failures", () => {
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const script = (name: string, body: string) => {
+      writeFileSync(join(bin, `docker-credential-${name}`), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(bin, `docker-credential-${name}`), 0o755);
+    };
+    script("ok", 'read server; [ "$1" = get ] && echo "{\\"ServerURL\\":\\"$server\\",\\"Username\\":\\"u-$server\\",\\"Secret\\":\\"pw\\"}"');
+    script("token", 'echo \'{"Username":"<token>","Secret":"refresh"}\'');
+    script("none", "echo 'credentials not found in native keychain'; exit 1");
+    script("broken", "echo 'keychain locked' >&2; exit 3");
+    script("garbage", "echo 'not json'");
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      expect(runCredentialHelper("ok", "r.example")).toEqual({ username: "u-r.example", password: "pw" });
+      expect(runCredentialHelper("token", "r.example")).toEqual({ username: "", password: "", identityToken: "refresh" });
+      expect(runCredentialHelper("none", "r.example")).toBeUndefined();
+      expect(() => runCredentialHelper("broken", "r.example")).toThrow(/credential helper docker-credential-broken failed for r\.example: keychain locked/);
+      expect(() => runCredentialHelper("garbage", "r.example")).toThrow(/docker-credential-garbage printed something that is not JSON/);
+      expect(() => runCredentialHelper("absent", "r.example")).toThrow(/cannot run the credential helper docker-credential-absent/);
+    } finally {
+      process.env.PATH = path;
+    }
   });
 });
 

@@ -163,4 +163,27 @@ describe("registry protocol", () => {
       rmSync(state, { recursive: true, force: true });
     }
   });
+
+  it("exchanges an identity token for an access token with a POST", async () => {
+    const forms: Array<Record<string, string>> = [];
+    const auth = await serve((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        forms.push({ method: req.method!, ...Object.fromEntries(new URLSearchParams(body)) });
+        res.end(JSON.stringify({ access_token: "granted" }));
+      });
+    });
+    const host = await serve((req, res) => {
+      if (req.headers.authorization === "Bearer granted") return void res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json" }).end(manifest);
+      res.writeHead(401, { "www-authenticate": `Bearer realm="http://${auth}/token",service="svc"` }).end();
+    });
+    const client = new RegistryClient(host, { credentials: { username: "", password: "", identityToken: "refresh-me" } });
+    try {
+      await fetchManifest(client, "team/app", "1", ["repository:team/app:pull"]);
+      expect(forms).toEqual([{ method: "POST", grant_type: "refresh_token", refresh_token: "refresh-me", client_id: "stack", service: "svc", scope: "repository:team/app:pull" }]);
+    } finally {
+      client.close();
+    }
+  });
 });
