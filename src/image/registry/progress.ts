@@ -40,7 +40,8 @@ export function formatTransferLine(kind: "pull" | "push", s: TransferState, now:
   const moving = s.status === "downloading" || s.status === "uploading";
   const end = s.endedAt ?? now;
   const seconds = s.startedAt !== undefined ? Math.max(0.001, (end - s.startedAt) / 1000) : undefined;
-  const rate = seconds !== undefined && s.current > 0 ? `  ${formatBytes(Math.round(s.current / seconds))}/s` : "";
+  // A rate over less than 0.2 s says more about timer resolution than about the transfer.
+  const rate = seconds !== undefined && seconds >= 0.2 && s.current > 0 ? `  ${formatBytes(Math.round(s.current / seconds))}/s` : "";
   if (moving) {
     const width = 30;
     const filled = s.total > 0 ? Math.min(width, Math.floor((s.current / s.total) * width)) : 0;

@@ -5,7 +5,8 @@ import { parseChallenges } from "../../../src/image/registry/challenge.js";
 import { mayUsePlainHttp } from "../../../src/image/registry/client.js";
 import { classifyManifest } from "../../../src/image/registry/manifest.js";
 import { formatPlatform, parsePlatform, selectManifest } from "../../../src/image/registry/platform.js";
-import { formatBytes, formatTransferLine } from "../../../src/image/registry/progress.js";
+import { PassThrough } from "node:stream";
+import { createTransferRenderer, formatBytes, formatTransferLine } from "../../../src/image/registry/progress.js";
 import { parseDuration, pullInterval, shouldPull } from "../../../src/image/registry/pull-policy.js";
 
 describe("parseChallenges", () => {
@@ -133,5 +134,40 @@ describe("progress lines", () => {
     expect(formatTransferLine("pull", { digest, status: "exists", current: 1, total: 1 }, 0)).toBe("abababababab: Already exists");
     expect(formatTransferLine("push", { digest, status: "mounted", current: 1, total: 1 }, 0)).toBe("abababababab: Mounted from another repository");
     expect(formatTransferLine("push", { digest, status: "waiting", current: 0, total: 1 }, 0)).toBe("abababababab: Waiting");
+  });
+});
+
+describe("transfer renderer", () => {
+  const a = "sha256:" + "a".repeat(64);
+  const b = "sha256:" + "b".repeat(64);
+  const run = (tty: boolean) => {
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (c) => (text += c));
+    let now = 0;
+    const r = createTransferRenderer("pull", out, tty, () => now);
+    r.update({ digest: a, status: "waiting", current: 0, total: 2_000_000 });
+    r.update({ digest: b, status: "exists", current: 5, total: 5 });
+    r.update({ digest: b, status: "done", current: 5, total: 5 });
+    now = 1000;
+    r.update({ digest: a, status: "downloading", current: 1_000_000, total: 2_000_000 });
+    now = 1050;
+    r.update({ digest: a, status: "downloading", current: 1_500_000, total: 2_000_000 });
+    now = 2000;
+    r.update({ digest: a, status: "verifying", current: 2_000_000, total: 2_000_000 });
+    r.update({ digest: a, status: "done", current: 2_000_000, total: 2_000_000 });
+    r.finish();
+    return text;
+  };
+  it("prints one line per start and end when not a terminal", () => {
+    expect(run(false)).toBe(
+      ["bbbbbbbbbbbb: Already exists", "aaaaaaaaaaaa: Downloading  [==============>               ]  1.00MB/2.00MB", "aaaaaaaaaaaa: Pull complete  2.00MB in 1.0s  2.00MB/s", ""].join("\n"),
+    );
+  });
+  it("redraws every layer in place in a terminal, at most every 100 ms while bytes move", () => {
+    const text = run(true);
+    expect(text).toContain("\x1b[2A");
+    expect(text.match(/Downloading/g)).toHaveLength(1); // the update 50 ms later is not drawn
+    expect(text.endsWith("\x1b[2K" + "aaaaaaaaaaaa: Pull complete  2.00MB in 1.0s  2.00MB/s\n\x1b[2Kbbbbbbbbbbbb: Already exists\n")).toBe(true);
   });
 });
