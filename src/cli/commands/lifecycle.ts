@@ -1,5 +1,5 @@
 // The Compose verbs over containers: up, down, create, start, stop, restart,
-// kill, rm, pause, unpause, wait, ps, logs, top, port, ls. Flags as in
+// kill, rm, pause, unpause, wait, ps, logs, top, stats, port, ls. Flags as in
 // `docker compose`; implementations in ../verbs/, loaded per command.
 import type { Command } from "commander";
 import { contextFrom } from "../context.js";
@@ -194,6 +194,17 @@ export function registerLifecycle(program: Command): void {
     .action(async (services: string[], _o: unknown, command: Command) => {
       const { runTop } = await import("../verbs/observe.js");
       await runTop(contextFrom(command), services);
+    });
+
+  program
+    .command("stats")
+    .description("Live CPU, memory, PIDs and block I/O of running containers")
+    .argument("[services...]")
+    .option("--no-stream", "print one sample and exit")
+    .option("--format <format>", "table or json", "table")
+    .action(async (services: string[], o: { stream?: boolean; format?: string }, command: Command) => {
+      const { runStats } = await import("../verbs/observe.js");
+      await runStats(contextFrom(command), services, o);
     });
 
   program

@@ -186,3 +186,58 @@ export async function runLs(ctx: CliContext, flags: { all?: boolean; quiet?: boo
     ctx.stdout.write(`${"NAME".padEnd(w)}${"STATUS".padEnd(s)}CONFIG FILES\n` + rows.map((r) => `${r.Name.padEnd(w)}${r.Status.padEnd(s)}${r.ConfigFiles}\n`).join(""));
   }
 }
+
+/** Human byte sizes as docker stats prints them (binary units). */
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(2)}${units[i]}`;
+}
+
+/** `stack stats`: CPU %, memory, PIDs and block I/O per running container, from its cgroup; refreshed every second unless --no-stream. */
+export async function runStats(ctx: CliContext, services: string[], flags: { stream?: boolean; format?: string }): Promise<void> {
+  const format = flags.format ?? "table";
+  if (format !== "table" && format !== "json") throw new InvalidInputError(`--format: ${JSON.stringify(format)} is not table or json`, { hint: "use --format table or --format json" });
+  const session = await openSession(ctx, { services });
+  try {
+    const names = await containersOf(session, services);
+    const sample = () => {
+      const at = process.hrtime.bigint();
+      return new Map(names.flatMap((n) => {
+        try {
+          return [[n.name, { at, s: session.engine.runtime.stats(session.engine.handleOf(n.name)) }] as const];
+        } catch {
+          return [];
+        }
+      }));
+    };
+    let previous = sample();
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const current = sample();
+      const rows = [...current.entries()].map(([name, { at, s }]) => {
+        const before = previous.get(name);
+        const cpu = before ? (100 * (s.cpuUsageNs - before.s.cpuUsageNs)) / Number(at - before.at) : 0;
+        return { Name: name, CPUPerc: `${Math.max(0, cpu).toFixed(2)}%`, MemUsage: `${formatBytes(s.memoryUsage)} / ${s.memoryLimit ? formatBytes(s.memoryLimit) : "unlimited"}`, PIDs: s.pids, BlockIO: `${formatBytes(s.blkioReadBytes)} / ${formatBytes(s.blkioWriteBytes)}` };
+      }).filter((r) => r.PIDs > 0);
+      if (format === "json") ctx.stdout.write(rows.map((r) => JSON.stringify(r) + "\n").join(""));
+      else {
+        const header = ["NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS", "BLOCK I/O"];
+        const cells = rows.map((r) => [r.Name, r.CPUPerc, r.MemUsage, String(r.PIDs), r.BlockIO]);
+        const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+        const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i]! + 3)).join("").trimEnd();
+        if (flags.stream !== false && (ctx.stdout as NodeJS.WriteStream).isTTY) ctx.stdout.write("\u001b[2J\u001b[H");
+        ctx.stdout.write([line(header), ...cells.map(line)].join("\n") + "\n");
+      }
+      if (flags.stream === false) return;
+      previous = current;
+    }
+  } finally {
+    await session.close();
+  }
+}

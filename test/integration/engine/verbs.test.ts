@@ -274,4 +274,83 @@ services:
     expect(names).toContain(`${p.name}-db-1`);
     expect(names.filter((n) => n.includes("-run-"))).toEqual([]); // --rm removed it
   });
+
+  test("stop, start, kill -s, pause/unpause, top, stats, wait and rm act on the services' containers; up --wait counts a finished one-shot as done", async () => {
+    p = await makeProject("life");
+    p.write(`
+services:
+  svc:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'trap "echo got-hup" HUP; echo started; while true; do sleep 0.2; done'
+  once:
+    image: ${IMAGE}
+    command: sh -c 'sleep 1; exit 7'
+  setup:
+    image: ${IMAGE}
+    command: echo set-up
+`);
+    const waited = await p.stack(["up", "-d", "--wait", "svc", "setup"]);
+    expect(waited.stderr).toBe(waited.stderr.replace(/error/gi, "")); // no error
+    expect(waited.exitCode).toBe(0);
+    const state = async () => Object.fromEntries((await p!.stack(["ps", "-a", "--format", "json"])).stdout.trim().split("\n").map((l) => JSON.parse(l) as { Service: string; State: string }).map((r) => [r.Service, r.State]));
+    expect(await state()).toEqual({ svc: "running", setup: "exited" });
+
+    const top = await p.stack(["top", "svc"]);
+    expect(top.stdout).toMatch(/UID\s+PID\s+PPID\s+CMD/);
+    expect(top.stdout).toMatch(/sh -c trap/);
+    const stats = await p.stack(["stats", "--no-stream", "--format", "json", "svc"]);
+    const row = JSON.parse(stats.stdout.trim().split("\n")[0]!) as { Name: string; PIDs: number; MemUsage: string };
+    expect(row.Name).toBe(`${p.name}-svc-1`);
+    expect(row.PIDs).toBeGreaterThanOrEqual(2);
+    expect(row.MemUsage).toMatch(/iB \/ /);
+
+    expect((await p.stack(["kill", "-s", "HUP", "svc"])).exitCode).toBe(0);
+    for (let i = 0; i < 30 && !(await p.stack(["logs", "svc"])).stdout.includes("got-hup"); i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await p.stack(["logs", "svc"])).stdout).toContain("got-hup");
+    expect(await state()).toMatchObject({ svc: "running" }); // HUP is not a stop
+
+    expect((await p.stack(["pause", "svc"])).exitCode).toBe(0);
+    expect(await state()).toMatchObject({ svc: "paused" });
+    expect((await p.stack(["unpause", "svc"])).exitCode).toBe(0);
+    expect(await state()).toMatchObject({ svc: "running" });
+
+    expect((await p.stack(["stop", "-t", "1", "svc"])).exitCode).toBe(0);
+    expect(await state()).toMatchObject({ svc: "exited" });
+    expect((await p.stack(["start", "svc"])).exitCode).toBe(0);
+    expect(await state()).toMatchObject({ svc: "running" });
+
+    expect((await p.stack(["up", "-d", "once"])).exitCode).toBe(0);
+    const wait = await p.stack(["wait", "once"]);
+    expect([wait.exitCode, wait.stdout]).toEqual([7, "7\n"]);
+
+    const rm = await p.stack(["rm", "-f", "setup", "once"]);
+    expect(rm.exitCode).toBe(0);
+    expect(Object.keys(await state()).sort()).toEqual(["svc"]);
+    const badSignal = await p.stack(["kill", "-s", "NOT A SIGNAL", "svc"]);
+    expect(badSignal.exitCode).not.toBe(0);
+    expect(badSignal.stderr).toContain('error: --signal: "NOT A SIGNAL" is not a signal');
+  });
+
+  test("Ctrl-C during an attached up stops the stack gracefully (exit 130)", async () => {
+    p = await makeProject("sigint");
+    p.write(`
+services:
+  svc:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo attached-and-running; exec sleep 600'
+`);
+    const child = execa(process.execPath, [stackBin, "up", "--no-color"], { cwd: p.dir, env: p.env, reject: false });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 150 && !out.includes("attached-and-running"); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain("attached-and-running");
+    child.kill("SIGINT");
+    const r = await child;
+    expect(r.exitCode).toBe(130);
+    expect(String(r.stderr)).toContain("Gracefully stopping...");
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    expect((JSON.parse(ps.stdout.trim()) as { State: string }).State).toBe("exited");
+  });
 });
