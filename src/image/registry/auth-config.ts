@@ -40,7 +40,8 @@ export type CredentialHelper = (name: string, serverUrl: string) => Credentials 
 export const runCredentialHelper: CredentialHelper = (name, serverUrl) => {
   const program = `docker-credential-${name}`;
   const r = spawnSync(program, ["get"], { input: serverUrl, encoding: "utf8", timeout: 30_000 });
-  if (r.error) {
+  // EPIPE: the helper exited without reading the server URL; its answer still counts.
+  if (r.error && (r.error as NodeJS.ErrnoException).code !== "EPIPE") {
     throw new SystemError(`cannot run the credential helper ${program}: ${r.error.message}`, { hint: `install ${program}, or remove "credsStore"/"credHelpers" from Docker's config.json`, cause: r.error });
   }
   const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
