@@ -57,6 +57,8 @@ export interface Engine extends EngineDeps {
   runningSupervisor(): Promise<SupervisorClient | undefined>;
   /** Statuses of several recorded containers with one supervisor round trip (ps, wait loops). */
   statusOf(names: string[]): Promise<ContainerStatus[]>;
+  /** Removes what a crashed command left of this project: containers, namespaces and endpoints no record keeps. */
+  sweep(): Promise<string[]>;
   /** The runtime handle of a recorded container. */
   handleOf(name: string): ContainerHandle;
   record(name: string): ContainerRecord;
@@ -368,6 +370,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     runningSupervisor,
     handleOf,
     record,
+    async sweep() {
+      const records = Object.values(state.read().containers);
+      const removed = await runtime.cleanupLeftovers(project, new Set(records.map((r) => r.id)));
+      removed.push(...(await serially(() => network.removeStrays(project, new Set(records.map((r) => r.name))))));
+      return removed;
+    },
     close() {
       void client?.then((c) => c.close(), () => undefined);
       client = undefined;

@@ -353,6 +353,27 @@ export class NetworkManager {
   }
 
   /**
+   * Before `up` changes a project: detaches the containers the network state
+   * records but the caller no longer has (a crash between attach and the
+   * engine's record), and deletes `stack-<project>.*` namespaces no record
+   * names. Networks and the containers in `keep` are left alone.
+   */
+  async removeStrays(project: string, keep: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const c of Object.keys(this.store.read(project).containers).sort()) {
+      if (keep.has(c)) continue;
+      await this.unpublishPorts(project, c);
+      await this.detachContainer(project, c);
+      removed.push(c);
+    }
+    const state = this.store.read(project);
+    const recorded = new Set(Object.values(state.containers).flatMap((c) => (c.netns ? [c.netns] : [])));
+    const stray = this.host.listNetns().filter((n) => n.startsWith(netnsPrefix(project)) && !recorded.has(n));
+    if (stray.length > 0) await this.host.runIp(stray.map((n) => ({ args: ["netns", "del", n] })), { tolerant: true });
+    return [...removed, ...stray];
+  }
+
+  /**
    * After a crash: removes the project's namespaces found on the host
    * (`stack-<project>-*`), and everything its network.json records. Safe to
    * run when nothing is left.
