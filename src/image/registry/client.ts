@@ -71,7 +71,7 @@ export function mayUsePlainHttp(host: string, insecure: string[] = []): boolean 
   return insecure.some((i) => i.toLowerCase() === host.toLowerCase() || i.toLowerCase() === name);
 }
 
-/** The scheme that worked for a host, remembered for the process's lifetime. */
+/** The scheme that worked for a host, tried first for the rest of the process's lifetime. */
 const knownBases = new Map<string, string>();
 
 export class RegistryClient {
@@ -144,7 +144,9 @@ export class RegistryClient {
   private async ping(): Promise<void> {
     if (this.base && this.challenge !== undefined) return;
     const known = knownBases.get(this.host);
-    const candidates = known ? [known] : mayUsePlainHttp(this.host, this.access.insecure) ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
+    const allowed = mayUsePlainHttp(this.host, this.access.insecure) ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
+    // What worked before goes first; the others stay as fallbacks (a loopback port may have been reused by another server).
+    const candidates = known && allowed.includes(known) ? [known, ...allowed.filter((c) => c !== known)] : allowed;
     let firstError: unknown;
     for (const candidate of candidates) {
       const base = new URL(candidate);
