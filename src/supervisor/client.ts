@@ -14,6 +14,8 @@ import {
   encodeFrame,
   PROTOCOL_VERSION,
   type ContainerStatus,
+  type FileWatchSpec,
+  type FileWatchStatus,
   type HelloResult,
   type LogsRequestArgs,
   type Request,
@@ -227,6 +229,25 @@ export class SupervisorClient {
 
   shutdown(): Promise<void> {
     return this.conn.request({ op: "shutdown" });
+  }
+
+  /** Starts the detached watch in the supervisor; resolves with the services it watches. */
+  startFileWatch(spec: FileWatchSpec): Promise<{ services: string[] }> {
+    return this.conn.request({ op: "fileWatchStart", spec });
+  }
+
+  /** Ends the detached watch; false when none ran. */
+  stopFileWatch(): Promise<boolean> {
+    return this.conn.request({ op: "fileWatchStop" });
+  }
+
+  fileWatchStatus(): Promise<FileWatchStatus> {
+    return this.conn.request({ op: "fileWatchStatus" });
+  }
+
+  /** Registers an attached watch of these services for as long as this connection lasts. */
+  attachFileWatch(services: string[]): Promise<void> {
+    return this.conn.request({ op: "fileWatchAttach", services });
   }
 
   /** Lines merged by time; with follow, runs until the consumer breaks out of the loop. */

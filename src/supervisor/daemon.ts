@@ -7,7 +7,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { ConflictError } from "../errors.js";
 import type { RuntimePort } from "./runtime-port.js";
-import { createSupervisorServer } from "./server.js";
+import { createSupervisorServer, type ExtraOps } from "./server.js";
 import { Supervisor } from "./supervisor.js";
 
 export interface DaemonOptions {
@@ -20,6 +20,10 @@ export interface DaemonOptions {
   onChange?: () => void;
   /** Resolves once what onChange started is closed, before the daemon exits. */
   onClose?: () => Promise<void>;
+  /** Keeps the daemon from stopping when idle (a detached file watch). */
+  busy?: () => boolean;
+  /** Extra socket operations (see server.ts). */
+  extraOps?: ExtraOps;
 }
 
 export interface SupervisorPaths {
@@ -52,7 +56,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const stopped = new Promise<void>((r) => (stop = r));
   const checkIdle = () => {
     clearTimeout(idleTimer);
-    if (clients === 0 && !supervisor.busy()) idleTimer = setTimeout(() => stop(), opts.idleMs ?? 3000);
+    if (clients === 0 && !supervisor.busy() && !opts.busy?.()) idleTimer = setTimeout(() => stop(), opts.idleMs ?? 3000);
   };
   const supervisor = new Supervisor({ project: opts.project, projectStateDir: projectStateDir(opts.stateDir, opts.project), runtime: opts.runtime, onChange: () => {
     checkIdle();
@@ -62,6 +66,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     project: opts.project,
     supervisor,
     onShutdown: () => setImmediate(stop),
+    ...(opts.extraOps ? { extraOps: opts.extraOps } : {}),
     onClientsChanged: (n) => {
       clients = n;
       checkIdle();

@@ -6,6 +6,7 @@
 // "host-process" (host commands with the container process model, for the
 // supervisor's own tests; see host-process-runtime.ts).
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { isStackError } from "../errors.js";
 import { projectStateDir, runDaemon } from "./daemon.js";
 import { HostProcessRuntime } from "./host-process-runtime.js";
@@ -41,13 +42,27 @@ async function main(): Promise<void> {
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
   // The embedded DNS belongs with real containers on real networks.
   const dns = runtimeName === "oci" && args.dns !== "off" ? new (await import("./dns-host.js")).DnsHost({ project: args.project!, stateDir: args["state-dir"]!, log }) : undefined;
+  // Live rebuild (stack watch -d) needs real containers too.
+  const fileWatch = runtimeName === "oci"
+    ? new (await import("./file-watch.js")).FileWatchHost({
+        project: args.project!,
+        stateDir: args["state-dir"]!,
+        runDir: args["run-dir"]!,
+        log,
+        supervisorEntry: fileURLToPath(import.meta.url),
+        ...(process.env.STACK_RUNTIME ? { runtimeOverride: process.env.STACK_RUNTIME } : {}),
+      })
+    : undefined;
+  void fileWatch?.resume();
   await runDaemon({
     project: args.project!,
     stateDir: args["state-dir"]!,
     runDir: args["run-dir"]!,
     runtime: await factory(args["state-dir"]!, args["run-dir"]!, args.project!),
     idleMs: args["idle-ms"] === undefined ? undefined : Number(args["idle-ms"]),
-    ...(dns ? { onChange: () => void dns.refresh(), onClose: () => dns.close() } : {}),
+    ...(dns ? { onChange: () => void dns.refresh() } : {}),
+    ...(dns || fileWatch ? { onClose: async () => void (await Promise.all([fileWatch?.close(), dns?.close()])) } : {}),
+    ...(fileWatch ? { busy: () => fileWatch.active(), extraOps: fileWatch.ops() } : {}),
   });
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} stopped\n`);
 }

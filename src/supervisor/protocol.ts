@@ -76,7 +76,40 @@ export type Request =
   | { op: "status" }
   | ({ op: "logs" } & LogsRequestArgs)
   | { op: "events" }
-  | { op: "shutdown" };
+  | { op: "shutdown" }
+  /** Live rebuild (file-watch.ts): a detached watch run by the supervisor, and attached ones registered for `ps`. */
+  | { op: "fileWatchStart"; spec: FileWatchSpec }
+  | { op: "fileWatchStop" }
+  | { op: "fileWatchStatus" }
+  /** An attached `stack watch` / `up --watch`: its services count as watched while this connection lasts. */
+  | { op: "fileWatchAttach"; services: string[] };
+
+/**
+ * What the supervisor needs to watch on its own: how the CLI loaded the stack
+ * (so the daemon loads the same model) and what to watch.
+ */
+export interface FileWatchSpec {
+  /** The stack files as loaded (absolute; stdin cannot be read again). */
+  files: string[];
+  cwd: string;
+  env: Record<string, string>;
+  projectName: string;
+  projectDirectory: string;
+  profiles: string[];
+  envFiles: string[];
+  /** Services to watch; all with rules when empty. */
+  services: string[];
+  rebuildOnChange: boolean;
+  /** Registry settings for a FROM image that a rebuild has to pull. */
+  registry?: { authFile?: string; certsDir?: string; insecure?: string[] };
+}
+
+export interface FileWatchStatus {
+  /** The detached watch, when one runs. */
+  detached?: { services: string[]; since: string };
+  /** Services watched by attached CLIs. */
+  attached: string[];
+}
 
 export type RequestFrame = Request & { v: number; seq: number };
 

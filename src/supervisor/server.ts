@@ -10,7 +10,11 @@ export interface SupervisorServerOptions {
   supervisor: Supervisor;
   onShutdown: () => void;
   onClientsChanged: (count: number) => void;
+  /** Operations served by other modules (file-watch.ts), by op: the result, or a rejection sent as the error; `onClose` registers a cleanup for when the connection ends. */
+  extraOps?: ExtraOps;
 }
+
+export type ExtraOps = Record<string, (frame: RequestFrame, onClose: (cleanup: () => void) => void) => Promise<unknown>>;
 
 export function createSupervisorServer(opts: SupervisorServerOptions): Server {
   let clients = 0;
@@ -75,8 +79,14 @@ export function createSupervisorServer(opts: SupervisorServerOptions): Server {
           ok(null);
           opts.onShutdown();
           return;
-        default:
+        default: {
+          const extra = opts.extraOps?.[(frame as { op: string }).op];
+          if (extra) {
+            extra(frame, (c) => cleanups.push(c)).then(ok, (e: unknown) => send({ v, seq, ok: false, error: toWireError(e) }));
+            return;
+          }
           send({ v, seq, ok: false, error: { category: "invalid-input", message: `unknown operation ${JSON.stringify((frame as { op?: unknown }).op)}`, hint: "client and supervisor versions differ: run `stack down` and retry" } });
+        }
       }
     } catch (e) {
       send({ v, seq, ok: false, error: toWireError(e) });

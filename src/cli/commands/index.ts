@@ -13,6 +13,7 @@ import { registerImage } from "./image.js";
 import { registerLifecycle } from "./lifecycle.js";
 import { registerRegistryVerbs } from "./login.js";
 import { registerVersion } from "./version.js";
+import { registerWatch } from "./watch.js";
 
 export const registrations: Array<(program: Command) => void> = [
   registerBuild,
@@ -26,4 +27,5 @@ export const registrations: Array<(program: Command) => void> = [
   registerLifecycle,
   registerRegistryVerbs,
   registerVersion,
+  registerWatch,
 ];

@@ -33,9 +33,10 @@ export async function runPs(ctx: CliContext, services: string[], flags: PsFlags)
     const names = await containersOf(session, services);
     const statuses = await session.engine.statusOf(names.map((n) => n.name));
     const now = Date.now();
+    const watched = await (await import("./watch.js")).watchedServices(session);
     let rows = statuses.map((s) => {
       const record = session.engine.record(s.name);
-      return psRow(record, s, commandText(record.config as ServiceModel), now);
+      return psRow(record, s, commandText(record.config as ServiceModel), now, watched.has(record.service));
     });
     if (flags.status && flags.status.length > 0) rows = rows.filter((r) => flags.status!.includes(r.State));
     else if (!flags.all) rows = rows.filter((r) => r.State === "running" || r.State === "restarting" || r.State === "paused");

@@ -55,9 +55,7 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   if (flags.detach && (flags.abortOnContainerExit || flags.abortOnContainerFailure || flags.exitCodeFrom)) {
     throw new InvalidInputError("-d cannot be combined with --abort-on-container-exit, --abort-on-container-failure or --exit-code-from", { hint: "drop -d to stay attached" });
   }
-  if (flags.watch) {
-    throw new InvalidInputError("--watch is not available yet in this version of stack", { hint: "run `stack up` and edit files; live rebuild comes with `stack watch`" });
-  }
+  const watchPlan = flags.watch ? await (await import("./watch.js")).prepareUpWatch(ctx, services, flags) : undefined;
   const scale = parseScale(flags.scale ?? []);
   const waitTimeoutMs = parseSeconds("--wait-timeout", flags.waitTimeout);
   const timeoutMs = parseSeconds("--timeout", flags.timeout);
@@ -73,6 +71,10 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   const startedAt = new Date();
   let plan: Plan;
   try {
+    if (!ctx.globals.dryRun) {
+      const swept = await engine.sweep();
+      if (swept.length > 0) ctx.warn(`removed what an interrupted command left: ${swept.join(", ")}`);
+    }
     const { up } = await import("../../engine/up.js");
     const result = await up(engine, model, {
       services,
@@ -99,6 +101,13 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
     throw e;
   }
   await session.progress.close();
+  let watch: Awaited<ReturnType<NonNullable<typeof watchPlan>["begin"]>>;
+  try {
+    watch = await watchPlan?.begin(session);
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
 
   if (flags.detach || flags.start === false) {
     await printReachable(ctx, session);
@@ -106,8 +115,9 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
     return 0;
   }
   try {
-    return await attach(ctx, session, services, flags, startedAt, timeoutMs);
+    return await attach(ctx, session, services, flags, startedAt, timeoutMs, watch);
   } finally {
+    await watch?.stop();
     await session.close();
   }
 }
@@ -127,7 +137,7 @@ async function printReachable(ctx: CliContext, session: Session): Promise<void> 
   ctx.stderr.write(`Reachable:\n${lines.join("\n")}\n`);
 }
 
-async function attach(ctx: CliContext, session: Session, services: string[], flags: UpFlags, startedAt: Date, timeoutMs: number | undefined): Promise<number> {
+async function attach(ctx: CliContext, session: Session, services: string[], flags: UpFlags, startedAt: Date, timeoutMs: number | undefined, watch?: { busy(): boolean }): Promise<number> {
   const { engine, model } = session;
   const { stopProject } = await import("./lifecycle.js");
   const selected = services.length > 0 ? services : Object.keys(model.services);
@@ -169,7 +179,9 @@ async function attach(ctx: CliContext, session: Session, services: string[], fla
       const names = records().map((r) => r.name);
       const statuses = await engine.statusOf(names);
       const exited = statuses.filter((s) => s.state === "exited" || s.state === "missing");
-      if (abortOn) {
+      // A watch restarting or recreating a container: its exit is not the end.
+      const settling = watch?.busy() ?? false;
+      if (abortOn && !settling) {
         const hit = exited.find((s) => abortOn === "exit" || (s.exitCode ?? 0) !== 0);
         if (hit) {
           abortedBy = hit.name;
@@ -177,7 +189,7 @@ async function attach(ctx: CliContext, session: Session, services: string[], fla
           break;
         }
       }
-      if (statuses.length > 0 && exited.length === statuses.length) break;
+      if (!settling && statuses.length > 0 && exited.length === statuses.length) break;
       const tick = new Promise<"tick">((r) => setTimeout(() => r("tick"), 300));
       if ((await Promise.race([tick, interrupted.then(() => "int" as const)])) === "int") break;
     }
