@@ -15,7 +15,7 @@ import { dirname, join, posix } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable } from "node:stream";
 import * as tar from "tar-stream";
-import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { InvalidInputError, NotFoundError, SystemError } from "../../errors.js";
 import { familiarReference, normalizeReference, parseReference } from "../reference.js";
 import { ImageStore, checkManifest, MediaTypes, type Descriptor, type ImageManifest, type ImageRecord, type OciImage } from "../store/index.js";
 import { detectFileCompression, openDecompressed } from "../tar/decompress.js";
@@ -69,7 +69,11 @@ export async function saveImages(store: ImageStore, refs: string[], file: string
   const dockerManifest = [...dockerEntries.values()].map((e) => ({ ...e, RepoTags: e.RepoTags!.length > 0 ? e.RepoTags : null }));
   const index = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: indexEntries };
 
-  const tmp = join(dirname(file), `.${posix.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  const folder = dirname(file);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new NotFoundError(`image save: folder ${JSON.stringify(folder)} of ${JSON.stringify(file)} does not exist`, { hint: "create it first, or write the archive somewhere else with -o" });
+  }
+  const tmp = join(folder, `.${posix.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
   const pack = tar.pack();
   const writing = pipeline(pack, createWriteStream(tmp, { mode: 0o644 }));
   const mtime = new Date(0);
@@ -96,6 +100,9 @@ export async function saveImages(store: ImageStore, refs: string[], file: string
     pack.destroy();
     await writing.catch(() => undefined);
     await rm(tmp, { force: true });
+    if ((e as NodeJS.ErrnoException).code !== undefined && !(e instanceof NotFoundError)) {
+      throw new SystemError(`image save: cannot write ${JSON.stringify(file)}: ${(e as Error).message}`, { hint: "check free space and permissions of the folder", cause: e });
+    }
     throw e;
   }
   return { images: picked.length, blobs: blobs.size };

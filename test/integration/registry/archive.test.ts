@@ -114,6 +114,9 @@ describe.skipIf(skipUnlessRoot("image archive tests"))("image save and load", ()
     execFileSync("tar", ["-cf", join(dir, "tampered.tar"), "-C", extracted, "."]);
     await expect(loadArchive(target, join(dir, "tampered.tar"))).rejects.toThrow(/blob sha256:[0-9a-f]{64}: blob content does not match its digest/);
     await expect(loadArchive(target, join(dir, "nope.tar"))).rejects.toThrow(/"[^"]*nope\.tar" is not a file/);
+    await expect(saveImages(source, ["stack-test/busybox:1"], join(dir, "no-such-folder", "x.tar"))).rejects.toThrow(/image save: folder "[^"]*no-such-folder" of "[^"]*x\.tar" does not exist/);
+    await expect(saveImages(source, [], join(dir, "x.tar"))).rejects.toThrow(/image save: no image given/);
+    await expect(saveImages(source, ["absent:1"], join(dir, "x.tar"))).rejects.toThrow(/no such image: "absent:1"/);
     expect(await target.list()).toEqual([]);
     expect(existsSync(join(dir, "refused", "registry", "tmp")) ? readdirSync(join(dir, "refused", "registry", "tmp")) : []).toEqual([]);
   });
