@@ -90,6 +90,12 @@ describe.skipIf(skipUnlessRoot("registry CLI tests"))("registry verbs in the CLI
     expect(wrong.stderr).toMatch(/login to 127\.0\.0\.1:\d+ failed: the registry answered 401/);
     expect(existsSync(join(env.DOCKER_CONFIG, "config.json"))).toBe(false);
     expect((await runStack(["login", locked.host], { env })).stderr).toMatch(/--username is required/);
+    expect((await runStack(["login", "-u", "carol", "-p", "x", "--password-stdin", locked.host], { env, input: "y\n" })).stderr).toMatch(/--password and --password-stdin are mutually exclusive/);
+    expect((await runStack(["login", "-u", "carol", "--password-stdin", locked.host], { env, input: "" })).stderr).toMatch(/login: no password given/);
+    expect((await runStack(["image", "load"], { env })).stderr).toMatch(/image load: -i FILE is required/);
+    const onCommandLine = await runStack(["login", "-u", "carol", "-p", "pa55", locked.host], { env });
+    expect(onCommandLine).toMatchObject({ exitCode: 0, stdout: "Login Succeeded\n" });
+    expect(onCommandLine.stderr).toMatch(/WARN using --password on the command line is insecure/);
 
     const ok = await runStack(["login", "-u", "carol", "--password-stdin", locked.host], { env, input: "pa55\n" });
     expect(ok).toMatchObject({ exitCode: 0, stdout: "Login Succeeded\n" });
