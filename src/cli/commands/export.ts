@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { InvalidInputError, UnsupportedError } from "../../errors.js";
+import { InvalidInputError } from "../../errors.js";
 import { contextFrom } from "../context.js";
 
 const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
@@ -23,15 +23,13 @@ export function registerExport(program: Command): void {
     .option("--image-registry <prefix>", "registry HOST[:PORT]/PATH that the images of built services are referenced under")
     .option("--service-type <type>", "type of the extra <service>-public Service for published ports: ClusterIP (none), NodePort or LoadBalancer", "ClusterIP")
     .option("--check", "validate every manifest against the Kubernetes API schemas before writing")
-    .option("--push", "push built images to --image-registry (needs the registry client)")
+    .option("--push", "push built images to --image-registry and reference them by digest")
     .action(async (flags: KubernetesFlags, command: Command) => {
       if (!(serviceTypes as readonly string[]).includes(flags.serviceType)) {
         throw new InvalidInputError(`--service-type: "${flags.serviceType}" is not a Service type`, { hint: `use one of ${serviceTypes.join(", ")}` });
       }
-      if (flags.push) {
-        throw new UnsupportedError("--push: pushing built images needs stack's registry client (issue 7), which is not there yet", {
-          hint: "push the images with your usual tool meanwhile (e.g. `skopeo copy` or `docker push` to HOST/PATH/<project>-<service>), then export without --push and with --image-registry HOST/PATH",
-        });
+      if (flags.push && !flags.imageRegistry) {
+        throw new InvalidInputError("--push needs --image-registry: the registry the cluster pulls the built images from", { hint: "for example --push --image-registry registry.example.com/team" });
       }
       const ctx = contextFrom(command);
       const { loadProject } = await import("../project.js");
@@ -39,9 +37,20 @@ export function registerExport(program: Command): void {
       const { readFileSync, mkdirSync, writeFileSync } = await import("node:fs");
       const { join, resolve } = await import("node:path");
       const { exportKubernetes } = await import("../../export/kubernetes/translate.js");
+      const pushedDigests: Record<string, string> = {};
+      if (flags.push) {
+        // Built images go to the registry first; the manifests then pin them by digest.
+        const { builtImages, registryImageName } = await import("../../export/kubernetes/workloads.js");
+        const { pushWithProgress } = await import("./image-registry.js");
+        for (const name of [...builtImages(model)].sort()) {
+          const target = registryImageName(name, flags.imageRegistry);
+          const pushed = await pushWithProgress({ ...ctx, stdout: ctx.stderr }, name, { quiet: ctx.globals.progress === "quiet", target });
+          pushedDigests[target] = pushed.digest;
+        }
+      }
       const result = exportKubernetes(
         model,
-        { namespace: flags.namespace, imageRegistry: flags.imageRegistry, serviceType: flags.serviceType as (typeof serviceTypes)[number] },
+        { namespace: flags.namespace, imageRegistry: flags.imageRegistry, serviceType: flags.serviceType as (typeof serviceTypes)[number], pushedDigests },
         {
           readFile: (path) => {
             try {

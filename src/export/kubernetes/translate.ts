@@ -46,6 +46,8 @@ export interface KubernetesExportOptions {
   imageRegistry?: string;
   /** Type of the extra `<service>-public` Service for published ports; ClusterIP makes none. */
   serviceType: ServiceType;
+  /** Digests of built images pushed by `--push` (registry reference → digest). */
+  pushedDigests?: Record<string, string>;
 }
 
 export interface KubernetesExport {
@@ -143,6 +145,7 @@ export function exportKubernetes(model: StackModel, options: KubernetesExportOpt
     namespace,
     imageRegistry: options.imageRegistry,
     builtImages: builtImages(model),
+    ...(options.pushedDigests ? { pushedDigests: options.pushedDigests } : {}),
     jobWaiterAccount: `${objectNameFor(projectLabelValue(model.name), "name").slice(0, 50).replace(/-+$/, "")}-job-waiter`,
   };
   const objects: KubeObject[] = [];

@@ -29,6 +29,8 @@ export interface WorkloadContext {
   jobWaiterAccount: string;
   /** builtImages(model), computed once. */
   builtImages: Set<string>;
+  /** Registry reference → manifest digest of the built images `--push` pushed: pods pin them by digest. */
+  pushedDigests?: Record<string, string>;
 }
 
 /** The image names that services of the stack build (their `image:`, or `<project>-<service>`). */
@@ -47,7 +49,7 @@ function argv(value: string | string[] | undefined, path: string): string[] | un
   return words.map(literal);
 }
 
-function hasRegistryHost(image: string): boolean {
+export function hasRegistryHost(image: string): boolean {
   const first = image.split("/")[0]!;
   return image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
 }
@@ -58,11 +60,18 @@ function hasRegistryHost(image: string): boolean {
  * --image-registry, in every service that runs it, unless it already names a
  * registry host; pulled images are kept as written.
  */
+/** The name a built image has in the cluster's registry: under --image-registry unless it names a registry itself. */
+export function registryImageName(name: string, imageRegistry: string | undefined): string {
+  return imageRegistry && !hasRegistryHost(name) ? `${imageRegistry.replace(/\/+$/, "")}/${name}` : name;
+}
+
 export function imageFor(ctx: WorkloadContext, service: ServiceModel, notes: string[]): string {
   const name = service.image ?? (service.build ? `${ctx.model.name}-${service.name}` : undefined);
   if (name === undefined) throw new InvalidInputError(`services.${service.name}: has neither image nor build`, { hint: "give the service an image: or a build:" });
   if (!ctx.builtImages.has(name)) return name;
-  const image = ctx.imageRegistry && !hasRegistryHost(name) ? `${ctx.imageRegistry.replace(/\/+$/, "")}/${name}` : name;
+  const image = registryImageName(name, ctx.imageRegistry);
+  const digest = ctx.pushedDigests?.[image];
+  if (digest) return `${image.replace(/:[^/:]+$/, "")}@${digest}`;
   if (service.build) notes.push(`build (push the image "${image}" to a registry the cluster can pull from${ctx.imageRegistry ? "" : "; --image-registry names it"})`);
   return image;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { InvalidInputError, SystemError, UnsupportedError } from "../../../src/errors.js";
+import { InvalidInputError, SystemError } from "../../../src/errors.js";
 import { buildProgram } from "../../../src/cli/main.js";
 import { checkManifests, kubernetesVersion, schemaPackage } from "../../../src/export/kubernetes/check.js";
 import { manifestFiles } from "../../../src/export/kubernetes/render.js";
@@ -154,11 +154,11 @@ describe("stack export kubernetes (CLI flags)", () => {
     }
     throw new Error("expected the command to fail");
   }
-  it("--push fails with an UnsupportedError that names issue 7 and says how to push meanwhile", async () => {
-    const e = (await parse(["export", "kubernetes", "--push", "--image-registry", "registry.example.com/team"])) as UnsupportedError;
-    expect(e).toBeInstanceOf(UnsupportedError);
-    expect(e.message).toContain("needs stack's registry client (issue 7)");
-    expect(e.hint).toMatch(/skopeo copy.*--image-registry HOST\/PATH/);
+  it("--push without --image-registry is refused before anything is loaded", async () => {
+    const e = (await parse(["export", "kubernetes", "--push"])) as InvalidInputError;
+    expect(e).toBeInstanceOf(InvalidInputError);
+    expect(e.message).toBe("--push needs --image-registry: the registry the cluster pulls the built images from");
+    expect(e.hint).toMatch(/--push --image-registry registry.example.com\/team/);
   });
   it("rejects an unknown --service-type", async () => {
     const e = (await parse(["export", "kubernetes", "--service-type", "Ingress"])) as InvalidInputError;
