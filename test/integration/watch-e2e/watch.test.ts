@@ -1,9 +1,10 @@
 // Live rebuild end to end, as a user runs it: `stack watch` against real
 // busybox containers (runc, overlay rootfs, the project's supervisor).
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { skipUnlessRoot } from "../../helpers/root.js";
+import { fileWatchSpecPath } from "../../../src/supervisor/file-watch.js";
 import { IMAGE, makeProject, type Project } from "../engine/harness.js";
 import { execIn, ps, startCli, type RunningCli } from "./harness.js";
 
@@ -108,7 +109,9 @@ services:
     init: true
     command: sleep 600
 `);
-    cli = startCli(p, ["watch", "web"]);
+    const up = await p.stack(["up", "-d"]);
+    expect(up.exitCode, up.stderr).toBe(0);
+    cli = startCli(p, ["watch", "--no-up", "web"]);
     await cli.waitFor(/^web: watching \.\/web \(rebuild\)$/, 60_000);
     const before = await ps(p);
     expect(await execIn(p, "web", "cat /msg.txt")).toBe("one\n");
@@ -133,6 +136,33 @@ services:
     expect(await execIn(p, "web", "cat /msg.txt")).toBe("two\n");
     expect(await cli.interrupt()).toBe(0);
     cli = undefined;
+  });
+
+  test("up --watch: logs and watch events interleaved; a rebuild of the only service does not end the attached up; Ctrl-C stops the stack", async () => {
+    p = await makeProject("wup");
+    mkdirSync(join(p.dir, "web"));
+    writeFileSync(join(p.dir, "web", "Dockerfile"), `FROM ${IMAGE}\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "cat /msg.txt; exec sleep 600"]\n`);
+    writeFileSync(join(p.dir, "web", "msg.txt"), "message-one\n");
+    p.write(`
+services:
+  web:
+    build: ./web
+    init: true
+    develop:
+      watch:
+        - path: ./web/msg.txt
+          action: rebuild
+`);
+    cli = startCli(p, ["up", "--watch", "--no-color"]);
+    await cli.waitFor(/^\[watch\] web: watching \.\/web\/msg\.txt \(rebuild\)$/, 60_000);
+    await cli.waitFor(/^web-1\s+\| message-one$/);
+    writeFileSync(join(p.dir, "web", "msg.txt"), "message-two\n");
+    await cli.waitFor(/^\[watch\] web: rebuilt after 1 change/, 30_000);
+    await cli.waitFor(/^web-1\s+\| message-two$/);
+    expect((await ps(p)).web!.Watching).toBe(true);
+    expect(await cli.interrupt()).toBe(130);
+    cli = undefined;
+    expect((await ps(p)).web).toBeUndefined(); // stopped: not listed without -a
   });
 
   test("detached: `stack watch -d` returns, the supervisor syncs with no CLI running, ps shows it, down ends it", async () => {
@@ -177,10 +207,20 @@ services:
     expect((await p.stack(["watch", "--stop"])).stderr).toMatch(/No background watch runs/);
     expect((await p.stack(["watch", "-d", "--no-up"])).exitCode).toBe(0);
 
-    const pid = Number((await import("node:fs")).readFileSync(join(p.runDir, p.name, "supervisor.pid"), "utf8"));
+    const pid = Number(readFileSync(join(p.runDir, p.name, "supervisor.pid"), "utf8"));
     const down = await p.stack(["down", "-t", "0"]);
     expect(down.exitCode, down.stderr).toBe(0);
-    expect(() => process.kill(pid, 0)).toThrow();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 50 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(alive()).toBe(false);
+    expect(existsSync(fileWatchSpecPath(p.stateDir, p.name))).toBe(false);
   });
 
   test("bad rules fail before anything starts; --stop takes no services", async () => {
