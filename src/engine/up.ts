@@ -118,10 +118,9 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
   state.projectDir = model.project_dir;
   state.files = model.files;
 
-  // Removals (orphans, scale-down) first, as Compose does.
-  for (const a of plan.actions.filter((x) => x.kind === "remove")) await removeContainer(deps, state, a.service, a.name);
-
+  // Networks (and the published-port check) before anything changes; then removals (orphans, scale-down), as Compose does.
   await deps.networks.ensure(model, selection);
+  for (const a of plan.actions.filter((x) => x.kind === "remove")) await removeContainer(deps, state, a.service, a.name);
 
   const done = new Map<string, Promise<void>>();
   const runService = (name: string): Promise<void> => {

@@ -184,6 +184,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 
   const networks: NetworkPort = {
     async ensure(model, services) {
+      // A published port another program or project holds fails `up` before anything starts.
+      const publishing = services.flatMap((s) => (model.services[s]?.ports.length ? [{ service: s, ports: model.services[s]!.ports }] : []));
+      if (publishing.length > 0) await serially(() => network.checkPublishedPorts(model.name, publishing));
       const wanted = networksUsedBy(model, services);
       if (wanted.length > 0) await network.ensureNetworks(model.name, wanted);
     },

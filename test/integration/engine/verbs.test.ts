@@ -353,4 +353,50 @@ services:
     const ps = await p.stack(["ps", "-a", "--format", "json"]);
     expect((JSON.parse(ps.stdout.trim()) as { State: string }).State).toBe("exited");
   });
+
+  test("up removes what a crashed command left (a namespace and a container folder no record keeps) and says so", async () => {
+    p = await makeProject("crash");
+    p.write(`
+services:
+  svc:
+    image: ${IMAGE}
+    init: true
+    command: sleep 600
+`);
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    // What a `kill -9` between the steps of a create leaves: a namespace and a half-made container folder.
+    await execa("ip", ["netns", "add", `stack-${p.name}.svc-9`]);
+    const ghost = join(p.stateDir, "projects", p.name, "containers", "0123456789abcdef");
+    await execa("mkdir", ["-p", join(ghost, "upper")]);
+    const up = await p.stack(["up", "-d"]);
+    expect(up.exitCode).toBe(0);
+    expect(up.stderr).toContain("removed what an interrupted command left: 0123456789abcdef, stack-" + p.name + ".svc-9");
+    expect(existsSync(ghost)).toBe(false);
+    expect((await execa("ip", ["netns", "list"])).stdout).not.toContain(`stack-${p.name}.svc-9`);
+    expect((await p.stack(["ps", "--format", "json"])).stdout).toContain('"State":"running"');
+  });
+
+  test("a published port that another program holds fails up before anything starts, naming the port", async () => {
+    p = await makeProject("porttaken");
+    const { createServer } = await import("node:net");
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", () => r()));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      p.write(`
+services:
+  web:
+    image: ${IMAGE}
+    command: sleep 600
+    ports: ["127.0.0.1:${port}:80"]
+`);
+      const up = await p.stack(["up", "-d"]);
+      expect(up.exitCode).not.toBe(0);
+      expect(up.stderr).toContain(String(port));
+      expect(up.stderr).toContain("another program on this host");
+      expect((await p.stack(["ps", "-a", "-q"])).stdout).toBe("");
+    } finally {
+      holder.close();
+    }
+  });
 });
