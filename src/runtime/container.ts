@@ -225,11 +225,16 @@ export class ContainerRuntime {
     }
   }
 
-  /** A new volume dir gets the image's content at the target (Docker's copy-up); an existing one is left alone. */
+  /**
+   * A new volume dir gets the image's content at the target (Docker's copy-up),
+   * and the owner and mode of the image's folder even when it is empty (an
+   * image whose USER must write there, e.g. postgres' data dir); an existing
+   * one is left alone.
+   */
   private async prepareVolumeDir(dir: string, imagePath: string, copy: boolean): Promise<void> {
     const fresh = !existsSync(dir);
     mkdirSync(dir, { recursive: true });
-    if (!fresh || !copy || !existsSync(imagePath) || readdirSync(imagePath).length === 0) return;
+    if (!fresh || !copy || !existsSync(imagePath)) return;
     const r = await this.deps.runner.run(["cp", "-a", `${imagePath}/.`, `${dir}/`]);
     if (r.exitCode !== 0) throw new SystemError(`cannot copy the image's ${imagePath} into volume ${dir}: ${r.stderr.trim()}`, { hint: "check free space under STACK_STATE_DIR" });
   }
