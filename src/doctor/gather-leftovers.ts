@@ -13,6 +13,7 @@ import { parseMountPoints } from "../runtime/mounter.js";
 import { supervisorPaths } from "../supervisor/daemon.js";
 import { findTool } from "./gather.js";
 import type { LeftoverFacts, ProjectFacts } from "./leftovers.js";
+import { processAlive } from "../fs/process-alive.js";
 
 export interface LeftoverGatherOptions {
   stateDir: string;
@@ -41,28 +42,19 @@ function subdirs(dir: string): string[] {
   }
 }
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /** Why the project is in use: a live lock owner (other than `ownPid`) or a live supervisor. */
 function busyReason(runDir: string, project: string, ownPid: number | undefined): string | undefined {
   try {
     const holder = readFileSync(join(runDir, project, "lock"), "utf8").trim();
     const pid = Number(holder.split(" ")[0]);
-    if (pid !== ownPid && alive(pid)) return `\`${holder.split(" ").slice(1).join(" ") || "a command"}\` (pid ${pid}) holds its lock`;
+    if (pid !== ownPid && processAlive(pid)) return `\`${holder.split(" ").slice(1).join(" ") || "a command"}\` (pid ${pid}) holds its lock`;
   } catch {
     // no lock
   }
   try {
     const pid = Number(readFileSync(supervisorPaths(runDir, project).pidFile, "utf8").trim());
-    if (alive(pid)) return `its supervisor (pid ${pid}) runs`;
+    if (processAlive(pid)) return `its supervisor (pid ${pid}) runs`;
   } catch {
     // no supervisor
   }
@@ -94,7 +86,7 @@ function projectFacts(stateDir: string, runDir: string, network: NetworkManager,
 /** A probe of a `stack doctor` that still runs (its netns and cgroup are named stack-doctor-<pid>): not a leftover of anyone. */
 function liveProbe(name: string): boolean {
   const m = /^stack-doctor-(\d+)$/.exec(name);
-  return !!m && alive(Number(m[1]));
+  return !!m && processAlive(Number(m[1]));
 }
 
 /** Network namespace inodes some process is in. */

@@ -5,20 +5,12 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ConflictError } from "../errors.js";
+import { processAlive } from "../fs/process-alive.js";
 
 export interface ProjectLock {
   release(): void;
 }
 
-function ownerAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export async function lockProject(runDir: string, project: string, command: string, waitMs = 30_000): Promise<ProjectLock> {
   const dir = join(runDir, project);
@@ -58,7 +50,7 @@ export async function lockProject(runDir: string, project: string, command: stri
       continue; // released between our open and read
     }
     const pid = Number(holder.split(" ")[0]);
-    if (!ownerAlive(pid)) {
+    if (!processAlive(pid)) {
       rmSync(path, { force: true });
       continue;
     }

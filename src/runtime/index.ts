@@ -9,6 +9,7 @@ import { CommandMounter } from "./mounter.js";
 import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";
 import { parseProcLimits } from "./rlimits.js";
 import { statDevice } from "./devices.js";
+import { processAlive } from "../fs/process-alive.js";
 
 export { buildSpec, INIT_PATH, type BuiltSpec, type NetworkNamespace, type OciMount, type OciSpec, type ResolvedDevice, type SpecInput } from "./oci-spec.js";
 export { resolveUser, type ResolvedUser } from "./user.js";
@@ -76,14 +77,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
       }
     },
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    alive: (pid) => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === "EPERM";
-      }
-    },
+    alive: processAlive,
     hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
     arch: process.arch,
     statDevice,

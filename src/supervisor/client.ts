@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { ConflictError, InternalError, InvalidInputError, NotFoundError, StackError, SystemError, UnsupportedError } from "../errors.js";
 import { socketAnswers, supervisorPaths } from "./daemon.js";
 import type { LogLine } from "./log-record.js";
+import { processAlive } from "../fs/process-alive.js";
 import {
   createFrameDecoder,
   encodeFrame,
@@ -78,7 +79,7 @@ async function takeLock(path: string, waitMs: number): Promise<() => void> {
     }
     const owner = Number(readFileSafe(path).trim());
     // An empty file is a holder between its open and its write: wait as for a live one.
-    if (owner > 0 && !pidAlive(owner)) {
+    if (owner > 0 && !processAlive(owner)) {
       rmSync(path, { force: true });
       continue;
     }
@@ -95,15 +96,6 @@ function readFileSafe(path: string): string {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 const errorClasses = { "invalid-input": InvalidInputError, "not-found": NotFoundError, conflict: ConflictError, unsupported: UnsupportedError, system: SystemError, internal: InternalError };
 

@@ -33,6 +33,21 @@ export async function stopProject(session: Session, services: string[], timeoutM
   }
 }
 
+/** Starts containers in dependency order; with `skipRunning`, those already up are left alone. */
+async function startContainers(session: Session, names: Array<{ name: string; service: string }>, skipRunning: boolean): Promise<void> {
+  const statuses = new Map((await session.engine.statusOf(names.map((n) => n.name))).map((s) => [s.name, s]));
+  for (const level of await levelsOf(session, names, "start")) {
+    await Promise.all(level.map(async (name) => {
+      const st = statuses.get(name)!;
+      if (skipRunning && (st.state === "running" || st.state === "restarting" || st.state === "paused")) return;
+      const r = session.engine.record(name);
+      session.progress.sink({ service: r.service, container: name, phase: "starting" });
+      await session.engine.containers.start(name);
+      session.progress.sink({ service: r.service, container: name, phase: "started" });
+    }));
+  }
+}
+
 export interface DownFlags {
   volumes?: boolean;
   rmi?: string;
@@ -105,17 +120,7 @@ export async function runStart(ctx: CliContext, services: string[]): Promise<voi
   try {
     const names = await containersOf(session, services);
     if (names.length === 0) throw new InvalidInputError("no containers to start", { hint: "create them with `stack up` (or `stack create`)" });
-    const statuses = new Map((await session.engine.statusOf(names.map((n) => n.name))).map((s) => [s.name, s]));
-    for (const level of await levelsOf(session, names, "start")) {
-      await Promise.all(level.map(async (name) => {
-        const st = statuses.get(name)!;
-        if (st.state === "running" || st.state === "restarting" || st.state === "paused") return;
-        const r = session.engine.record(name);
-        session.progress.sink({ service: r.service, container: name, phase: "starting" });
-        await session.engine.containers.start(name);
-        session.progress.sink({ service: r.service, container: name, phase: "started" });
-      }));
-    }
+    await startContainers(session, names, true);
   } finally {
     await session.close();
   }
@@ -138,15 +143,7 @@ export async function runRestart(ctx: CliContext, services: string[], flags: { t
   const session = await openSession(ctx, { services, lock: "restart" });
   try {
     await stopProject(session, services, timeoutMs);
-    const names = await containersOf(session, services);
-    for (const level of await levelsOf(session, names, "start")) {
-      await Promise.all(level.map(async (name) => {
-        const r = session.engine.record(name);
-        session.progress.sink({ service: r.service, container: name, phase: "starting" });
-        await session.engine.containers.start(name);
-        session.progress.sink({ service: r.service, container: name, phase: "started" });
-      }));
-    }
+    await startContainers(session, await containersOf(session, services), false);
   } finally {
     await session.close();
   }

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SystemError } from "../../errors.js";
 import type { ContainerHandle, ContainerRuntime, NetworkNamespace } from "../../runtime/index.js";
+import { defaultService } from "../../schema/normalize/service.js";
 import type { ServiceModel, ServiceVolumeModel } from "../../schema/model.js";
 import { readFifo, type FifoReader } from "../../supervisor/fifo-reader.js";
 import type { OciImageConfig } from "../store/oci-types.js";
@@ -42,46 +43,13 @@ export interface BuildContainerResult {
 function serviceFor(spec: BuildContainerSpec, name: string): ServiceModel {
   const volumes: ServiceVolumeModel[] = spec.binds.map((b) => ({ type: "bind", source: b.source, target: b.target, read_only: b.readOnly, bind: { create_host_path: false } }));
   const service: ServiceModel = {
-    name,
+    ...defaultService(name),
     pull_policy: "never",
-    profiles: [],
     entrypoint: spec.argv,
     command: [],
-    group_add: [],
     environment: spec.env,
-    env_file: [],
-    labels: {},
-    annotations: {},
-    depends_on: {},
-    links: [],
-    external_links: [],
-    volumes_from: [],
-    networks: {},
-    ports: [],
-    expose: [],
-    extra_hosts: [],
-    dns: [],
-    dns_search: [],
-    dns_opt: [],
     volumes,
     tmpfs: spec.tmpfs.map((t) => (t.size !== undefined ? `${t.target}:size=${t.size}` : t.target)),
-    secrets: [],
-    configs: [],
-    restart: "no",
-    tty: false,
-    stdin_open: false,
-    read_only: false,
-    privileged: false,
-    cap_add: [],
-    cap_drop: [],
-    security_opt: [],
-    sysctls: {},
-    ulimits: {},
-    devices: [],
-    device_cgroup_rules: [],
-    scale: 1,
-    attach: true,
-    extensions: {},
   };
   if (spec.config.User) service.user = spec.config.User;
   if (spec.config.WorkingDir) service.working_dir = spec.config.WorkingDir;

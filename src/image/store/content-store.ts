@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promis
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
-import { processAlive } from "./store-lock.js";
+import { processAlive } from "../../fs/process-alive.js";
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 

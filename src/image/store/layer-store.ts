@@ -13,7 +13,7 @@ import { InvalidInputError } from "../../errors.js";
 import { extractLayer } from "../tar/extract-layer.js";
 import type { SpecialFiles } from "../tar/special-files.js";
 import { digestHex, syncDir } from "./content-store.js";
-import { processAlive } from "./store-lock.js";
+import { processAlive } from "../../fs/process-alive.js";
 
 const ID_LENGTH = 12;
 const TEMP_PREFIX = ".unpack-";

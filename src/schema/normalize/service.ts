@@ -401,11 +401,9 @@ const transforms: Record<string, Transform> = {
 /** The service keys normalized into a ServiceModel field. */
 export const normalizedKeys: ReadonlySet<string> = new Set(Object.keys(transforms));
 
-/** The normalized service; warnings (keys not acted on) are appended to ctx.warnings. */
-export function normalizeService(ctx: NormalizeContext, name: string, value: unknown): ServiceModel {
-  const raw = (value ?? {}) as Raw;
-  const path: PathSegment[] = ["services", name];
-  const svc: ServiceModel = {
+/** A service with every field at the value Compose gives it when the key is absent. */
+export function defaultService(name: string): ServiceModel {
+  return {
     name,
     pull_policy: "missing",
     profiles: [],
@@ -445,6 +443,13 @@ export function normalizeService(ctx: NormalizeContext, name: string, value: unk
     attach: true,
     extensions: {},
   };
+}
+
+/** The normalized service; warnings (keys not acted on) are appended to ctx.warnings. */
+export function normalizeService(ctx: NormalizeContext, name: string, value: unknown): ServiceModel {
+  const raw = (value ?? {}) as Raw;
+  const path: PathSegment[] = ["services", name];
+  const svc = defaultService(name);
   for (const key of Object.keys(raw).sort()) {
     const value = raw[key];
     if (key.startsWith("x-")) {
