@@ -54,6 +54,8 @@ async function main(): Promise<void> {
       })
     : undefined;
   void fileWatch?.resume();
+  // A supervisor started after a crash serves the names at once, before any container changes.
+  void dns?.refresh();
   await runDaemon({
     project: args.project!,
     stateDir: args["state-dir"]!,

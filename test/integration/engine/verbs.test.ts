@@ -399,4 +399,51 @@ services:
       holder.close();
     }
   });
+
+  test("kill -9 of the supervisor loses no container and no log line; the next command re-adopts them, and a restart policy still works", async () => {
+    p = await makeProject("adopt");
+    p.write(`
+services:
+  counter:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'i=0; while true; do i=$$((i+1)); echo line-$$i; sleep 0.1; done'
+  flaky:
+    image: ${IMAGE}
+    restart: on-failure
+    command: sh -c 'echo flaky-run; sleep 1; exit 3'
+`);
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 800));
+    const { readFileSync } = await import("node:fs");
+    const pidFile = join(p.runDir, p.name, "supervisor.pid");
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    process.kill(pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1500)); // the container keeps writing into its pipe meanwhile
+
+    const ps = await p.stack(["ps", "--format", "json", "counter"]); // no supervisor: answered from the runtime
+    expect((JSON.parse(ps.stdout.trim()) as { State: string }).State).toBe("running");
+    // Any command that needs logs starts a new supervisor, which re-adopts the containers from its state.
+    let lines: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const logs = await p.stack(["logs", "--no-log-prefix", "counter"]);
+      lines = [...logs.stdout.matchAll(/^line-(\d+)$/gm)].map((m) => Number(m[1]));
+      if (lines.length >= 30) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const newPid = Number(readFileSync(pidFile, "utf8").trim());
+    expect(newPid).not.toBe(pid);
+    expect(lines.length).toBeGreaterThanOrEqual(30);
+    expect(lines).toEqual(lines.map((_, i) => i + 1)); // every line, in order: none lost while no supervisor ran
+    // The new supervisor serves the embedded DNS again.
+    const lookup = await p.stack(["exec", "-T", "counter", "nslookup", "flaky"]);
+    expect(lookup.stdout).toMatch(/Name:\s+flaky\nAddress: \d+\.\d+\.\d+\.\d+/);
+    // The restart policy is applied by the new supervisor too.
+    let runs = 0;
+    for (let i = 0; i < 40 && runs < 3; i++) {
+      runs = ((await p.stack(["logs", "--no-log-prefix", "flaky"])).stdout.match(/flaky-run/g) ?? []).length;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(runs).toBeGreaterThanOrEqual(3);
+  });
 });
