@@ -2,7 +2,8 @@
 // stack's runtime API (create + start + wait for exit + remove: overlay
 // mount, cgroup with limits, spec, detached monitor, runc run, clean-up),
 // against a bare `runc run` of the same rootfs and the same config.json in
-// the same run (interleaved). Goal: at most 3x bare runc. Needs root.
+// the same run (interleaved), and `stack run --rm -T SERVICE true` through the
+// CLI as a user types it. Goal: at most 3x bare runc. Needs root.
 // Build first: npm run build.
 //
 //   node bench/start.mjs [--runs N] [--json]
@@ -66,9 +67,17 @@ async function viaStack(n) {
 // The bare bundle: the spec stack generated, pointed at the plain rootfs (read-only, so runc writes nothing into it) and a cgroup of its own.
 const probe = await rt.create({ project: "bench", id: "probe", service, image: {}, lowerdirs: [lower], network: { mode: "none" } });
 const spec = JSON.parse(readFileSync(join(probe.dir, "config.json"), "utf8"));
-await rt.remove(probe);
 const bundle = join(base, "bundle");
 mkdirSync(bundle);
+// The files stack bind-mounts from the container's folder (/etc/hostname, /etc/hosts) go with the bare bundle.
+for (const m of spec.mounts) {
+  if (typeof m.source === "string" && m.source.startsWith(probe.dir + "/")) {
+    const copy = join(bundle, m.source.slice(probe.dir.length + 1).replace(/\//g, "_"));
+    copyFileSync(m.source, copy);
+    m.source = copy;
+  }
+}
+await rt.remove(probe);
 spec.root = { path: lower, readonly: true };
 const bareRoot = join(base, "bare-runc");
 const runcBin = ["/usr/sbin/runc", "/usr/bin/runc"].find((p) => existsSync(p));
@@ -83,16 +92,38 @@ function bare(n) {
   return ms;
 }
 
+// `stack run --rm -T bench true` as a user types it: Node start, project load,
+// image lookup, network attach (network_mode none here, as the bare run has
+// none), create, foreground run, remove.
+const project = join(base, "project");
+mkdirSync(project);
+writeFileSync(join(project, "compose.yaml"), "services:\n  bench:\n    image: bench/busybox:1\n    network_mode: none\n    mem_limit: 64m\n    pids_limit: 64\n");
+execFileSync("tar", ["-C", lower, "-cf", join(base, "rootfs.tar"), "."]);
+const cliEnv = { ...process.env, STACK_STATE_DIR: join(base, "cli-state"), STACK_RUN_DIR: join(base, "cli-run"), STACK_PROJECT_NAME: "benchrun" };
+const stackBin = fileURLToPath(new URL("../bin/stack", import.meta.url));
+execFileSync(stackBin, ["image", "import", join(base, "rootfs.tar"), "bench/busybox:1"], { env: cliEnv, stdio: "ignore" });
+function viaCli() {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(stackBin, ["run", "--rm", "-T", "bench", "true"], { env: cliEnv, cwd: project, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`stack run exited ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
 const stack = [];
 const runc = [];
+const cli = [];
 try {
   await viaStack("warm");
   bare("warm");
+  viaCli();
   for (let n = 0; n < runs; n++) {
     stack.push(await viaStack(n));
     runc.push(bare(n));
+    cli.push(viaCli());
   }
 } finally {
+  spawnSync(stackBin, ["down", "-t", "0"], { env: cliEnv, cwd: project, stdio: "ignore" });
   await rt.cleanupLeftovers("bench");
   for (const d of ["/sys/fs/cgroup"]) {
     try {
@@ -109,6 +140,8 @@ const result = {
   stackApiMedianMs: Number(median(stack).toFixed(1)),
   bareRuncMedianMs: Number(median(runc).toFixed(1)),
   ratio: Number((median(stack) / median(runc)).toFixed(2)),
+  stackRunMedianMs: Number(median(cli).toFixed(1)),
+  stackRunRatio: Number((median(cli) / median(runc)).toFixed(2)),
   goalRatio: 3,
 };
 if (asJson) console.log(JSON.stringify(result));
@@ -117,5 +150,5 @@ else {
   console.log(`stack runtime API (create+start+wait+remove): median ${result.stackApiMedianMs} ms`);
   console.log(`bare runc run, same rootfs and config:        median ${result.bareRuncMedianMs} ms`);
   console.log(`ratio: ${result.ratio}x (goal <= ${result.goalRatio}x)`);
-  console.log("stack run --rm: not measured yet (the CLI verb does not exist yet)");
+  console.log(`stack run --rm -T bench true (CLI):             median ${result.stackRunMedianMs} ms, ${result.stackRunRatio}x bare runc`);
 }

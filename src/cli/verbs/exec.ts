@@ -166,7 +166,8 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     lockHeld = false;
     const code = await engine.runtime.runForeground(engine.handleOf(name), { tty });
     if (flags.rm) {
-      const again = await openSession(ctx, { services: [serviceName], lock: "run --rm" });
+      const { openSessionFor } = await import("../engine-session.js");
+      const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
       try {
         await again.engine.containers.remove(name, { volumes: true });
         const s = again.engine.state.read();
