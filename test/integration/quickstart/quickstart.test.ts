@@ -8,7 +8,7 @@
 // The first `up` builds four images from Debian packages: the mirror is the
 // cost (see docs/quickstart.md for measured times).
 import { execa } from "execa";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,8 +67,14 @@ describe.skipIf(reason !== undefined)("quickstart: examples/quickstart end to en
     return r;
   };
   const ok = (r: StackRun, what: string): StackRun => {
-    if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}`);
-    return r;
+    if (r.exitCode === 0) return r;
+    let supervisor = "";
+    try {
+      supervisor = readFileSync(join(env.STACK_RUN_DIR!, project, "supervisor.log"), "utf8").slice(-3000);
+    } catch {
+      // no supervisor yet
+    }
+    throw new Error(`${what} failed (exit ${r.exitCode}):\n${r.stderr.slice(-4000)}\n${r.stdout.slice(-2000)}\nsupervisor.log:\n${supervisor}`);
   };
   const url = (path: string) => `http://127.0.0.1:${port}${path}`;
   /** The app's status; retried briefly, since a restarted dependency may take a moment to answer. */

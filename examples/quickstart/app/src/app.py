@@ -7,7 +7,9 @@ sends a job through RabbitMQ that the worker answers (through PostgreSQL).
 import html
 import json
 import os
+import signal
 import socket
+import sys
 import time
 import uuid
 
@@ -133,5 +135,7 @@ def health():
 
 
 if __name__ == "__main__":
+    # As PID 1 the process has no default SIGTERM action: stop (and restarts) would wait for the kill.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"app listening on :8000", flush=True)
     app.run(host="0.0.0.0", port=8000)

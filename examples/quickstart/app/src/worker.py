@@ -1,7 +1,9 @@
 """The quickstart worker: takes jobs from RabbitMQ and writes their result into PostgreSQL."""
 import json
 import os
+import signal
 import socket
+import sys
 import time
 
 import pika
@@ -39,6 +41,8 @@ def handle(ch, method, _props, body):
     print(f"processed job {job['id'][:8]}: {result}", flush=True)
 
 
+# As PID 1 the process has no default SIGTERM action: stop (and restarts) would wait for the kill.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 amqp = pika.BlockingConnection(pika.ConnectionParameters(host=os.environ.get("AMQP_HOST", "queue"), connection_attempts=5, retry_delay=1))
 channel = amqp.channel()
 channel.queue_declare(queue="jobs", durable=True)
