@@ -71,8 +71,8 @@ describe.skipIf(skipUnlessRoot("published port tests"))("published ports", () =>
     const www = join(dir, "www");
     mkdirSync(www, { recursive: true });
     writeFileSync(join(www, "index.html"), "web");
-    stops.push(startIn("stack-p1-web-1", ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", www]).stop);
-    stops.push(startIn("stack-p1-web-1", udpEchoServer(7001, "web")).stop);
+    stops.push(startIn("stack-p1.web-1", ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", www]).stop);
+    stops.push(startIn("stack-p1.web-1", udpEchoServer(7001, "web")).stop);
   });
 
   afterEach(async () => {
