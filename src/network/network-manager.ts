@@ -50,6 +50,11 @@ export interface AttachResult {
   resolvConf: string;
 }
 
+/** 02:42:a.b.c.d in hex, the locally administered MAC Docker derives from a container's IPv4 address. */
+export function macAddressFor(ipv4: string): string {
+  return ["02", "42", ...ipv4.split(".").map((o) => Number(o).toString(16).padStart(2, "0"))].join(":");
+}
+
 function prefixOf(subnet: string): number {
   return Number(subnet.split("/")[1]);
 }
@@ -197,7 +202,10 @@ export class NetworkManager {
       const taken = [state, ...all].flatMap((s) => Object.values(s.containers).flatMap((c) => c.endpoints.filter((e) => e.network === net.name && c.container !== req.container)));
       const address = allocateAddress(net, taken.map((e) => e.address), sn.ipv4_address, `services.${req.service}.networks.${key}.ipv4_address`);
       const ipv6Address = net.ipv6 ? allocateIpv6Address(net.ipv6, taken.flatMap((e) => (e.ipv6Address ? [e.ipv6Address] : [])), sn.ipv6_address) : undefined;
-      const macAddress = sn.mac_address ?? (i === 0 ? req.macAddress : undefined);
+      // Like Docker, the MAC follows the address (02:42 + the IPv4 bytes): a recreated container
+      // that gets the same address answers at once, instead of after the neighbour caches of the
+      // host and the other containers expire (~45 s of silence after every recreate otherwise).
+      const macAddress = sn.mac_address ?? (i === 0 ? req.macAddress : undefined) ?? macAddressFor(address);
       const endpoint: EndpointRecord = {
         network: net.name,
         bridge: net.bridge,

@@ -446,4 +446,44 @@ services:
     }
     expect(runs).toBeGreaterThanOrEqual(3);
   });
+
+  test("a recreated container answers on its published port at once (same address, same MAC: no stale neighbour entry)", async () => {
+    p = await makeProject("recreateport");
+    const file = (v: string) => `
+services:
+  web:
+    image: ${IMAGE}
+    init: true
+    command: sh -c 'echo ${v} > /tmp/index.html; exec httpd -f -p 80 -h /tmp'
+    ports: ["127.0.0.1::80"]
+`;
+    p.write(file("first"));
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    const url = `http://${(await p.stack(["port", "web", "80"])).stdout.trim()}/`;
+    const get = async () => {
+      try {
+        return await (await fetch(url, { signal: AbortSignal.timeout(1000) })).text();
+      } catch {
+        return "";
+      }
+    };
+    let body = "";
+    for (let i = 0; i < 30 && body !== "first\n"; i++) body = await get();
+    expect(body).toBe("first\n");
+    for (let i = 0; i < 5; i++) await get(); // keep the host's neighbour entry fresh, as a browser would
+    p.write(file("second"));
+    expect((await p.stack(["up", "-d"])).exitCode).toBe(0);
+    const url2 = `http://${(await p.stack(["port", "web", "80"])).stdout.trim()}/`;
+    const t0 = Date.now();
+    body = "";
+    while (Date.now() - t0 < 8000 && body !== "second\n") {
+      try {
+        body = await (await fetch(url2, { signal: AbortSignal.timeout(1000) })).text();
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    expect(body).toBe("second\n");
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
 });

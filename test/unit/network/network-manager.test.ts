@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NetworkManager, orderServiceNetworks } from "../../../src/network/network-manager.js";
+import { NetworkManager, macAddressFor, orderServiceNetworks } from "../../../src/network/network-manager.js";
 import type { NetworkHost } from "../../../src/network/host-system.js";
 import type { IpCommand } from "../../../src/network/link-plan.js";
 import type { NetworkModel, ServiceNetworkModel } from "../../../src/schema/model.js";
@@ -228,5 +228,12 @@ describe("NetworkManager.checkPublishedPorts", () => {
       "port 7000/tcp is already in use by another ports entry of this stack (service a)",
     );
     expect(host.ip.filter((l) => l.includes("q"))).toEqual([]);
+  });
+});
+
+describe("macAddressFor", () => {
+  it("derives Docker's 02:42 MAC from the IPv4 address, so a recreated container keeps its MAC with its address", () => {
+    expect(macAddressFor("172.30.0.2")).toBe("02:42:ac:1e:00:02");
+    expect(macAddressFor("10.255.1.200")).toBe("02:42:0a:ff:01:c8");
   });
 });
