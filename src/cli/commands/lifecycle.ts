@@ -41,6 +41,7 @@ export function registerLifecycle(program: Command): void {
     .option("--pull <policy>", "pull images: always, missing, never")
     .option("--quiet-pull", "no pull progress")
     .option("-w, --watch", "watch source code and rebuild or sync on change")
+    .option("--rebuild-on-change", "with --watch: rebuild build: services without develop.watch rules on any change in their build context")
     .action(async (services: string[], o: Record<string, unknown>, command: Command) => {
       const { runUp } = await import("../verbs/up.js");
       const named = (o.attach as string[] | undefined) ?? [];

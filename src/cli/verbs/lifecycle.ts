@@ -65,6 +65,8 @@ export async function runDown(ctx: CliContext, flags: DownFlags): Promise<void> 
   try {
     const { down } = await import("../../engine/down.js");
     const { engine, model } = session;
+    // A background watch (`stack watch -d`) must not bring a service back while it goes.
+    await (await engine.runningSupervisor())?.stopFileWatch().catch(() => false);
     await down(engine, model, { removeOrphans: flags.removeOrphans, volumes: flags.volumes, ...(timeoutMs !== undefined ? { timeoutMs } : {}) });
     if (flags.rmi) {
       const { imageRefOf } = await import("../../engine/wiring.js");

@@ -33,6 +33,7 @@ export interface UpFlags {
   pull?: string;
   quietPull?: boolean;
   watch?: boolean;
+  rebuildOnChange?: boolean;
 }
 
 export function parseScale(values: string[]): Record<string, number> {
