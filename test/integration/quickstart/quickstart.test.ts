@@ -127,6 +127,9 @@ describe.skipIf(reason !== undefined)("quickstart: examples/quickstart end to en
   it("comes up with `up -d --wait` (building the four images) and the page shows every part working", async () => {
     ok(await stack(["up", "-d", "--wait"], 540_000, "up -d --wait (building the images)"), "up -d --wait (cold)");
     leaks.recordWhileUp();
+    // The leak check sees the running project (so its silence after `down` means something).
+    const running = leaks.left().join("\n");
+    for (const kind of ["netns", "links", "cgroups", "mounts", "processes"]) expect(running).toMatch(new RegExp(`^${kind}: `, "m"));
     const first = await status();
     expect(first.database.visits).toBeGreaterThanOrEqual(1);
     expect(first.cache.value).toMatch(/^computed by /);
