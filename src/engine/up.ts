@@ -92,7 +92,10 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
   // Images first: a missing image fails before anything changes.
   const images = new Map<string, ImageInfo>();
   for (const name of selection) {
-    images.set(name, await deps.images.ensure(model.services[name]!));
+    const service = model.services[name]!;
+    // A service that runs an image another service builds (`image:` only, same name) gets it built, never pulled.
+    const builder = service.build || !service.image ? undefined : Object.values(model.services).find((o) => o.build && o.image === service.image);
+    images.set(name, await deps.images.ensure(builder ?? service));
   }
   const hashes: Record<string, string> = {};
   for (const name of selection) hashes[name] = deps.hash(model.services[name]!, images.get(name)!.digest);

@@ -162,7 +162,7 @@ export class ContainerRuntime {
         imageVolumes: Object.keys(image.Volumes ?? {}),
         volumesFrom: (cfg.volumesFrom ?? []).map((f) => ({ mounts: f.handle.volumeMounts, read_only: f.read_only })),
       });
-      for (const d of plan.createDirs) mkdirSync(d, { recursive: true });
+      for (const d of plan.createDirs) if (!existsSync(d)) mkdirSync(d, { recursive: true }); // a bind of an existing file is fine
       for (const v of plan.volumeDirs) await this.prepareVolumeDir(v.dir, join(rootfs, v.target), v.copyFromImage);
       const cgroup = this.cgroup(cfg);
       undo.push(() => cgroup.remove());

@@ -151,7 +151,24 @@ export class Builder {
     const fileLabel = req.dockerfileInline !== undefined ? file : basename(file);
     const { parsed, instructions } = loadDockerfile(text, fileLabel);
     const platform = { os: "linux", architecture: ARCH[process.arch] ?? process.arch };
-    const plan = planBuild(instructions, { ...(req.target !== undefined ? { target: req.target } : {}), buildArgs: req.args, platform, escapeToken: parsed.directives.escapeToken, file: fileLabel });
+    const planOptions = { ...(req.target !== undefined ? { target: req.target } : {}), buildArgs: req.args, platform, escapeToken: parsed.directives.escapeToken, file: fileLabel };
+    // Plan twice: the first plan names the base images, whose ENV the second one substitutes with (`ENV PATH=/x:$PATH`).
+    const baseEnvs = new Map<string, Record<string, string>>();
+    for (const stage of planBuild(instructions, planOptions).stages) {
+      if (stage.base.kind !== "image" || baseEnvs.has(stage.base.ref)) continue;
+      let record = await this.store.resolve(stage.base.ref);
+      if (!record && this.env.pull) {
+        await this.env.pull(stage.base.ref);
+        record = await this.store.resolve(stage.base.ref);
+      }
+      const env: Record<string, string> = {};
+      for (const kv of record?.image.config?.Env ?? []) {
+        const eq = kv.indexOf("=");
+        if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      baseEnvs.set(stage.base.ref, env);
+    }
+    const plan = planBuild(instructions, { ...planOptions, imageEnv: (ref) => baseEnvs.get(ref) });
     for (const a of plan.unusedBuildArgs) onProgress({ type: "warning", message: `build arg ${a} was given but no ARG declares it` });
 
     const tmpDir = join(this.env.runDir, "build", `${process.pid}-${randomBytes(4).toString("hex")}`);

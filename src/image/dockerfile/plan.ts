@@ -25,6 +25,11 @@ export interface PlanOptions {
   escapeToken?: string;
   /** Names the Dockerfile in errors. */
   file?: string;
+  /**
+   * The ENV of a base image (`FROM ref`), so `ENV PATH=/x:$PATH` sees the
+   * image's PATH as Docker does; undefined when unknown (not in the store).
+   */
+  imageEnv?: (ref: string) => Record<string, string> | undefined;
 }
 
 export type StageBase = { kind: "scratch" } | { kind: "stage"; index: number } | { kind: "image"; ref: string };
@@ -151,6 +156,7 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
 
   const byName = new Map<string, number>();
   const stages: PlannedStage[] = [];
+  const finalEnvs = new Map<number, Map<string, string>>();
   dockerfile.stages.forEach((stage, index) => {
     const image = word(stage.from.image, meta, stage.from.line);
     let base: StageBase;
@@ -170,7 +176,10 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
     };
 
     const args = new Map<string, string>();
-    const env = new Map<string, string>();
+    // A stage starts with its base's environment: the image's ENV, or what the earlier stage ended with.
+    const env = new Map<string, string>(
+      base.kind === "image" ? Object.entries(options.imageEnv?.(base.ref) ?? {}) : base.kind === "stage" ? (finalEnvs.get(base.index) ?? []) : [],
+    );
     const scope = (): Map<string, string> => new Map([...args, ...env]);
     const steps: PlannedStep[] = [];
     for (const ins of stage.instructions) {
@@ -247,6 +256,7 @@ export function planBuild(dockerfile: DockerfileInstructions, options: PlanOptio
     if (stage.from.stageName !== undefined) planned.name = stage.from.stageName;
     if (stage.from.platform !== undefined) planned.platform = word(stage.from.platform, meta, stage.from.line);
     stages.push(planned);
+    finalEnvs.set(index, new Map(env));
     if (stage.from.stageName !== undefined) byName.set(stage.from.stageName, index);
   });
 

@@ -167,3 +167,25 @@ describe("parseInstructions", () => {
     expect(d.stages[0]!.instructions[0]).toMatchObject({ kind: "onbuild", trigger: "COPY onlyone" });
   });
 });
+
+describe("planBuild: the base image's environment", () => {
+  const text = `FROM debian:12 AS base
+ENV PATH=/opt/tool/bin:$PATH
+RUN echo $PATH $HOME
+FROM base
+ENV LIB=$PATH
+FROM scratch
+ENV X=\${PATH:-none}
+`;
+  it("substitutes with the image's ENV, and a stage built on another starts with what that one ended with", () => {
+    const p = plan(text, { target: undefined, imageEnv: (ref) => (ref === "debian:12" ? { PATH: "/usr/bin:/bin", HOME: "/root" } : undefined) });
+    const envOf = (stage: number, step: number) => p.stages[stage]!.steps[step]!.env;
+    expect(envOf(0, 0)).toMatchObject({ PATH: "/opt/tool/bin:/usr/bin:/bin" });
+    expect(p.stages[0]!.steps[1]!.expanded).toMatchObject({ kind: "run" });
+    expect(envOf(1, 0)).toMatchObject({ LIB: "/opt/tool/bin:/usr/bin:/bin" });
+    expect(envOf(2, 0)).toEqual({ X: "none" }); // scratch has no environment
+  });
+  it("without the image's ENV (not in the store), $PATH is empty, as before", () => {
+    expect(plan(text).stages[0]!.steps[0]!.env).toEqual({ PATH: "/opt/tool/bin:" });
+  });
+});

@@ -87,6 +87,19 @@ const quick = () =>
   ]);
 
 describe("up", () => {
+  it("gets an image that another service builds from that service's build, never from a registry", async () => {
+    const model = makeStack([
+      makeService("app", { image: "shop/app:dev", build: { context: "/srv/app" } as never }),
+      makeService("worker", { image: "shop/app:dev" }),
+      makeService("db", { image: "postgres:16" }),
+    ]);
+    const h = harness(model, {});
+    const asked: string[] = [];
+    h.deps.images = { ensure: async (s) => (asked.push(`${s.name}${s.build ? " (build)" : ""}`), { ref: s.image!, digest: "sha256:x" }) };
+    await up(h.deps, model, { services: ["worker", "db"] });
+    expect(asked.sort()).toEqual(["app (build)", "db"]); // worker's image came through app's build
+  });
+
   it("starts in dependency order, waiting for each condition", async () => {
     const h = harness(quick(), { db: { healthyAfter: 2 }, migrate: { exitCode: 0 } });
     await up(h.deps, quick(), { services: [] });
