@@ -156,11 +156,8 @@ export class Builder {
     const baseEnvs = new Map<string, Record<string, string>>();
     for (const stage of planBuild(instructions, planOptions).stages) {
       if (stage.base.kind !== "image" || baseEnvs.has(stage.base.ref)) continue;
-      let record = await this.store.resolve(stage.base.ref);
-      if (!record && this.env.pull) {
-        await this.env.pull(stage.base.ref);
-        record = await this.store.resolve(stage.base.ref);
-      }
+      // Only what is in the store already: an image pulled later (when its stage starts) is substituted without its ENV.
+      const record = await this.store.resolve(stage.base.ref);
       const env: Record<string, string> = {};
       for (const kv of record?.image.config?.Env ?? []) {
         const eq = kv.indexOf("=");
