@@ -450,6 +450,19 @@ export class ContainerRuntime {
     await this.cgroup(h).thaw();
   }
 
+  /** The container's processes (`stack top`), from its cgroup and /proc; ones that end meanwhile are left out. */
+  processes(h: ContainerHandle): Array<{ pid: number; ppid: number; uid: number; command: string }> {
+    return this.cgroup(h).pids().sort((a, b) => a - b).flatMap((pid) => {
+      try {
+        const status = readFileSync(`/proc/${pid}/status`, "utf8");
+        const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
+        return [{ pid, ppid: Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? -1), uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? -1), command }];
+      } catch {
+        return [];
+      }
+    });
+  }
+
   stats(h: ContainerHandle): CgroupStats {
     return this.cgroup(h).stats();
   }

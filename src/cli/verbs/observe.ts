@@ -102,39 +102,16 @@ export async function runTop(ctx: CliContext, services: string[]): Promise<void>
   try {
     const names = await containersOf(session, services);
     const statuses = await session.engine.statusOf(names.map((n) => n.name));
-    const { readFileSync } = await import("node:fs");
     for (const s of statuses.filter((x) => x.state === "running" || x.state === "paused")) {
-      const h = session.engine.handleOf(s.name);
-      const pids = cgroupPids(readFileSync, h.cgroup);
       ctx.stdout.write(`${s.name}\n${"UID".padEnd(8)}${"PID".padEnd(10)}${"PPID".padEnd(10)}CMD\n`);
-      for (const pid of pids) {
-        try {
-          const status = readFileSync(`/proc/${pid}/status`, "utf8");
-          const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
-          const ppid = /^PPid:\s+(\d+)/m.exec(status)?.[1] ?? "?";
-          const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ");
-          ctx.stdout.write(`${uid.padEnd(8)}${String(pid).padEnd(10)}${ppid.padEnd(10)}${cmd}\n`);
-        } catch {
-          // ended while we looked
-        }
+      for (const p of session.engine.runtime.processes(session.engine.handleOf(s.name))) {
+        ctx.stdout.write(`${String(p.uid).padEnd(8)}${String(p.pid).padEnd(10)}${String(p.ppid).padEnd(10)}${p.command}\n`);
       }
       ctx.stdout.write("\n");
     }
   } finally {
     await session.close();
   }
-}
-
-function cgroupPids(readFileSync: (p: string, e: "utf8") => string, relative: string): number[] {
-  for (const file of [`/sys/fs/cgroup/pids/${relative}/cgroup.procs`, `/sys/fs/cgroup/memory/${relative}/cgroup.procs`, `/sys/fs/cgroup/${relative}/cgroup.procs`, `/sys/fs/cgroup/unified/${relative}/cgroup.procs`]) {
-    try {
-      const pids = readFileSync(file, "utf8").split("\n").filter(Boolean).map(Number);
-      if (pids.length > 0) return pids.sort((a, b) => a - b);
-    } catch {
-      // not this hierarchy
-    }
-  }
-  return [];
 }
 
 export async function runPort(ctx: CliContext, service: string, privatePort: string, flags: { protocol?: string; index?: string }): Promise<void> {

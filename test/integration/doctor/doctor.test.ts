@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { detectCgroupMode, openRuntime } from "../../../src/runtime/index.js";
+import { LinuxNetworkHost, NetworkManager } from "../../../src/network/index.js";
 import { makeService } from "../../helpers/model.js";
 import { makeBusyboxRootfs } from "../runtime/busybox-rootfs.js";
 import { runStack, stackBin } from "../../helpers/cli.js";
@@ -91,7 +92,11 @@ describe.skipIf(skipUnlessRoot("stack doctor integration tests"))("stack doctor 
     for (const n of [`stack-${ghost}-x`, `stack-${busy}-x`, `stack-${stranger}-x`]) tryIp("netns", "del", n);
     for (const l of [ghostLink, busyLink]) tryIp("link", "del", l);
     for (const p of [ghost, busy, stranger]) removeCgroup(p);
-    const left = diffSnapshots(before, snapshotHost([base])).filter(mine);
+    // The planted busy project's network made --fix render firewall chains for this state dir: with the
+    // planted states gone, rendering again removes them (and the table, when no other state dir has any).
+    rmSync(join(env.STACK_STATE_DIR!, "projects"), { recursive: true, force: true });
+    await new NetworkManager({ host: new LinuxNetworkHost(), stateDir: env.STACK_STATE_DIR! }).applyFirewall();
+    const left = diffSnapshots(before, snapshotHost([base])).filter((line) => mine(line) || line.startsWith("nftTables:"));
     rmSync(base, { recursive: true, force: true });
     if (left.length > 0) throw new Error(`the test left resources behind:\n  ${left.join("\n  ")}`);
   });
