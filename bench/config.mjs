@@ -9,12 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateAliasFlood, generateStack } from "./generate-stack.mjs";
+import { median, numberOptions } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = numberOptions(args);
 const runs = option("--runs", 15);
 const services = option("--services", 300);
 const asJson = args.includes("--json");
@@ -25,10 +23,6 @@ if (!existsSync(fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))))
   process.exit(2);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // CPU time (user + sys, via /usr/bin/time) is reported next to wall time:
 // on a shared machine it moves much less than wall time does.

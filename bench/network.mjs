@@ -12,6 +12,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -34,10 +35,6 @@ if (process.getuid?.() !== 0) {
 const { NetworkManager, LinuxNetworkHost, startPortProxy } = await import("../dist/network/index.js");
 const { planAttach } = await import("../dist/network/link-plan.js");
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const network = (key, project) => ({ key, name: `${project}_${key}`, driver: "bridge", driver_opts: {}, external: false, internal: false, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {} });
 const sn = { aliases: [], link_local_ips: [], priority: 0, gw_priority: 0, driver_opts: {} };
 const plain = { extraHosts: [], dns: [], dnsSearch: [], dnsOpt: [], links: [] };

@@ -17,12 +17,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as tar from "tar-stream";
+import { median, numberOptions } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const option = numberOptions(args);
 const runs = option("--runs", 5);
 const megabytes = option("--megabytes", 200);
 const asJson = args.includes("--json");
@@ -41,10 +39,6 @@ if (process.getuid?.() !== 0) {
 const { pushImage, pullImage } = await import(dist);
 const { ImageStore } = await import(fileURLToPath(new URL("../dist/image/store/index.js", import.meta.url)));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const freePort = () =>
   new Promise((resolve) => {
     const s = createServer();

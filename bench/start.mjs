@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const i = args.indexOf("--runs");
@@ -28,10 +29,6 @@ if (process.getuid?.() !== 0) {
 }
 const { openRuntime } = await import(entry);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const base = mkdtempSync("/tmp/stack-bench-start-");
 const lower = join(base, "lower");

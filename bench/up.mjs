@@ -11,12 +11,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { median, numberOptions } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
+const opt = numberOptions(args);
 const runs = opt("--runs", 5);
 const psContainers = opt("--ps-containers", 100);
 const asJson = args.includes("--json");
@@ -26,10 +24,6 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 const stack = fileURLToPath(new URL("../bin/stack", import.meta.url));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 const base = mkdtempSync("/tmp/stack-bench-up-");
 const env = { ...process.env, STACK_STATE_DIR: join(base, "state"), STACK_RUN_DIR: join(base, "run"), STACK_PROJECT_NAME: "benchup" };

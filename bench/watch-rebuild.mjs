@@ -15,12 +15,10 @@ import { request } from "node:http";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { numberOptions } from "./lib.mjs";
 
 const args = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
+const opt = numberOptions(args);
 const syncs = opt("--syncs", 30);
 const rebuilds = opt("--rebuilds", 7);
 const unflushed = opt("--unflushed", 2);
