@@ -34,12 +34,7 @@ export class LayeredFs {
     }
     for (let i = 0; i < this.layers.length; i++) {
       const host = join(this.layers[i]!, clean);
-      let st: Stats | undefined;
-      try {
-        st = lstatSync(host);
-      } catch {
-        st = undefined;
-      }
+      const st = lstatOrUndefined(host);
       if (st) return isWhiteout(st) ? undefined : { hostPath: host, stat: st };
       // An opaque parent in this layer hides everything below it.
       if (this.hiddenBelow(i, clean)) return undefined;
@@ -63,12 +58,7 @@ export class LayeredFs {
     const hidden = new Set<string>();
     for (let i = 0; i < this.layers.length; i++) {
       const host = join(this.layers[i]!, clean);
-      let st: Stats | undefined;
-      try {
-        st = lstatSync(host);
-      } catch {
-        st = undefined;
-      }
+      const st = lstatOrUndefined(host);
       if (st && !st.isDirectory()) break; // a file or whiteout here hides the lower directories
       if (st) {
         for (const name of readdirSync(host)) {
@@ -95,5 +85,13 @@ export class LayeredFs {
       const e = this.lstat(p);
       return e?.stat.isSymbolicLink() ? readlinkSync(e.hostPath) : undefined;
     });
+  }
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
   }
 }
