@@ -8,6 +8,13 @@ import { fileWatchSpecPath } from "../../../src/supervisor/file-watch.js";
 import { IMAGE, makeProject, type Project } from "../engine/harness.js";
 import { execIn, ps, startCli, type RunningCli } from "./harness.js";
 
+/** A build context ./web: a Dockerfile FROM the busybox image that copies msg.txt and runs `command`. */
+function writeWebContext(p: Project, command: string, message: string): void {
+  mkdirSync(join(p.dir, "web"));
+  writeFileSync(join(p.dir, "web", "Dockerfile"), `FROM ${IMAGE}\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "${command}"]\n`);
+  writeFileSync(join(p.dir, "web", "msg.txt"), `${message}\n`);
+}
+
 describe.skipIf(skipUnlessRoot("watch end-to-end tests"))("stack watch", { timeout: 120_000 }, () => {
   let p: Project | undefined;
   let cli: RunningCli | undefined;
@@ -86,9 +93,7 @@ services:
 
   test("rebuild recreates only that service and restarts its restart: true dependents; a broken Dockerfile keeps the old container", async () => {
     p = await makeProject("wbuild");
-    mkdirSync(join(p.dir, "web"));
-    writeFileSync(join(p.dir, "web", "Dockerfile"), `FROM ${IMAGE}\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "exec sleep 600"]\n`);
-    writeFileSync(join(p.dir, "web", "msg.txt"), "one\n");
+    writeWebContext(p, "exec sleep 600", "one");
     p.write(`
 services:
   web:
@@ -140,9 +145,7 @@ services:
 
   test("up --watch: logs and watch events interleaved; a rebuild of the only service does not end the attached up; Ctrl-C stops the stack", async () => {
     p = await makeProject("wup");
-    mkdirSync(join(p.dir, "web"));
-    writeFileSync(join(p.dir, "web", "Dockerfile"), `FROM ${IMAGE}\nCOPY msg.txt /msg.txt\nCMD ["sh", "-c", "cat /msg.txt; exec sleep 600"]\n`);
-    writeFileSync(join(p.dir, "web", "msg.txt"), "message-one\n");
+    writeWebContext(p, "cat /msg.txt; exec sleep 600", "message-one");
     p.write(`
 services:
   web:
