@@ -15,7 +15,7 @@ import { request } from "node:http";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { numberOptions } from "./lib.mjs";
+import { numberOptions, quantile } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const opt = numberOptions(args);
@@ -29,12 +29,6 @@ if (process.getuid?.() !== 0) {
 }
 const stack = fileURLToPath(new URL("../bin/stack", import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo] + (s[Math.ceil(i)] - s[lo]) * (i - lo);
-};
 
 const base = mkdtempSync("/tmp/stack-bench-watch-rebuild-");
 const project = join(base, "project");

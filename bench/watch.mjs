@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { numberOptions } from "./lib.mjs";
+import { numberOptions, quantile } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const option = numberOptions(args);
@@ -30,12 +30,6 @@ if (!existsSync(fileURLToPath(new URL("../dist/watch/index.js", import.meta.url)
 const { Watcher } = await import("../dist/watch/index.js");
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const i = (s.length - 1) * q;
-  const lo = Math.floor(i);
-  return s[lo] + (s[Math.ceil(i)] - s[lo]) * (i - lo);
-};
 const load = loadavg()[0];
 
 const dir = mkdtempSync(join(tmpdir(), "stack-bench-watch-"));
