@@ -16,10 +16,10 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { buildImage } from "../dist/image/build/index.js";
 import { ImageStore } from "../dist/image/store/index.js";
+import { ensureDocker, median } from "./lib.mjs";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
 const root = mkdtempSync(join(tmpdir(), "stack-bench-build-"));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function makeContext() {
   const ctx = join(root, "ctx");
@@ -101,20 +101,47 @@ try {
   const f = (xs) => `${median(xs).toFixed(0)} ms`;
   console.log(`stack build (${runs} runs, medians): cold ${f(cold)}, cached ${f(cached)}, one file changed ${f(changed)}; CLI cached rebuild beyond node start ${f(cli)}`);
   if (process.env.STACK_BENCH_DOCKER === "1") {
-    execFileSync("apt-get", ["install", "-y", "docker.io"], { stdio: "inherit" });
-    const tar = execFileSync("tar", ["-C", join(root, "rootfs"), "-cf", "-", "."], { maxBuffer: 64 << 20 });
-    execFileSync("docker", ["import", "-", "stack-bench/busybox:latest"], { input: tar });
-    for (const [name, buildkit] of [["legacy", "0"], ["BuildKit", "1"]]) {
-      const dt = (args) => {
+    // The peer, side by side: `docker build` (legacy and BuildKit) against
+    // stack's CLI (`stack build`, wall time, Node start included), each run
+    // cold (no cache), cached, and with one file changed.
+    const { docker, stop } = await ensureDocker();
+    try {
+      const tar = execFileSync("tar", ["-C", join(root, "rootfs"), "-cf", "-", "."], { maxBuffer: 64 << 20 });
+      execFileSync(docker, ["import", "-", "stack-bench/busybox:latest"], { input: tar });
+      const proj = join(root, "proj");
+      const wall = (cmd, argv, env) => {
         const s = performance.now();
-        execFileSync("docker", ["build", "-q", ...args, "-t", "stack-bench/app:docker", ctx], { env: { ...process.env, DOCKER_BUILDKIT: buildkit } });
+        execFileSync(cmd, argv, { cwd: proj, env: { ...process.env, ...env }, stdio: "pipe" });
         return performance.now() - s;
       };
-      const c = dt(["--no-cache"]);
-      const k = dt([]);
-      writeFileSync(join(ctx, "files", "d7", "f7.txt"), `docker ${Date.now()}\n`);
-      const o = dt([]);
-      console.log(`docker build (${name}): cold ${c.toFixed(0)} ms, cached ${k.toFixed(0)} ms, one file changed ${o.toFixed(0)} ms`);
+      const peers = { "stack build": { cold: [], cached: [], changed: [] }, "docker build (legacy)": { cold: [], cached: [], changed: [] }, "docker build (BuildKit)": { cold: [], cached: [], changed: [] } };
+      for (let r = 0; r < runs; r++) {
+        const cliState = join(root, `cli-state-${r}`);
+        await importBusybox(cliState);
+        const cliEnv = { STACK_STATE_DIR: cliState, STACK_RUN_DIR: runDir };
+        const stackCli = new URL("../bin/stack", import.meta.url).pathname;
+        const timeStack = () => wall(process.execPath, [stackCli, "build", "-q"], cliEnv);
+        const timeDocker = (buildkit, extra) => wall(docker, ["build", "-q", "--network", "none", ...extra, "-t", "stack-bench/app:docker", ctx], { DOCKER_BUILDKIT: buildkit });
+        const one = (name, cold, cached) => {
+          peers[name].cold.push(cold());
+          peers[name].cached.push(cached());
+          writeFileSync(join(ctx, "files", "d7", "f7.txt"), `${name} ${r} ${Date.now()}\n`);
+          peers[name].changed.push(cached());
+        };
+        one("stack build", timeStack, timeStack);
+        one("docker build (legacy)", () => timeDocker("0", ["--no-cache"]), () => timeDocker("0", []));
+        one("docker build (BuildKit)", () => timeDocker("1", ["--no-cache"]), () => timeDocker("1", []));
+        rmSync(cliState, { recursive: true, force: true });
+      }
+      const m = (name, k) => median(peers[name][k]);
+      for (const name of Object.keys(peers)) console.log(`${name} (CLI wall, ${runs} runs, medians): cold ${m(name, "cold").toFixed(0)} ms, cached ${m(name, "cached").toFixed(0)} ms, one file changed ${m(name, "changed").toFixed(0)} ms`);
+      for (const name of ["docker build (legacy)", "docker build (BuildKit)"]) {
+        console.log(`${name}/stack build: cold ${(m(name, "cold") / m("stack build", "cold")).toFixed(2)}x, cached ${(m(name, "cached") / m("stack build", "cached")).toFixed(2)}x, one file changed ${(m(name, "changed") / m("stack build", "changed")).toFixed(2)}x`);
+      }
+      execFileSync(docker, ["image", "rm", "-f", "stack-bench/app:docker", "stack-bench/busybox:latest"], { stdio: "ignore" });
+      execFileSync(docker, ["builder", "prune", "-af"], { stdio: "ignore" });
+    } finally {
+      await stop();
     }
   }
 } finally {

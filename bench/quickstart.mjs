@@ -20,13 +20,13 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
+import { ensureDocker, median } from "./lib.mjs";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 3;
 const home = join(repo, ".bench-cache", "quickstart");
 const compose = join(repo, "examples", "quickstart", "compose.yaml");
 const project = "qsbench";
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const port = await new Promise((resolve) => {
   const s = createServer();
@@ -91,21 +91,13 @@ for (const [k, v] of Object.entries(results)) console.log(`${k}: median ${v.toFi
 if (process.env.STACK_BENCH_DOCKER === "1") await benchDocker(results);
 
 async function benchDocker(stackResults) {
-  const have = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
-  if (!have("docker") || !have("docker-compose")) {
-    execFileSync("apt-get", ["install", "-y", "-q", "--no-install-recommends", "docker.io", "docker-compose"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  }
-  let dockerd;
-  if (spawnSync("docker", ["info"], { stdio: "ignore" }).status !== 0) {
-    dockerd = spawn("dockerd", [], { stdio: "ignore", detached: true });
-    for (let i = 0; i < 100 && spawnSync("docker", ["info"], { stdio: "ignore" }).status !== 0; i++) await new Promise((r) => setTimeout(r, 200));
-  }
+  const { docker, stop } = await ensureDocker({ compose: true });
   try {
     const images = ["quickstart/app:dev", "quickstart/db:dev", "quickstart/cache:dev", "quickstart/queue:dev"];
     const archive = join(home, "images.tar");
     t = Date.now();
     execFileSync(process.execPath, [join(repo, "bin", "stack"), "image", "save", "-o", archive, ...images], { env, stdio: "inherit" });
-    execFileSync("docker", ["load", "-q", "-i", archive], { stdio: "inherit" });
+    execFileSync(docker, ["load", "-q", "-i", archive], { stdio: "inherit" });
     rmSync(archive, { force: true });
     console.log(`images loaded into Docker in ${Date.now() - t} ms`);
 
@@ -138,7 +130,7 @@ async function benchDocker(stackResults) {
       dc(["up", "-d"]);
       for (;;) {
         const ids = execFileSync("docker-compose", ["-f", file, "-p", `${project}docker`, "ps", "-q"], { encoding: "utf8" }).split("\n").filter(Boolean);
-        const states = ids.map((id) => execFileSync("docker", ["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", id], { encoding: "utf8" }).trim());
+        const states = ids.map((id) => execFileSync(docker, ["inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{end}}", id], { encoding: "utf8" }).trim());
         const ready = states.length === 6 && states.every((s) => {
           const [, status, code, health] = s.split(" ");
           return health ? health === "healthy" : status === "running" || (status === "exited" && code === "0");
@@ -166,7 +158,7 @@ async function benchDocker(stackResults) {
     ];
     for (const [what, s, k] of pairs) console.log(`${what}: stack ${s.toFixed(0)} ms, docker-compose ${k.toFixed(0)} ms, docker-compose/stack ${(k / s).toFixed(2)}x`);
   } finally {
-    if (dockerd) process.kill(-dockerd.pid, "SIGTERM");
+    await stop();
   }
 }
 if (existsSync(join(home, "run"))) stack(["down", "-v", "-t", "0"]);

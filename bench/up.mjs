@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, numberOptions } from "./lib.mjs";
+import { ensureDocker, median, numberOptions } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const opt = numberOptions(args);
@@ -54,11 +54,10 @@ function stackFile(dir, services) {
 }
 
 let docker;
+let dockerEngine;
 if (withDocker) {
-  console.error("bench/up: installing docker.io and docker-compose (STACK_BENCH_DOCKER=1)");
-  execFileSync("apt-get", ["install", "-y", "-q", "docker.io", "docker-compose"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  spawnSync("systemctl", ["start", "docker"]);
-  execFileSync("sh", ["-c", `docker import -c 'CMD ["sh"]' ${join(base, "rootfs.tar")} bench/busybox:1`]);
+  dockerEngine = await ensureDocker({ compose: true });
+  execFileSync(dockerEngine.docker, ["import", "-c", 'CMD ["sh"]', join(base, "rootfs.tar"), "bench/busybox:1"]);
   docker = (dir, argv) => run("docker-compose", ["-p", "benchupdocker", ...argv], { cwd: dir });
 }
 
@@ -95,6 +94,7 @@ for (const size of [4, 20]) {
   results[`ps, ${psContainers} containers`] = { ps: median(ps), nodeStart: median(bare) };
 }
 
+await dockerEngine?.stop();
 rmSync(base, { recursive: true, force: true });
 const load = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ")[0];
 if (asJson) console.log(JSON.stringify({ runs, load, results }, null, 2));
