@@ -23,10 +23,12 @@ import { BuildNetwork, type BuildNamespace } from "./build-network.js";
 import { copyLayerTar, isUrl, parseChmod, parseChown, planCopy, type CopyPlan } from "./copy.js";
 import { applyInstruction, argvOf, describeInstruction } from "./image-config.js";
 import { LayeredFs } from "./layered-fs.js";
+import { canWriteFolder, LayerFolderWriter } from "./layer-folder.js";
 import { layerTar, type LayerEntry } from "./layer-tar.js";
 import type { BuildRequest } from "./request.js";
 import { parseRunMount } from "./run-mounts.js";
 import { runBuildContainer } from "./run-step.js";
+import { ContentDigests } from "./content-digests.js";
 import { ContextFs, LayeredSource, type SourceFs } from "./source-fs.js";
 import { StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
 import { opaqueDirs, upperDiff } from "./upper-diff.js";
@@ -184,6 +186,7 @@ export class Builder {
       const final = states.get(plan.target)!;
       return await this.commit(final, req);
     } finally {
+      run.saveDigests();
       await network.close().catch((e: unknown) => onProgress({ type: "warning", message: `the build network could not be removed: ${(e as Error).message}` }));
       rmSync(tmpDir, { recursive: true, force: true });
     }
@@ -257,8 +260,30 @@ export class Builder {
     return new LayeredFs(dirs, opaque);
   }
 
+  /**
+   * Stores a layer of `entries`: its tar as a blob, and its folder written in
+   * the same pass when the entries allow it (layer-folder.ts), else unpacked
+   * from the tar by the store.
+   */
+  async storeLayer(entries: LayerEntry[]): Promise<Layer> {
+    if (!canWriteFolder(entries)) return this.storeLayerTar(() => layerTar(entries));
+    let blob: { digest: string; size: number } | undefined;
+    const layer = await this.store.layers.create(async (dir) => {
+      const writer = new LayerFolderWriter(dir);
+      try {
+        blob = await this.store.writeBlob(layerTar(entries, writer));
+      } finally {
+        writer.close();
+      }
+      writer.finish();
+      return blob.digest;
+    });
+    this.layerDirCache.set(blob!.digest, layer.dir);
+    return { digest: blob!.digest, diffId: blob!.digest, size: blob!.size, mediaType: MediaTypes.ociLayer };
+  }
+
   /** Writes a layer tar into the store and unpacks it. */
-  async storeLayer(tar: () => Readable): Promise<Layer> {
+  async storeLayerTar(tar: () => Readable): Promise<Layer> {
     const blob = await this.store.writeBlob(tar());
     const unpacked = await this.store.layers.unpack(() => createReadStream(this.store.blobPath(blob.digest)), `build layer ${blob.digest}`, blob.digest);
     this.layerDirCache.set(blob.digest, unpacked.dir);
@@ -271,6 +296,8 @@ class BuildRun {
   private readonly total: number;
   private readonly numbers = new Map<PlannedStep | PlannedStage, number>();
   private readonly context: ContextFs;
+  /** Remembered content digests, one set per context folder read by this build. */
+  private readonly digests = new Map<string, ContentDigests>();
 
   constructor(
     private readonly builder: Builder,
@@ -289,7 +316,21 @@ class BuildRun {
         for (const s of stage.steps) this.numbers.set(s, ++n);
       }
     this.total = n;
-    this.context = new ContextFs(req.context, contextIgnore(req));
+    this.context = new ContextFs(req.context, contextIgnore(req), undefined, this.digestsOf(req.context));
+  }
+
+  private digestsOf(folder: string): ContentDigests {
+    const root = resolvePath(folder);
+    let d = this.digests.get(root);
+    if (!d) {
+      d = new ContentDigests(this.builder.stepCache.root, root);
+      this.digests.set(root, d);
+    }
+    return d;
+  }
+
+  saveDigests(): void {
+    for (const d of this.digests.values()) d.save();
   }
 
   private stageName(stage: PlannedStage): string {
@@ -417,7 +458,7 @@ class BuildRun {
           done(true);
           return next;
         }
-        const layer = await this.builder.storeLayer(() => copyLayerTar(copy.plan));
+        const layer = copy.plan.archives.length > 0 ? await this.builder.storeLayerTar(() => copyLayerTar(copy.plan)) : await this.builder.storeLayer(copy.plan.entries);
         fresh(key, layer);
         done(false);
         return next;
@@ -444,7 +485,7 @@ class BuildRun {
             const e = image.lstat(`/${p}`);
             entries.push(e?.stat.isDirectory() ? { path: p, type: "directory", mode: e.stat.mode & 0o7777, uid: e.stat.uid, gid: e.stat.gid, mtime: e.stat.mtime } : { path: p, type: "directory", mode: 0o755, uid: 0, gid: 0, mtime: new Date(0) });
           }
-          layer = await this.builder.storeLayer(() => layerTar(entries));
+          layer = await this.builder.storeLayer(entries);
         }
         fresh(key, layer);
         done(false);
@@ -480,7 +521,7 @@ class BuildRun {
     const extra = this.req.additionalContexts[from];
     if (extra !== undefined) {
       const dir = isAbsolute(extra) ? extra : resolvePath(this.req.context, extra);
-      return { fs: new ContextFs(dir, undefined, `context ${from}`), key: "", fromContext: true };
+      return { fs: new ContextFs(dir, undefined, `context ${from}`, this.digestsOf(dir)), key: "", fromContext: true };
     }
     const record = await this.image(from, 0);
     const layers = record.manifest.layers.map((l, i) => ({ digest: l.digest, diffId: record.image.rootfs.diff_ids[i]!, size: l.size, mediaType: l.mediaType }));
@@ -631,7 +672,7 @@ class BuildRun {
         if (result.exitCode !== 0) throw new BuildStepError(stepLabel, result.exitCode, result.lastLines);
         const entries = await upperDiff({ upper: result.upper, lower: new LayeredFs(lowerdirs), mountPoints: [...result.mountPoints, ...binds.map((b) => b.target)] });
         if (entries.length === 0) return undefined;
-        return await builder.storeLayer(() => layerTar(entries));
+        return await builder.storeLayer(entries);
       } finally {
         await runtime.remove(result.handle);
       }

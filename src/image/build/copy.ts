@@ -85,10 +85,6 @@ export function parseChown(value: string, image: LayeredFs, where: string): Owne
   return { uid, gid };
 }
 
-function hashFile(hash: ReturnType<typeof createHash>, path: string): void {
-  hash.update(readFileSync(path));
-}
-
 function isArchive(path: string): boolean {
   const fd = openSync(path, "r");
   try {
@@ -140,6 +136,9 @@ export function planCopy(input: CopyInput): CopyPlan {
   };
   // The parents of an entry: existing folders of the image keep their metadata; new ones belong to the --chown owner (root otherwise).
   const ensureParents = (path: string) => {
+    // Every emitted path has its parents emitted: a known parent ends the work.
+    const slash = path.lastIndexOf("/");
+    if (slash <= 0 || emitted.has(path.slice(0, slash))) return;
     const parts = path.split("/").slice(0, -1);
     for (let i = 1; i <= parts.length; i++) {
       const p = parts.slice(0, i).join("/");
@@ -178,9 +177,7 @@ export function planCopy(input: CopyInput): CopyPlan {
       else {
         if (st.nlink > 1) links.set(key, path);
         e = { ...base, type: "file", mode: modeOf(st), hostPath, size: st.size };
-        const h = createHash("sha256");
-        hashFile(h, hostPath);
-        contentHash = h.digest("hex");
+        contentHash = input.from.contentDigest(hostPath, st);
       }
     } else if (st.isFIFO()) e = { ...base, type: "fifo", mode: modeOf(st) };
     else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -256,9 +253,7 @@ export function planCopy(input: CopyInput): CopyPlan {
       const target = place(dest).replace(/\/$/, "");
       if (target !== "") ensureParents(`${target}/x`);
       archives.push({ hostPath: e.hostPath, dest: target });
-      const h = createHash("sha256");
-      hashFile(h, e.hostPath);
-      hash.update(`archive\0${target}\0${h.digest("hex")}\n`);
+      hash.update(`archive\0${target}\0${input.from.contentDigest(e.hostPath, e.stat)}\n`);
       continue;
     }
     const name = posix.basename(r.src);

@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { IgnoreRules } from "../dockerignore.js";
+import { hashFileContent, type ContentDigests } from "./content-digests.js";
 import type { LayeredFs } from "./layered-fs.js";
 
 export interface SourceEntry {
@@ -18,34 +19,58 @@ export interface SourceFs {
   readdir(path: string): string[];
   /** Resolves symlinks inside the source (never out of it). */
   resolve(path: string, followLast?: boolean): string;
+  /** sha256 (hex) of the content of a regular file of this source, given its lstat. */
+  contentDigest(hostPath: string, stat: Stats): string;
 }
 
-/** A host folder as a source; `ignore` (the .dockerignore) hides what it matches. */
+/**
+ * A host folder as a source; `ignore` (the .dockerignore) hides what it
+ * matches; `digests` remembers content digests between builds.
+ */
 export class ContextFs implements SourceFs {
-  constructor(readonly root: string, private readonly ignore?: IgnoreRules, readonly label = "the build context") {}
+  constructor(readonly root: string, private readonly ignore?: IgnoreRules, readonly label = "the build context", private readonly digests?: ContentDigests) {}
+
+  contentDigest(hostPath: string, stat: Stats): string {
+    return this.digests ? this.digests.digest(hostPath, stat) : hashFileContent(hostPath, stat.size);
+  }
+
+  /** lstat results by relative path: a build sees each context entry once, as one snapshot (null: absent or ignored). */
+  private readonly entries = new Map<string, SourceEntry | null>();
 
   private rel(path: string): string {
-    return posix.normalize(`/${path}`).slice(1);
+    // The common case (a clean path from a walk) skips normalisation.
+    const p = path[0] === "/" ? path.slice(1) : path;
+    if (p !== "" && !p.includes("//") && !p.endsWith("/") && !/(^|\/)\.\.?(\/|$)/.test(p)) return p;
+    return posix.normalize(`/${path}`).slice(1).replace(/\/$/, "");
   }
 
   lstat(path: string): SourceEntry | undefined {
     const rel = this.rel(path);
+    let e = this.entries.get(rel);
+    if (e === undefined) {
+      e = this.lstatUncached(rel);
+      this.entries.set(rel, e);
+    }
+    return e ?? undefined;
+  }
+
+  private lstatUncached(rel: string): SourceEntry | null {
     const hostPath = rel === "" ? this.root : join(this.root, rel);
     let stat: Stats;
     try {
       stat = lstatSync(hostPath);
     } catch {
-      return undefined;
+      return null;
     }
     // An excluded folder is still walked when a `!` line may bring something below it back.
-    if (rel !== "" && this.ignore?.excludes(rel) && !(stat.isDirectory() && this.ignore.hasExceptions)) return undefined;
+    if (rel !== "" && this.ignore?.excludes(rel) && !(stat.isDirectory() && this.ignore.hasExceptions)) return null;
     return { hostPath, stat };
   }
 
   readdir(path: string): string[] {
     const rel = this.rel(path);
     const names = readdirSync(rel === "" ? this.root : join(this.root, rel)).sort();
-    return names.filter((n) => this.lstat(posix.join(rel, n)) !== undefined);
+    return names.filter((n) => this.lstat(rel === "" ? n : `${rel}/${n}`) !== undefined);
   }
 
   resolve(path: string, followLast = true): string {
@@ -73,6 +98,9 @@ export class LayeredSource implements SourceFs {
   }
   resolve(path: string, followLast = true): string {
     return this.fs.resolve(path, followLast);
+  }
+  contentDigest(hostPath: string, stat: Stats): string {
+    return hashFileContent(hostPath, stat.size);
   }
 }
 

@@ -93,6 +93,35 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Adds a layer whose folder the caller writes itself (the image builder,
+   * which writes a COPY's files and its tar in one pass): `fill` gets an empty
+   * temporary folder and returns the diff_id of what it wrote. As with
+   * unpack(), the folder appears under its id only once complete.
+   */
+  async create(fill: (dir: string) => Promise<string>): Promise<UnpackedLayer> {
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    await this.sweepTemporary();
+    const tmp = join(this.root, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+    await mkdir(tmp, { mode: 0o755 });
+    try {
+      const diffId = await fill(tmp);
+      const dir = this.dirOf(diffId);
+      try {
+        await rename(tmp, dir);
+        await syncDir(this.root);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+        await rm(tmp, { recursive: true, force: true });
+      }
+      return { diffId, dir, tarSize: 0, skippedXattrs: [] };
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
   async remove(diffId: string): Promise<void> {
     // Rename first so that a half-deleted folder never carries a valid id.
     const dir = this.dirOf(diffId);

@@ -1,0 +1,118 @@
+// The content digests of a build context's files, remembered between builds
+// under $STACK_STATE_DIR/build-cache/digests/<hash of the folder>.json so an
+// unchanged file is not read again. A remembered digest is used only while
+// the file's (device, inode, size, mtime, ctime) are the same: any write
+// moves mtime and ctime, and ctime cannot be set back from user space.
+//
+// Racy entries are never remembered: a file whose mtime or ctime lies within
+// RACY_MS of the moment it was read could still be rewritten within the same
+// timestamp tick (the kernel stamps files with a coarse clock), with the same
+// size, and look unchanged. Such a file is read again on the next build, as
+// git does with its index.
+import { createHash } from "node:crypto";
+import { closeSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { writeJsonAtomic } from "../../fs/atomic-write.js";
+
+/** How close to "now" a file's timestamps may be before its digest is not remembered. */
+export const RACY_MS = 1000;
+
+/** Entries kept beyond this count are dropped unless the last build used them. */
+const MAX_ENTRIES = 100_000;
+
+const CHUNK = 1 << 20;
+
+/** [dev, ino, size, mtimeMs, ctimeMs, sha256 hex] */
+type Remembered = [number, number, number, number, number, string];
+
+interface DigestFile {
+  version: 1;
+  root: string;
+  files: Record<string, Remembered>;
+}
+
+/** sha256 (hex) of a file's content, read in chunks so a large file is never held whole. */
+export function hashFileContent(hostPath: string, size: number): string {
+  const hash = createHash("sha256");
+  if (size <= CHUNK) return hash.update(readFileSync(hostPath)).digest("hex");
+  const fd = openSync(hostPath, "r");
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (;;) {
+      const n = readSync(fd, buf, 0, CHUNK, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+export interface DigestStats {
+  /** Files whose digest was remembered. */
+  hits: number;
+  /** Files read and hashed. */
+  reads: number;
+}
+
+export class ContentDigests {
+  private readonly file: string;
+  private readonly files: Record<string, Remembered>;
+  private readonly used = new Set<string>();
+  private dirty = false;
+  readonly stats: DigestStats = { hits: 0, reads: 0 };
+
+  /** `cacheDir`: `$STACK_STATE_DIR/build-cache`; `root`: the context folder whose files are asked for. */
+  constructor(cacheDir: string, readonly root: string, private readonly now: () => number = Date.now) {
+    this.file = join(cacheDir, "digests", `${createHash("sha256").update(root).digest("hex").slice(0, 32)}.json`);
+    this.files = loadDigestFile(this.file, root);
+  }
+
+  /** The sha256 (hex) of the content of `hostPath`, whose lstat is `st`. */
+  digest(hostPath: string, st: Stats): string {
+    const key = hostPath;
+    this.used.add(key);
+    const known = this.files[key];
+    if (Array.isArray(known) && known.length === 6 && known[0] === st.dev && known[1] === st.ino && known[2] === st.size && known[3] === st.mtimeMs && known[4] === st.ctimeMs) {
+      this.stats.hits++;
+      return known[5];
+    }
+    const readAt = this.now();
+    const hex = hashFileContent(hostPath, st.size);
+    this.stats.reads++;
+    if (Math.max(st.mtimeMs, st.ctimeMs) < readAt - RACY_MS) {
+      this.files[key] = [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, hex];
+      this.dirty = true;
+    } else if (known) {
+      delete this.files[key];
+      this.dirty = true;
+    }
+    return hex;
+  }
+
+  /** Writes what changed (atomically); a failure to write only costs the next build some reads. */
+  save(): void {
+    if (!this.dirty) return;
+    let files = this.files;
+    if (Object.keys(files).length > MAX_ENTRIES) files = Object.fromEntries(Object.entries(files).filter(([k]) => this.used.has(k)));
+    const data: DigestFile = { version: 1, root: this.root, files };
+    try {
+      writeJsonAtomic(this.file, data);
+      this.dirty = false;
+    } catch {
+      // The cache is an optimisation: a read-only or full state dir must not fail the build.
+    }
+  }
+}
+
+/** The remembered digests of `root`, or none when the file is missing, of another version or unreadable. */
+function loadDigestFile(file: string, root: string): Record<string, Remembered> {
+  try {
+    const data = JSON.parse(readFileSync(file, "utf8")) as Partial<DigestFile>;
+    if (data.version !== 1 || data.root !== root || typeof data.files !== "object" || data.files === null) return {};
+    return data.files;
+  } catch {
+    return {};
+  }
+}
