@@ -26,7 +26,103 @@ export function canonicalYaml(root: Record<string, unknown>): string {
   if (!isPlainObject(root)) throw new OutsideCanonicalYaml("the root is not a mapping");
   const keys = sortedKeys(root);
   if (keys.length === 0) return "{}\n";
-  return `${mapping(root, keys, "")}\n`;
+  const writer = new Writer();
+  writer.mapping(root, keys, 0);
+  return `${writer.out}\n`;
+}
+
+// The writer collects pieces and joins them once (`stack config` prints
+// hundreds of KB): appending to a string would make one live cons-string
+// cell per piece, which every young-generation GC then copies. Most pieces
+// already exist (keys, values, indentation made once per depth).
+const INDENTS: string[] = [""];
+const BREAKS: string[] = ["\n"];
+function indentOf(depth: number): string {
+  while (INDENTS.length <= depth) {
+    INDENTS.push(INDENTS[INDENTS.length - 1]! + STEP);
+    BREAKS.push(`\n${INDENTS[INDENTS.length - 1]!}`);
+  }
+  return INDENTS[depth]!;
+}
+
+/**
+ * Key texts below the top level, by key: a model repeats the same few dozen
+ * keys thousands of times. (A key's text depends on its depth only at the top
+ * level, where `---` and `...` must be quoted.)
+ */
+const innerKeyTexts = new Map<string, string>();
+
+function keyText(key: string, depth: number): string {
+  if (depth === 0) return stringText(key, STEP, true);
+  let text = innerKeyTexts.get(key);
+  if (text === undefined) {
+    text = stringText(key, INDENTS[depth + 1]!, true);
+    if (innerKeyTexts.size < 4096) innerKeyTexts.set(key, text);
+  }
+  return text;
+}
+
+class Writer {
+  out = "";
+
+  /** A non-empty mapping whose keys sit at `depth` (the first key is written where the text is now). */
+  mapping(obj: Record<string, unknown>, keys: string[], depth: number): void {
+    indentOf(depth + 1);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const text = keyText(key, depth);
+      if (text.length > 1024) throw new OutsideCanonicalYaml(`a key of ${text.length} characters`);
+      if (i > 0) this.out += BREAKS[depth]!;
+      this.out += text;
+      this.out += ":";
+      this.valueAfter(obj[key], depth + 1, true);
+    }
+  }
+
+  sequence(items: unknown[], depth: number): void {
+    indentOf(depth + 1);
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0) this.out += BREAKS[depth]!;
+      this.out += "-";
+      this.valueAfter(items[i], depth + 1, false);
+    }
+  }
+
+  /**
+   * A value after its `key:` or `-` (`depth` is the depth of the value's own
+   * lines): scalars and empty collections follow on the same line after a
+   * space; a non-empty collection follows on a new line under a key, after a
+   * space in a sequence.
+   */
+  valueAfter(value: unknown, depth: number, underKey: boolean): void {
+    if (typeof value === "string") {
+      this.out += " ";
+      this.out += stringText(value, INDENTS[depth]!, false);
+      return;
+    }
+    if (Array.isArray(value)) {
+      if (value.length === 0) {
+        this.out += " []";
+        return;
+      }
+      this.out += underKey ? BREAKS[depth]! : " ";
+      this.sequence(value, depth);
+      return;
+    }
+    if (value !== null && typeof value === "object") {
+      if (!isPlainObject(value)) throw new OutsideCanonicalYaml(`a ${value.constructor?.name ?? "non-plain"} object`);
+      const keys = sortedKeys(value);
+      if (keys.length === 0) {
+        this.out += " {}";
+        return;
+      }
+      this.out += underKey ? BREAKS[depth]! : " ";
+      this.mapping(value, keys, depth);
+      return;
+    }
+    this.out += " ";
+    this.out += scalarText(value, INDENTS[depth]!);
+  }
 }
 
 /**
@@ -58,49 +154,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-/** A non-empty collection's text; `indent` prefixes every line after the first. */
-function mapping(obj: Record<string, unknown>, keys: string[], indent: string): string {
-  const inner = indent + STEP;
-  let out = "";
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const keyText = stringText(key, inner, true);
-    if (keyText.length > 1024) throw new OutsideCanonicalYaml(`a key of ${keyText.length} characters`);
-    if (i > 0) out += `\n${indent}`;
-    out += `${keyText}:${valueAfter(obj[key], inner, `\n${inner}`)}`;
-  }
-  return out;
-}
-
-function sequence(items: unknown[], indent: string): string {
-  const inner = indent + STEP;
-  let out = "";
-  for (let i = 0; i < items.length; i++) {
-    if (i > 0) out += `\n${indent}`;
-    out += `-${valueAfter(items[i], inner, " ")}`;
-  }
-  return out;
-}
-
-/**
- * A value after its `key:` or `-`: scalars and empty collections follow on
- * the same line after a space; a non-empty collection follows after
- * `collectionGap` (a new line under a key, a space in a sequence).
- */
-function valueAfter(value: unknown, indent: string, collectionGap: string): string {
-  if (Array.isArray(value)) {
-    if (value.length === 0) return " []";
-    return collectionGap + sequence(value, indent);
-  }
-  if (value !== null && typeof value === "object") {
-    if (!isPlainObject(value)) throw new OutsideCanonicalYaml(`a ${value.constructor?.name ?? "non-plain"} object`);
-    const keys = sortedKeys(value);
-    if (keys.length === 0) return " {}";
-    return collectionGap + mapping(value, keys, indent);
-  }
-  return ` ${scalarText(value, indent)}`;
 }
 
 function scalarText(value: unknown, indent: string): string {
@@ -143,6 +196,9 @@ const PLAIN_UNSAFE = new RegExp(
   ].join("|"),
 );
 
+/** A string that none of the rules below quote, but for NOT_A_STRING (no indicator, blank, `:`, `#`, break or control; `---` and `...` cannot match). */
+const COMMON_WORD = /^[A-Za-z0-9_/][A-Za-z0-9_./-]*$/;
+
 /** A `---` or `...` line (or a `%` directive) would end the document. */
 const DOCUMENT_MARKER = /^(%|---|\.\.\.)/m;
 
@@ -182,6 +238,9 @@ function resolvesToOther(value: string): boolean {
  * one line.
  */
 function stringText(value: string, indent: string, isKey: boolean): string {
+  // Most strings (names, paths, images) are one word of common characters:
+  // plain unless a YAML 1.1 reader resolves them to something else.
+  if (COMMON_WORD.test(value)) return resolvesToOther(value) ? quoted(value, indent, isKey) : value;
   // `yaml` takes the string "<<" for its merge-key type and prints it bare,
   // key or value; kept so for the same bytes.
   if (value === "<<") return value;
