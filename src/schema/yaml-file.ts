@@ -44,17 +44,24 @@ export function parseYamlFile(text: string, file: string): YamlFile {
   refuseAliasFlood(text, file);
   // Most files are plain block YAML, read by the fast subset reader; the
   // rest (and every file with an error) goes to js-yaml.
-  let raw: unknown = parseYamlSubset(text, resolvePlainScalar);
-  if (raw === undefined) {
+  const anchored = new Set<object>();
+  let raw: unknown = parseYamlSubset(text, resolvePlainScalar, anchored);
+  let size: number;
+  if (raw !== undefined) {
+    // Only anchored collections can be reached twice; without any, every
+    // value was written out in the text and the size is bounded by it.
+    size = anchored.size === 0 && text.length <= MAX_NODES ? 0 : expandedSize(raw, new Map(), anchored);
+  } else {
     try {
       raw = jsYaml.load(text, { schema: SCHEMA, filename: file });
     } catch (e) {
       throw syntaxError(text, file, e);
     }
+    size = expandedSize(raw, new Map(), undefined);
   }
   const resets: PathSegment[][] = [];
   const overrides: PathSegment[][] = [];
-  if (expandedSize(raw, new Map()) > MAX_NODES) throw aliasFloodError(file, `its aliases expand to more than ${MAX_NODES} values`);
+  if (size > MAX_NODES) throw aliasFloodError(file, `its aliases expand to more than ${MAX_NODES} values`);
   // Without tags there is nothing to take off. (Aliased values may then be
   // shared objects: the interpolation walk and copyTree make the copies.)
   const tagged = text.includes("!reset") || text.includes("!override");
@@ -123,12 +130,22 @@ const IMPLICIT = [TYPES.null, TYPES.bool, LEGACY_OCTAL, TYPES.int, TYPES.float, 
 export const SCHEMA = jsYaml.FAILSAFE_SCHEMA.extend({ implicit: IMPLICIT, explicit: TAG_TYPES });
 
 const MAY_RESOLVE = /^(?:$|[-+.0-9~<nNtTfF])/;
+const DECIMAL = /^[1-9][0-9]{0,14}$/;
+/** Letters that no int or float starting with a digit contains (hex digits, `e`, `o` and `x` may). */
+const NOT_A_NUMBER = /[g-np-wyzG-NP-WYZ]/;
 
 /** A plain scalar's value by the implicit types above, tried in order as js-yaml does. */
 export const resolvePlainScalar: PlainResolver = (text) => {
   // Every implicit type above starts with one of these (or is empty); most
   // scalars (names, paths, images) do not, and skip the resolvers.
   if (!MAY_RESOLVE.test(text)) return { value: text, merge: false };
+  const first = text.charCodeAt(0);
+  if (first >= 48 && first <= 57) {
+    // A decimal without a leading zero is an int whatever the types above say;
+    // a digit followed by a letter no number has (`30s`, `512m`) is a string.
+    if (DECIMAL.test(text)) return { value: Number(text), merge: false };
+    if (NOT_A_NUMBER.test(text)) return { value: text, merge: false };
+  }
   for (const type of IMPLICIT) {
     const t = type as unknown as { resolve(d: string): boolean; construct(d: string): unknown };
     if (t.resolve(text)) return { value: t.construct(text), merge: type === TYPES.merge };
@@ -142,23 +159,33 @@ const MAX_NODES = 1_000_000;
 /**
  * How many values `value` expands to once every alias is copied. js-yaml
  * shares aliased objects, so sizes are memoized per object: a billion-laughs
- * file is measured in microseconds, before anything is copied.
+ * file is measured in microseconds, before anything is copied. `shared`
+ * (from the subset reader) names the only objects that may be reached twice:
+ * others are neither memoized nor checked for cycles (there are none).
  */
-function expandedSize(value: unknown, memo: Map<object, number>): number {
+function expandedSize(value: unknown, memo: Map<object, number>, shared: Set<object> | undefined): number {
   if (value === null || typeof value !== "object") return 1;
-  const known = memo.get(value);
-  if (known !== undefined) {
-    if (known < 0) return Infinity; // an anchor that contains itself
-    return known;
+  const remember = shared === undefined || shared.has(value);
+  if (remember) {
+    const known = memo.get(value);
+    if (known !== undefined) {
+      if (known < 0) return Infinity; // an anchor that contains itself
+      return known;
+    }
+    memo.set(value, -1);
   }
-  memo.set(value, -1);
   let size = 1;
-  const children = value instanceof TaggedValue ? [value.value] : Array.isArray(value) ? value : Object.values(value);
-  for (const child of children) {
-    size += expandedSize(child, memo);
-    if (size > MAX_NODES) break;
+  if (value instanceof TaggedValue) {
+    size += expandedSize(value.value, memo, shared);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && size <= MAX_NODES; i++) size += expandedSize(value[i], memo, shared);
+  } else {
+    for (const key in value) {
+      size += expandedSize((value as Record<string, unknown>)[key], memo, shared);
+      if (size > MAX_NODES) break;
+    }
   }
-  memo.set(value, size);
+  if (remember) memo.set(value, size);
   return size;
 }
 

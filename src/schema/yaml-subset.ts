@@ -29,8 +29,13 @@ const MAX_DEPTH = 100;
 /** js-yaml's budget of merged keys (maxTotalMergeKeys), counted the same way. */
 const MAX_MERGE_WORK = 10_000;
 
-/** The document's value, or undefined when the text is outside the subset. */
-export function parseYamlSubset(text: string, resolvePlain: PlainResolver): Record<string, unknown> | undefined {
+/**
+ * The document's value, or undefined when the text is outside the subset.
+ * `anchored`, when given, receives every collection that carries an anchor:
+ * the only objects an alias or a merge key can share (the subset reader
+ * makes no cycles: an alias names an anchor whose value is complete).
+ */
+export function parseYamlSubset(text: string, resolvePlain: PlainResolver, anchored?: Set<object>): Record<string, unknown> | undefined {
   if (/[\t\r\ufeff]|^(?:---|\.\.\.|%)/m.test(text)) return undefined;
   try {
     const lines = splitLines(text);
@@ -39,6 +44,7 @@ export function parseYamlSubset(text: string, resolvePlain: PlainResolver): Reco
     if (lines[0]!.indent !== 0) return undefined;
     const value = reader.block(0, 0);
     if (reader.pos !== lines.length || value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+    if (anchored) reader.anchoredCollections(anchored);
     return value as Record<string, unknown>;
   } catch (e) {
     if (e instanceof GiveUp) return undefined;
@@ -119,6 +125,11 @@ class SubsetReader {
   pos = 0;
   private readonly anchors = new Map<string, unknown>();
   private mergeWork = 0;
+
+  /** Adds the anchored collections (objects and lists) to `into`. */
+  anchoredCollections(into: Set<object>): void {
+    for (const value of this.anchors.values()) if (value !== null && typeof value === "object") into.add(value);
+  }
 
   constructor(
     private readonly lines: Line[],

@@ -80,6 +80,23 @@ describe("alias bombs", () => {
     expect(performance.now() - t).toBeLessThan(1000);
   });
 
+  it("refuses a billion-laughs file that the fast reader does not read (a block scalar sends it to js-yaml)", () => {
+    const l = ["note: |", "  a block scalar", 'l0: &l0 "lol"'];
+    for (let i = 1; i <= 9; i++) l.push(`l${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]`);
+    expect(() => parseYamlFile(l.join("\n"), "bomb.yaml")).toThrow("bomb.yaml: too many YAML aliases (its aliases expand to more than 1000000 values)");
+  });
+
+  it("counts values shared through merge keys (not anchored themselves) each time they are merged", () => {
+    // 600 merges of an anchor whose one key holds a list of 2000 values: 1.2 million values, from 600 aliases.
+    const big = `x0: &x0\n  big: [${Array(2000).fill("v").join(", ")}]\n`;
+    const merges = Array.from({ length: 600 }, (_, i) => `m${i}:\n  <<: *x0\n`).join("");
+    expect(() => parseYamlFile(big + merges, "merges.yaml")).toThrow("merges.yaml: too many YAML aliases (its aliases expand to more than 1000000 values)");
+    // One merge fewer than the limit needs is accepted, and every merged list is the anchor's own.
+    const few = Array.from({ length: 400 }, (_, i) => `m${i}:\n  <<: *x0\n`).join("");
+    const f = parseYamlFile(big + few, "merges.yaml");
+    expect((f.doc.m399 as { big: unknown[] }).big).toHaveLength(2000);
+  });
+
   it("refuses a file of 10^6 aliases in under a second", () => {
     const text = "a: &a [x]\nb:\n" + "  - *a\n".repeat(1_000_000);
     const t = performance.now();
