@@ -150,7 +150,8 @@ export class ContainerRuntime {
     for (const d of ["upper", "work", "rootfs"]) mkdirSync(join(dir, d), { recursive: true });
     const undo: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
     try {
-      await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs));
+      // The output FIFOs are made with the mount (the first start needs them, before the supervisor watches).
+      await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs), [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")]);
       undo.push(() => this.deps.mounter.unmount(rootfs));
       const { service, image } = cfg;
       const user = resolveUser(service.user ?? image.User, userFiles(rootfs), service.group_add, `services.${service.name}.user`);
@@ -274,9 +275,13 @@ export class ContainerRuntime {
     const out = openSync(h.stdoutFifo, constants.O_RDWR);
     const err = openSync(h.stderrFifo, constants.O_RDWR);
     try {
-      if (this.deps.pipeBufferBytes !== undefined) await this.growPipes(h, this.deps.pipeBufferBytes);
-      const script = 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"';
-      this.deps.runner.spawnDetached(["sh", "-c", script, "stack-monitor", h.exitFile, ...this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)], { stdout: out, stderr: err });
+      // The monitor: raises the FIFOs' pipe buffer (F_SETPIPE_SZ; Node has no fcntl, perl is Essential in
+      // Debian) so a container can write that much while no log reader is attached (best effort: the
+      // kernel's 64 KiB stays without perl), runs the runtime in the foreground, and records its exit.
+      const F_SETPIPE_SZ = 1031;
+      const grow = `command -v perl >/dev/null 2>&1 && perl -e 'fcntl(STDOUT, ${F_SETPIPE_SZ}, 0 + $ARGV[0]); fcntl(STDERR, ${F_SETPIPE_SZ}, 0 + $ARGV[0])' "$size"; `;
+      const script = `exit_file=$1; size=$2; shift 2; ${this.deps.pipeBufferBytes !== undefined ? grow : ""}"$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"`;
+      this.deps.runner.spawnDetached(["sh", "-c", script, "stack-monitor", h.exitFile, String(this.deps.pipeBufferBytes ?? 0), ...this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)], { stdout: out, stderr: err });
     } finally {
       closeSync(out);
       closeSync(err);
@@ -327,18 +332,6 @@ export class ContainerRuntime {
     const pid = existsSync(h.pidFile) && !existsSync(h.exitFile) ? Number(readFileSync(h.pidFile, "utf8").trim()) : 0;
     if (!(pid > 0)) throw new ConflictError(`container ${h.id} is not running, so its ${kind} namespace cannot be shared`, { hint: "start it first (depends_on orders this)" });
     return `/proc/${pid}/ns/${kind}`;
-  }
-
-  /**
-   * Raises the FIFOs' pipe buffer (F_SETPIPE_SZ) so a container can write
-   * that much while no log reader is attached. Node has no fcntl, so perl
-   * (Essential in Debian) does it, while our descriptors keep the pipes alive.
-   * Best effort: without perl the kernel's 64 KiB default stays.
-   */
-  private async growPipes(h: ContainerHandle, bytes: number): Promise<void> {
-    const F_SETPIPE_SZ = 1031;
-    const script = `for my $p (@ARGV[1..$#ARGV]) { open(my $f, "+<", $p) or exit 1; fcntl($f, ${F_SETPIPE_SZ}, 0 + $ARGV[0]) or exit 2; }`;
-    await this.deps.runner.run(["perl", "-e", script, String(bytes), h.stdoutFifo, h.stderrFifo]);
   }
 
   /** Resolves with the exit status once the monitor recorded it. */
@@ -510,10 +503,12 @@ export class ContainerRuntime {
         removed.add(id);
       }
     }
-    // Runtime state whose bundle is gone (a crash between `runc run` and our record).
+    // Runtime state whose bundle is gone (a crash between `runc run` and our record):
+    // only a sweep of every project may delete it, since the runtime cannot tell
+    // which project it was (so a project's sweep, at every `up`, spawns no `runc list`).
+    if (project !== undefined) return [...removed].sort();
     for (const s of await this.deps.runtime.list()) {
       if (keep.has(s.id) || removed.has(s.id) || known.has(s.id)) continue;
-      if (project !== undefined) continue; // cannot tell which project it was
       await this.deps.runtime.delete(s.id);
       removed.add(s.id);
     }

@@ -5,7 +5,8 @@ import type { CommandRunner } from "./command-runner.js";
 import type { MountDescription } from "./overlay.js";
 
 export interface Mounter {
-  mount(m: MountDescription): Promise<void>;
+  /** Mounts `m`; `fifos` (mode 0600) are made first by the same command: one process less per container start. */
+  mount(m: MountDescription, fifos?: string[]): Promise<void>;
   /** Lazy-free unmount of one mount point; absent mount points are not an error. */
   unmount(target: string): Promise<void>;
   /** Mount points at or below `prefix`, deepest first. */
@@ -28,8 +29,11 @@ export function parseMountPoints(mountinfo: string): string[] {
 export class CommandMounter implements Mounter {
   constructor(private readonly runner: CommandRunner) {}
 
-  async mount(m: MountDescription): Promise<void> {
-    const r = await this.runner.run(["mount", "-t", m.type, "-o", m.options.join(","), m.source, m.target]);
+  async mount(m: MountDescription, fifos: string[] = []): Promise<void> {
+    const argv = ["mount", "-t", m.type, "-o", m.options.join(","), m.source, m.target];
+    // Every process costs ~10 ms here (fork + exec): mkfifo and mount go in one shell.
+    const refs = fifos.map((_, i) => `"$${i + 1}"`).join(" ");
+    const r = await this.runner.run(fifos.length === 0 ? argv : ["sh", "-c", `mkfifo -m 600 ${refs} && shift ${fifos.length} && exec "$@"`, "stack-mount", ...fifos, ...argv]);
     if (r.exitCode !== 0) {
       throw new SystemError(`cannot mount ${m.type} at ${m.target}: ${r.stderr.trim()}`, { hint: "check that the kernel has overlayfs and the layer dirs exist" });
     }

@@ -73,6 +73,8 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   let plan: Plan;
   try {
     if (!ctx.globals.dryRun) {
+      // The supervisor (a daemon of its own) boots while the networks and containers are made: the first start needs it.
+      if (flags.start !== false) void engine.supervisor().catch(() => undefined);
       const swept = await engine.sweep();
       if (swept.length > 0) ctx.warn(`removed what an interrupted command left: ${swept.join(", ")}`);
     }

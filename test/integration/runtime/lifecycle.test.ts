@@ -3,7 +3,7 @@
 // Every test checks afterwards that it left no mount, cgroup, runc state or
 // process behind.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync, constants } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync, constants, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import type { ServiceModel } from "../../../src/schema/model.js";
@@ -70,7 +70,8 @@ describe.skipIf(skipUnlessRoot("runtime lifecycle tests"))("container runtime (r
 
   /** Opens the output FIFOs like the supervisor does, before start, and collects what the container writes. */
   function capture(h: ContainerHandle): { stdout: () => string; stderr: () => string; close: () => void } {
-    execFileSync("mkfifo", ["-m", "600", h.stdoutFifo, h.stderrFifo]);
+    // create() made the FIFOs (with the overlay mount, in one process).
+    for (const f of [h.stdoutFifo, h.stderrFifo]) if (!statSync(f).isFIFO()) throw new Error(`${f} is not a FIFO`);
     const chunks = { out: "", err: "" };
     const fds = [openSync(h.stdoutFifo, constants.O_RDWR | constants.O_NONBLOCK), openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK)];
     const drain = () => {

@@ -102,7 +102,7 @@ describe("ContainerRuntime on fakes", () => {
     expect(await rt.start(h)).toEqual({ pid: 99 });
     const root = join(base, "run", "runc");
     expect(runner.detached).toEqual([
-      ["sh", "-c", 'exit_file=$1; shift; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"', "stack-monitor", h.exitFile, "/usr/sbin/runc", "--root", root, "run", "--keep", "--bundle", h.dir, "--pid-file", h.pidFile, "web-3"],
+      ["sh", "-c", 'exit_file=$1; size=$2; shift 2; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"', "stack-monitor", h.exitFile, "0", "/usr/sbin/runc", "--root", root, "run", "--keep", "--bundle", h.dir, "--pid-file", h.pidFile, "web-3"],
     ]);
     expect(await rt.status(h)).toEqual({ status: "running", pid: 99 });
     expect(rt.namespacePath(h)).toBe("/proc/99/ns/net");

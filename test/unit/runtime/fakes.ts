@@ -53,7 +53,8 @@ export class FakeCgroupFs implements CgroupFs {
 export class FakeMounter implements Mounter {
   mounted: MountDescription[] = [];
   log: string[] = [];
-  async mount(m: MountDescription): Promise<void> {
+  async mount(m: MountDescription, fifos: string[] = []): Promise<void> {
+    for (const f of fifos) writeFileSync(f, "");
     this.mounted.push(m);
     this.log.push(`mount ${m.type} ${m.target}`);
   }
