@@ -7,9 +7,9 @@
 // layer of thousands of small files is mostly 512-byte headers, and building
 // them in place and handing them on in 1 MiB batches is ~20x faster than one
 // stream write (and one callback) per header and per file. The format is
-// POSIX ustar; what ustar cannot hold (long names and link targets, large
-// ids or sizes) goes into a pax extended header before the entry, as
-// tar-stream, Go's archive/tar and GNU tar read it.
+// POSIX ustar; long names and link targets go into a pax extended header
+// before the entry, numbers too large for their octal field into base-256,
+// as tar-stream (the store's reader), Go's archive/tar and GNU tar read them.
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { Readable } from "node:stream";
 import { ConflictError } from "../../errors.js";
@@ -55,13 +55,26 @@ export function tarSeconds(mtime: Date): number {
   return Number.isFinite(s) && s > 0 ? s : 0;
 }
 
-/** Writes `value` as a NUL-terminated octal field of `width` bytes; false when it does not fit. */
-function octal(buf: Buffer, offset: number, width: number, value: number): boolean {
-  const text = Math.max(0, Math.floor(value)).toString(8);
-  if (text.length > width - 1) return false;
-  buf.write(text.padStart(width - 1, "0"), offset, "latin1");
-  buf[offset + width - 1] = 0;
-  return true;
+/**
+ * Writes `value` as a NUL-terminated octal field of `width` bytes, or, when
+ * it does not fit, in base-256 (the GNU extension: a first byte of 0x80, then
+ * the value big-endian), which tar-stream, Go and GNU tar read.
+ */
+function numeric(buf: Buffer, offset: number, width: number, value: number): void {
+  const v = Math.max(0, Math.floor(value));
+  const text = v.toString(8);
+  if (text.length <= width - 1) {
+    buf.write(text.padStart(width - 1, "0"), offset, "latin1");
+    buf[offset + width - 1] = 0;
+    return;
+  }
+  buf.fill(0, offset, offset + width);
+  buf[offset] = 0x80;
+  let rest = v;
+  for (let i = offset + width - 1; i > offset && rest > 0; i--) {
+    buf[i] = rest % 256;
+    rest = Math.floor(rest / 256);
+  }
 }
 
 /** One pax record: "<length> <key>=<value>\n", the length counting itself. */
@@ -95,19 +108,19 @@ function header(name: string, typeflag: string, e: { mode: number; uid: number; 
     pax.path = name;
     h.write(name.slice(0, 99), 0, 100, "utf8");
   }
-  octal(h, 100, 8, e.mode & 0o7777);
-  if (!octal(h, 108, 8, e.uid)) (pax.uid = String(e.uid)), octal(h, 108, 8, 0);
-  if (!octal(h, 116, 8, e.gid)) (pax.gid = String(e.gid)), octal(h, 116, 8, 0);
-  if (!octal(h, 124, 12, e.size)) (pax.size = String(e.size)), octal(h, 124, 12, 0);
-  if (!octal(h, 136, 12, e.mtime)) (pax.mtime = String(e.mtime)), octal(h, 136, 12, 0);
+  numeric(h, 100, 8, e.mode & 0o7777);
+  numeric(h, 108, 8, e.uid);
+  numeric(h, 116, 8, e.gid);
+  numeric(h, 124, 12, e.size);
+  numeric(h, 136, 12, e.mtime);
   h.write(typeflag, 156, 1, "latin1");
   if (Buffer.byteLength(e.linkname) > 100) {
     pax.linkpath = e.linkname;
     h.write(e.linkname.slice(0, 99), 157, 100, "utf8");
   } else h.write(e.linkname, 157, 100, "utf8");
   h.write("ustar\u000000", 257, 8, "latin1");
-  octal(h, 329, 8, e.devmajor);
-  octal(h, 337, 8, e.devminor);
+  numeric(h, 329, 8, e.devmajor);
+  numeric(h, 337, 8, e.devminor);
   // The checksum: the header's bytes summed with the checksum field as spaces.
   h.fill(0x20, 148, 156);
   let sum = 0;

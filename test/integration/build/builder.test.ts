@@ -1,6 +1,6 @@
 // The builder for real (root): runc build containers over overlay, layers in
 // the image store, the step cache, and nothing left behind.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +11,22 @@ import { importBusyboxImage } from "../../helpers/busybox-image.js";
 import type { HostSnapshot } from "../../helpers/leaks.js";
 import { assertNoBuildLeaks, snapshotBuildHost } from "./build-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
+
+/** Every entry below `root`: type, mode, owner, mtime (s), size, link target and content. */
+function describeTree(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(root, rel)).sort()) {
+      const path = rel === "" ? name : `${rel}/${name}`;
+      const st = lstatSync(join(root, path));
+      const what = st.isSymbolicLink() ? `-> ${readlinkSync(join(root, path))}` : st.isFile() ? readFileSync(join(root, path), "utf8").slice(0, 20) : "";
+      out.push(`${path} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${Math.floor(st.mtimeMs / 1000)} ${st.isDirectory() ? "" : st.size} ${what}`);
+      if (st.isDirectory()) walk(path);
+    }
+  };
+  walk("");
+  return out;
+}
 
 describe.skipIf(skipUnlessRoot("builder integration tests"))("image builder", () => {
   let dir: string;
@@ -122,6 +138,36 @@ RUN cat /b.txt > /b.copy
     expect(fourth.cached).toEqual([]);
     const noCache = await build(request(ctx, "test/cache:1", { noCache: true }));
     expect(noCache.cached).toEqual([]);
+  });
+
+  it("remembered context digests stay precise: same size and mtime, other content, invalidates", async () => {
+    const ctx = context("digests", { Dockerfile: `FROM ${base}\nCOPY data/ /data/\nRUN cat /data/v.txt > /seen\n`, "data/v.txt": "v1\n", "data/other.txt": "o\n" });
+    // Old timestamps, so the digests are remembered (a file changed within the last second is always read).
+    const past = Date.now() / 1000 - 3600;
+    for (const f of ["data/v.txt", "data/other.txt"]) utimesSync(join(ctx, f), past, past);
+    await build(request(ctx, "test/digests:1"));
+    expect((await build(request(ctx, "test/digests:1"))).cached).toEqual(["COPY data/ /data/", "RUN cat /data/v.txt > /seen"]);
+    writeFileSync(join(ctx, "data/v.txt"), "v2\n");
+    utimesSync(join(ctx, "data/v.txt"), past, past);
+    const changed = await build(request(ctx, "test/digests:1"));
+    expect(changed.cached).toEqual([]);
+    expect(readFileSync((await rootfs("test/digests:1")).lstat("/seen")!.hostPath, "utf8")).toBe("v2\n");
+  });
+
+  it("a COPY layer's folder, written beside its tar, is what the store unpacks from the tar", async () => {
+    const ctx = context("folder", { Dockerfile: `FROM ${base}\nCOPY --chmod=4750 tree/ /opt/tree/\nCOPY --chown=1000:1001 tree/sub/ /home/\n`, "tree/a.txt": "a", "tree/sub/b.txt": "b", "tree/sub/deeper/c.txt": "c".repeat(5000) });
+    symlinkSync("a.txt", join(ctx, "tree/link"));
+    await build(request(ctx, "test/folder:1"));
+    const store = new ImageStore(stateDir);
+    const image = await store.get("test/folder:1");
+    const written = (await store.layerDirs(image)).slice(0, 2);
+    const other = new ImageStore(join(dir, "unpack-state"));
+    for (const [i, layer] of image.manifest.layers.slice(-2).reverse().entries()) {
+      const unpacked = await other.layers.unpack(() => createReadStream(store.blobPath(layer.digest)), "test layer");
+      expect(unpacked.diffId).toBe(layer.digest);
+      expect(describeTree(written[i]!)).toEqual(describeTree(unpacked.dir));
+    }
+    rmSync(join(dir, "unpack-state"), { recursive: true, force: true });
   });
 
   it("build args, target, .dockerignore, a cache mount reused between builds", async () => {
