@@ -45,8 +45,15 @@ function expand(s: Scanner, lookup: Lookup, unset: string[], evaluate: boolean, 
     const c = s.text[s.pos]!;
     if (inWord && c === "}") return out;
     if (c !== "$") {
-      out += c;
-      s.pos++;
+      // Copy the run of text up to the next `$` (or, in a word, `}`) at once.
+      let end = s.text.indexOf("$", s.pos);
+      if (end < 0) end = s.text.length;
+      if (inWord) {
+        const brace = s.text.indexOf("}", s.pos);
+        if (brace >= 0 && brace < end) end = brace;
+      }
+      out += s.text.slice(s.pos, end);
+      s.pos = end;
       continue;
     }
     const next = s.text[s.pos + 1];
@@ -168,24 +175,23 @@ export function interpolateFile(file: ParsedFile, lookup: Lookup): Interpolation
       }
       return castInterpolated(path, result.value);
     }
+    if (value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
-      return value.map((v, i) => {
+      const out: unknown[] = new Array(value.length);
+      for (let i = 0; i < value.length; i++) {
         path.push(i);
-        const out = walk(v);
-        path.pop();
-        return out;
-      });
-    }
-    if (value !== null && typeof value === "object") {
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        path.push(k);
-        out[k] = walk(v);
+        out[i] = walk(value[i]);
         path.pop();
       }
       return out;
     }
-    return value;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      path.push(k);
+      out[k] = walk((value as Record<string, unknown>)[k]);
+      path.pop();
+    }
+    return out;
   };
   return { doc: walk(file.doc) as Record<string, unknown>, unset };
 }

@@ -275,14 +275,16 @@ function checkShortVolumes(doc: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
   const services = doc.services;
   if (services === null || typeof services !== "object") return problems;
-  for (const [name, svc] of Object.entries(services as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
-    const volumes = (svc as Record<string, unknown> | null)?.volumes;
+  // (Any order: validateFile sorts the problems.)
+  for (const name of Object.keys(services)) {
+    const volumes = ((services as Record<string, unknown>)[name] as Record<string, unknown> | null)?.volumes;
     if (!Array.isArray(volumes)) continue;
-    volumes.forEach((v, i) => {
-      if (typeof v !== "string" || v.includes("$")) return;
+    for (let i = 0; i < volumes.length; i++) {
+      const v: unknown = volumes[i];
+      if (typeof v !== "string" || v.includes("$")) continue;
       const problem = shortVolumeProblem(v);
       if (problem) problems.push({ path: ["services", name, "volumes", i], ...problem });
-    });
+    }
   }
   return problems;
 }
@@ -292,13 +294,13 @@ function checkPortNumbers(doc: Record<string, unknown>): Problem[] {
   const problems: Problem[] = [];
   const services = doc.services;
   if (services === null || typeof services !== "object") return problems;
-  for (const [name, svc] of Object.entries(services as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) {
-    const ports = (svc as Record<string, unknown> | null)?.ports;
+  for (const name of Object.keys(services)) {
+    const ports = ((services as Record<string, unknown>)[name] as Record<string, unknown> | null)?.ports;
     if (!Array.isArray(ports)) continue;
-    ports.forEach((p, i) => {
-      const message = portNumberProblem(p);
+    for (let i = 0; i < ports.length; i++) {
+      const message = portNumberProblem(ports[i]);
       if (message) problems.push({ path: ["services", name, "ports", i], ...message });
-    });
+    }
   }
   return problems;
 }
