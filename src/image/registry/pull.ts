@@ -9,13 +9,13 @@
 // again. Any failure stops the other downloads and leaves no partial blob,
 // layer or name; a retry fetches only what is missing.
 import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
+import { PassThrough, Transform, type Readable } from "node:stream";
 import type { IncomingMessage } from "node:http";
 import { InvalidInputError, StackError, SystemError } from "../../errors.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
 import { ImageStore, checkManifest, type Descriptor, type OciImage } from "../store/index.js";
 import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
-import { openLayerTar } from "./layer-stream.js";
+import { PIECE, layerTarOf, openLayerTar } from "./layer-stream.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
 import { runPool } from "./pool.js";
@@ -94,36 +94,85 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     const manifest = chosen.manifest;
     checkManifest(manifest, `${shown}@${chosen.digest}`);
 
-    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (r: IncomingMessage) => void): Promise<boolean> => {
+    /**
+     * GETs a blob into the store, verified while streaming. With `unpack`, the
+     * same bytes also feed the layer unpacker as they arrive (a tee paced by
+     * the slower side); the unpacked folder is kept only once the blob has
+     * passed its digest and size check. False when the blob was already stored.
+     */
+    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (r: IncomingMessage) => void, unpack?: (tar: Readable, verified: () => Promise<unknown>) => Promise<unknown>): Promise<boolean> => {
       if (await store.hasBlob(d.digest)) return false;
       const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
       if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
       track?.(res.body);
       let seen = 0;
+      // Socket reads of ~64 KiB become 1 MiB pieces: each piece is one write to the ingest file and one gunzip call.
+      let batch: Buffer[] = [];
+      let batched = 0;
       const counter = new Transform({
+        highWaterMark: PIECE,
         transform(chunk: Buffer, _enc, cb) {
           seen += chunk.length;
           onBytes?.(seen);
-          cb(null, chunk);
+          batch.push(chunk);
+          batched += chunk.length;
+          if (batched < PIECE) return cb();
+          const piece = Buffer.concat(batch, batched);
+          batch = [];
+          batched = 0;
+          cb(null, piece);
+        },
+        flush(cb) {
+          cb(null, batched > 0 ? Buffer.concat(batch, batched) : undefined);
         },
       });
-      const piping = pipeline(res.body, counter).catch(() => undefined);
-      try {
-        await store.writeBlob(counter, { digest: d.digest, size: d.size });
-      } catch (e) {
-        res.body.destroy();
-        await piping;
-        if (e instanceof InvalidInputError && /does not match its digest/.test(e.message)) {
-          throw new InvalidInputError(`blob ${d.digest} of ${shown} from ${target.domain} is corrupt: ${e.message}`, { hint: "nothing was stored; the registry's copy is damaged or was tampered with", cause: e });
+      const toStore = new PassThrough({ highWaterMark: PIECE });
+      const toUnpack = unpack ? new PassThrough({ highWaterMark: PIECE }) : undefined;
+      // Their consumers see a failed transfer through their reads, whenever they start reading.
+      for (const side of [toStore, toUnpack]) side?.on("error", () => undefined);
+      let transferFailed = false;
+      const piping = pipeline(res.body, counter).catch((e: unknown) => {
+        transferFailed = true;
+        toStore.destroy(e as Error);
+        toUnpack?.destroy(e as Error);
+      });
+      counter.pipe(toStore);
+      if (toUnpack) counter.pipe(toUnpack);
+      let blobSettled = false;
+      const stored = store.writeBlob(toStore, { digest: d.digest, size: d.size }).finally(() => (blobSettled = true));
+      // The unpacker cannot commit before the blob is verified; it failing on its own (a hostile tar) stops the download.
+      let unpackFailed = false;
+      const unpacked = unpack?.(toUnpack!, () => stored).catch((e: unknown) => {
+        if (!transferFailed && !blobSettled) {
+          unpackFailed = true;
+          res.body.destroy();
         }
-        if (e instanceof InvalidInputError && /bytes, expected/.test(e.message)) {
-          throw new SystemError(`download of blob ${d.digest} of ${shown} was cut short after ${seen} of ${d.size} bytes`, { hint: "nothing half-written was kept; run the pull again", cause: e });
-        }
-        if (e instanceof StackError) throw e;
-        throw new SystemError(`download of blob ${d.digest} of ${shown} from ${target.domain} failed after ${seen} of ${d.size} bytes: ${(e as Error).message}`, { hint: "nothing half-written was kept; run the pull again", cause: e });
-      }
+        throw e;
+      });
+      const [blob, layer] = await Promise.allSettled([
+        stored.catch((e: unknown) => {
+          res.body.destroy();
+          toUnpack?.destroy(new SystemError(`the download of blob ${d.digest} stopped`));
+          throw e;
+        }),
+        unpacked,
+      ]);
       await piping;
+      if (blob.status === "rejected" && !unpackFailed) throw blobFailure(d, blob.reason, seen);
+      if (layer.status === "rejected") throw layer.reason;
+      if (blob.status === "rejected") throw blobFailure(d, blob.reason, seen);
       return true;
+    };
+
+    const blobFailure = (d: Descriptor, e: unknown, seen: number): Error => {
+      if (e instanceof InvalidInputError && /does not match its digest/.test(e.message)) {
+        return new InvalidInputError(`blob ${d.digest} of ${shown} from ${target.domain} is corrupt: ${e.message}`, { hint: "nothing was stored; the registry's copy is damaged or was tampered with", cause: e });
+      }
+      if (e instanceof InvalidInputError && /bytes, expected/.test(e.message)) {
+        return new SystemError(`download of blob ${d.digest} of ${shown} was cut short after ${seen} of ${d.size} bytes`, { hint: "nothing half-written was kept; run the pull again", cause: e });
+      }
+      if (e instanceof StackError) return e;
+      return new SystemError(`download of blob ${d.digest} of ${shown} from ${target.domain} failed after ${seen} of ${d.size} bytes: ${(e as Error).message}`, { hint: "nothing half-written was kept; run the pull again", cause: e });
     };
 
     await fetchBlob(manifest.config);
@@ -149,26 +198,38 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       options.concurrency ?? 3,
       async ({ d, diffId, index }) => {
         let last = 0;
+        const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
+        const unpack = options.unpack !== false && !(await store.layers.has(diffId));
+        const unpackFrom = async (openTar: () => Promise<Readable>, beforeCommit?: () => Promise<unknown>) => {
+          let opened: Readable | undefined;
+          try {
+            await store.layers.unpack(async () => (opened = await openTar()), what, diffId, beforeCommit ? { beforeCommit } : {});
+          } finally {
+            // The layer turned up meanwhile (another pull) and the tar was never read: drain it.
+            if (!opened) unread?.resume();
+          }
+        };
+        let unread: Readable | undefined;
         const fetched = await fetchBlob(
           d,
           (n) => {
             const t = Date.now();
             if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
               last = t;
-              progress({ ref: options.ref, digest: d.digest, status: n === d.size ? "verifying" : "downloading", current: n, total: d.size });
+              progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
             }
           },
           (r) => {
             inFlight.add(r);
             r.on("close", () => inFlight.delete(r));
           },
+          unpack ? (blob, verified) => ((unread = blob), unpackFrom(() => layerTarOf(blob, `layer ${what}`), verified)) : undefined,
         );
         if (fetched) downloaded++;
         else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
-        if (options.unpack !== false) {
-          if (!(await store.layers.has(diffId))) progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-          const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
-          await store.layers.unpack(() => openLayerTar(store.blobPath(d.digest), `layer ${what}`), what, diffId);
+        if (unpack && !fetched) {
+          progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
+          await unpackFrom(() => openLayerTar(store.blobPath(d.digest), `layer ${what}`));
         }
         progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
       },

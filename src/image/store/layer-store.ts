@@ -26,6 +26,16 @@ export interface UnpackedLayer {
   skippedXattrs: string[];
 }
 
+export interface UnpackOptions {
+  /**
+   * Awaited after the tar is unpacked, before its digest is checked and the
+   * folder takes its final name; a rejection drops the unpacked folder. A pull
+   * that unpacks while downloading passes the blob's verification here, so a
+   * layer from a blob that fails its digest is never kept.
+   */
+  beforeCommit?: () => Promise<unknown>;
+}
+
 export function layerId(diffId: string): string {
   return digestHex(diffId).slice(0, ID_LENGTH);
 }
@@ -51,8 +61,9 @@ export class LayerStore {
    * unpacked layer is reused without reading `openTar`, and a tar whose digest
    * differs is refused. Two processes unpacking the same layer both succeed:
    * the second rename finds the folder in place and drops its own copy.
+   * `openTar` is called at most once.
    */
-  async unpack(openTar: () => Readable | Promise<Readable>, what: string, expectedDiffId?: string): Promise<UnpackedLayer> {
+  async unpack(openTar: () => Readable | Promise<Readable>, what: string, expectedDiffId?: string, options: UnpackOptions = {}): Promise<UnpackedLayer> {
     if (expectedDiffId !== undefined && (await this.has(expectedDiffId))) {
       return { diffId: expectedDiffId, dir: this.dirOf(expectedDiffId), tarSize: 0, skippedXattrs: [] };
     }
@@ -73,6 +84,7 @@ export class LayerStore {
       const source = await openTar();
       source.on("error", (e) => hashing.destroy(e));
       const result = await extractLayer(source.pipe(hashing), tmp, this.special);
+      await options.beforeCommit?.();
       const diffId = `sha256:${hash.digest("hex")}`;
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new InvalidInputError(`layer ${what} unpacks to ${diffId}, but the image config says ${expectedDiffId}`, { hint: "the image is corrupt; remove it and pull or import it again" });

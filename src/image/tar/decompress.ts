@@ -51,12 +51,20 @@ function corrupt(what: string, detail: string): InvalidInputError {
 
 /** The uncompressed bytes of a file; a corrupt or truncated input makes the stream fail with an InvalidInputError. */
 export function openDecompressed(path: string, compression: Compression, what: string): Readable {
-  const raw = createReadStream(path);
+  return decompress(createReadStream(path), compression, what);
+}
+
+/**
+ * The uncompressed bytes of a stream (`chunkSize`: gzip's output pieces,
+ * zlib's 16 KiB by default); closing the result stops the input.
+ */
+export function decompress(raw: Readable, compression: Compression, what: string, chunkSize?: number): Readable {
   if (compression === "none") return raw;
-  const out = new PassThrough();
+  const out = new PassThrough(chunkSize ? { highWaterMark: chunkSize } : {});
   raw.on("error", (e) => out.destroy(e));
+  out.on("close", () => raw.destroy());
   if (compression === "gzip") {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip(chunkSize ? { chunkSize } : {});
     gunzip.on("error", (e) => out.destroy(corrupt(what, `gzip: ${e.message}`)));
     raw.pipe(gunzip).pipe(out);
     return out;

@@ -10,8 +10,32 @@
 // O_NOFOLLOW, and hard links may only point at non-directories inside the
 // root reached without symlinks. Symlink *targets* are not checked: they are
 // resolved inside the container's rootfs, never by the extractor.
-import { constants, type Stats } from "node:fs";
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from "node:fs/promises";
+//
+// Speed: metadata calls (lstat, mkdir, open, chown, chmod, utimes, close) are
+// made in place: each is a microsecond-scale inode update, while a threadpool
+// round trip per call, several per file, cost more than the calls themselves
+// and made unpacking the slow half of a pull (bench/pull). Content is written
+// in 1 MiB pieces by the threadpool, a file's smaller tail in place.
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  lchownSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  symlinkSync,
+  utimesSync,
+  writev,
+  writevSync,
+  type Stats,
+} from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -46,6 +70,23 @@ interface PendingNode {
 }
 
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
+/**
+ * File content is gathered into pieces of this much, each written by the
+ * threadpool; a file's smaller tail (most files whole) is written in place.
+ */
+const WRITE_BATCH = 1024 * 1024;
+
+function writevAsync(fd: number, chunks: Buffer[]): Promise<number> {
+  return new Promise((resolve, reject) => writev(fd, chunks, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
+/** Writes all of `chunks` at the file's current offset, however many calls that takes. */
+async function writeAll(fd: number, chunks: Buffer[], total: number, inPlace: boolean): Promise<void> {
+  let written = inPlace ? writevSync(fd, chunks) : await writevAsync(fd, chunks);
+  if (written === total) return;
+  const rest = Buffer.concat(chunks, total);
+  while (written < total) written += inPlace ? writevSync(fd, [rest.subarray(written)]) : await writevAsync(fd, [rest.subarray(written)]);
+}
 
 function mtimeOf(h: { mtime?: Date; pax?: Record<string, string> | null }): Mtime {
   const pax = h.pax?.mtime;
@@ -54,13 +95,8 @@ function mtimeOf(h: { mtime?: Date; pax?: Record<string, string> | null }): Mtim
 }
 const OPAQUE_XATTR = "trusted.overlay.opaque";
 
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw e;
-  }
+function lstatOrNull(path: string): Stats | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
 /** The tar reader's own errors (truncated or garbled archives) become InvalidInputErrors; ours pass through. */
@@ -97,10 +133,10 @@ export async function extractLayer(input: Readable, root: string, special: Speci
     for (const p of parentPaths(rel)) {
       if (knownDirs.has(p)) continue;
       if (nodes.has(p)) throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a device node or whiteout`);
-      const st = await lstatOrNull(abs(p));
+      const st = lstatOrNull(abs(p));
       if (st === null) {
         if (!create) throw unsafeEntry(name, `${JSON.stringify(p)} does not exist in the layer`);
-        await mkdir(abs(p), { mode: 0o755 });
+        mkdirSync(abs(p), { mode: 0o755 });
       } else if (st.isSymbolicLink()) {
         throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a symlink; writing through it could reach outside the layer`);
       } else if (!st.isDirectory()) {
@@ -113,7 +149,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
   /** Removes whatever is at `rel` unless it is a directory and `keepDir` is set. Returns true when a directory was kept. */
   const clearPath = async (rel: string, keepDir: boolean): Promise<boolean> => {
     nodes.delete(rel);
-    const st = await lstatOrNull(abs(rel));
+    const st = lstatOrNull(abs(rel));
     if (st === null) return false;
     if (keepDir && st.isDirectory()) return true;
     forgetUnder(rel);
@@ -154,7 +190,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
         entry.resume();
         await ensureParents(name, rel, true);
         if (white.dir !== "" && !(await clearPath(white.dir, true))) {
-          await mkdir(abs(white.dir), { mode: 0o755 });
+          mkdirSync(abs(white.dir), { mode: 0o755 });
           knownDirs.add(white.dir);
         }
         xattrs.push({ path: abs(white.dir), name: OPAQUE_XATTR, value: Buffer.from("y") });
@@ -175,7 +211,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
       if (rel === "") {
         entry.resume();
         if (h.type === "directory") {
-          await lchown(root, uid, gid);
+          lchownSync(root, uid, gid);
           dirMeta.set("", { path: root, mode, mtime });
           queueXattrs(name, rel, h.pax);
           continue;
@@ -186,9 +222,9 @@ export async function extractLayer(input: Readable, root: string, special: Speci
       switch (h.type) {
         case "directory": {
           entry.resume();
-          if (!(await clearPath(rel, true))) await mkdir(target, { mode: 0o700 });
-          await lchown(target, uid, gid);
-          await chmod(target, mode);
+          if (!(await clearPath(rel, true))) mkdirSync(target, { mode: 0o700 });
+          lchownSync(target, uid, gid);
+          chmodSync(target, mode);
           knownDirs.add(rel);
           dirMeta.set(rel, { path: target, mode, mtime });
           break;
@@ -198,26 +234,35 @@ export async function extractLayer(input: Readable, root: string, special: Speci
         case undefined:
         case null: {
           await clearPath(rel, false);
-          const fh = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+          const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
           try {
+            let pending: Buffer[] = [];
+            let pendingBytes = 0;
             for await (const chunk of entry as AsyncIterable<Buffer>) {
-              await fh.write(chunk);
-              result.contentBytes += chunk.length;
+              pending.push(chunk);
+              pendingBytes += chunk.length;
+              if (pendingBytes < WRITE_BATCH) continue;
+              await writeAll(fd, pending, pendingBytes, false);
+              result.contentBytes += pendingBytes;
+              pending = [];
+              pendingBytes = 0;
             }
-            await fh.chown(uid, gid);
-            await fh.chmod(mode);
-            if (mtime !== undefined) await fh.utimes(mtime, mtime);
+            if (pendingBytes > 0) await writeAll(fd, pending, pendingBytes, true);
+            result.contentBytes += pendingBytes;
+            fchownSync(fd, uid, gid);
+            fchmodSync(fd, mode);
+            if (mtime !== undefined) futimesSync(fd, mtime, mtime);
           } finally {
-            await fh.close();
+            closeSync(fd);
           }
           break;
         }
         case "symlink": {
           entry.resume();
           await clearPath(rel, false);
-          await symlink(h.linkname ?? "", target);
-          await lchown(target, uid, gid);
-          if (mtime !== undefined) await lutimes(target, mtime, mtime);
+          symlinkSync(h.linkname ?? "", target);
+          lchownSync(target, uid, gid);
+          if (mtime !== undefined) lutimesSync(target, mtime, mtime);
           break;
         }
         case "link": {
@@ -225,12 +270,12 @@ export async function extractLayer(input: Readable, root: string, special: Speci
           const linkRel = hardLinkTarget(name, h.linkname ?? "");
           await ensureParents(name, linkRel, false);
           if (nodes.has(linkRel)) throw unsafeEntry(name, `its hard link target ${JSON.stringify(linkRel)} is a device node or whiteout, which hard links cannot share here`);
-          const st = await lstatOrNull(abs(linkRel));
+          const st = lstatOrNull(abs(linkRel));
           if (st === null) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is not earlier in the layer`);
           if (st.isDirectory()) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is a directory`);
           if (linkRel === rel) break;
           await clearPath(rel, false);
-          await link(abs(linkRel), target);
+          linkSync(abs(linkRel), target);
           break;
         }
         case "character-device":
@@ -257,17 +302,17 @@ export async function extractLayer(input: Readable, root: string, special: Speci
   const pending = [...nodes.keys()].sort().map((k) => nodes.get(k)!);
   await special.makeNodes(pending.map((p) => p.node));
   for (const p of pending) {
-    await lchown(p.node.path, p.uid, p.gid);
-    await chmod(p.node.path, p.mode);
-    if (p.mtime !== undefined) await utimes(p.node.path, p.mtime, p.mtime);
+    lchownSync(p.node.path, p.uid, p.gid);
+    chmodSync(p.node.path, p.mode);
+    if (p.mtime !== undefined) utimesSync(p.node.path, p.mtime, p.mtime);
   }
   await special.setXattrs(xattrs);
   // Directory mtimes last, deepest first, so writing their children does not change them again.
   const dirs = [...dirMeta.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
   for (const d of dirs) {
     const m = dirMeta.get(d)!;
-    if (d === "") await chmod(root, m.mode);
-    if (m.mtime !== undefined) await utimes(m.path, m.mtime, m.mtime);
+    if (d === "") chmodSync(root, m.mode);
+    if (m.mtime !== undefined) utimesSync(m.path, m.mtime, m.mtime);
   }
   return result;
 }
