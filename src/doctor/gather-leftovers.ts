@@ -10,7 +10,7 @@ import { firewallOwner } from "../network/names.js";
 import { detectCgroupMode, OciRuntime, type RuntimeName } from "../runtime/index.js";
 import { realCommandRunner } from "../runtime/command-runner.js";
 import { parseMountPoints } from "../runtime/mounter.js";
-import { supervisorPaths } from "../supervisor/daemon.js";
+import { supervisorPaths } from "../supervisor/paths.js";
 import { findTool } from "./gather.js";
 import type { LeftoverFacts, ProjectFacts } from "./leftovers.js";
 import { processAlive } from "../fs/process-alive.js";

@@ -89,7 +89,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       import("../schema/hash.js"),
       import("../network/service-networks.js"),
     ]);
-  const { socketAnswers, supervisorPaths } = await import("../supervisor/daemon.js");
+  const { socketAnswers, supervisorPaths } = await import("../supervisor/paths.js");
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
   let storePromise: Promise<ImageStore> | undefined;

@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ConflictError, InternalError, InvalidInputError, NotFoundError, StackError, SystemError, UnsupportedError } from "../errors.js";
-import { socketAnswers, supervisorPaths } from "./daemon.js";
+import { socketAnswers, supervisorPaths } from "./paths.js";
 import type { LogLine } from "./log-record.js";
 import { processAlive } from "../fs/process-alive.js";
 import {

@@ -3,9 +3,8 @@
 // what the state file lists, and exits by itself once no container runs or
 // waits for a restart and no client is attached, after `idleMs`.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
-import { join } from "node:path";
 import { ConflictError } from "../errors.js";
+import { projectStateDir, socketAnswers, supervisorPaths } from "./paths.js";
 import type { RuntimePort } from "./runtime-port.js";
 import { createSupervisorServer, type ExtraOps } from "./server.js";
 import { Supervisor } from "./supervisor.js";
@@ -24,23 +23,6 @@ export interface DaemonOptions {
   busy?: () => boolean;
   /** Extra socket operations (see server.ts). */
   extraOps?: ExtraOps;
-}
-
-export interface SupervisorPaths {
-  dir: string;
-  socket: string;
-  pidFile: string;
-  lock: string;
-  log: string;
-}
-
-export function supervisorPaths(runDir: string, project: string): SupervisorPaths {
-  const dir = join(runDir, project);
-  return { dir, socket: join(dir, "supervisor.sock"), pidFile: join(dir, "supervisor.pid"), lock: join(dir, "supervisor.lock"), log: join(dir, "supervisor.log") };
-}
-
-export function projectStateDir(stateDir: string, project: string): string {
-  return join(stateDir, "projects", project);
 }
 
 /** Resolves when the daemon has stopped (idle or shutdown). */
@@ -104,17 +86,3 @@ function readPid(path: string): number {
   }
 }
 
-export function socketAnswers(path: string, timeoutMs = 1000): Promise<boolean> {
-  if (!existsSync(path)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const s = connect(path);
-    const done = (v: boolean) => {
-      clearTimeout(t);
-      s.destroy();
-      resolve(v);
-    };
-    const t = setTimeout(() => done(false), timeoutMs);
-    s.once("connect", () => done(true));
-    s.once("error", () => done(false));
-  });
-}

@@ -16,7 +16,7 @@ import { ConflictError, InvalidInputError, UnsupportedError } from "../errors.js
 import { writeFileAtomic } from "../fs/atomic-write.js";
 import type { EngineWatchTarget } from "../engine/watch-target.js";
 import type { Watcher } from "../watch/watcher.js";
-import { projectStateDir } from "./daemon.js";
+import { projectStateDir } from "./paths.js";
 import type { FileWatchSpec, FileWatchStatus, Request } from "./protocol.js";
 import type { ExtraOps } from "./server.js";
 

@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isStackError } from "../errors.js";
-import { projectStateDir, runDaemon } from "./daemon.js";
+import { runDaemon } from "./daemon.js";
+import { projectStateDir } from "./paths.js";
 import { HostProcessRuntime } from "./host-process-runtime.js";
 import type { RuntimePort } from "./runtime-port.js";
 

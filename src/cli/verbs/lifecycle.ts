@@ -93,7 +93,7 @@ async function forgetProject(ctx: CliContext, session: Session): Promise<void> {
   if (sup) {
     await sup.shutdown().catch(() => undefined);
     engine.close();
-    const { supervisorPaths } = await import("../../supervisor/daemon.js");
+    const { supervisorPaths } = await import("../../supervisor/paths.js");
     const { existsSync } = await import("node:fs");
     const pidFile = supervisorPaths(ctx.runDir, model.name).pidFile;
     for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));

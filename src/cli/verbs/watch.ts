@@ -71,7 +71,7 @@ async function specOf(ctx: CliContext, model: StackModel, services: string[], re
 async function startDetached(ctx: CliContext, session: Session, services: string[], rebuildOnChange: boolean): Promise<void> {
   const sup = await session.engine.supervisor();
   const { services: watched } = await sup.startFileWatch(await specOf(ctx, session.model, services, rebuildOnChange));
-  const { supervisorPaths } = await import("../../supervisor/daemon.js");
+  const { supervisorPaths } = await import("../../supervisor/paths.js");
   ctx.stderr.write(
     `Watching ${watched.join(", ")} in the background (events in ${supervisorPaths(ctx.runDir, session.model.name).log}); stop with \`stack watch --stop\` or \`stack down\`\n`,
   );

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureSupervisor, type SupervisorClient } from "../../../src/supervisor/client.js";
-import { projectStateDir, supervisorPaths } from "../../../src/supervisor/daemon.js";
+import { projectStateDir, supervisorPaths } from "../../../src/supervisor/paths.js";
 import type { HealthSpec } from "../../../src/supervisor/health.js";
 import { HostProcessRuntime } from "../../../src/supervisor/host-process-runtime.js";
 import { DEFAULT_ROTATION, type RotationSpec } from "../../../src/supervisor/log-rotation.js";

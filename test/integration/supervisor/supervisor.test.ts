@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { ensureSupervisor } from "../../../src/supervisor/client.js";
-import { supervisorPaths } from "../../../src/supervisor/daemon.js";
+import { supervisorPaths } from "../../../src/supervisor/paths.js";
 import type { SupervisorEvent } from "../../../src/supervisor/protocol.js";
 import type { LogLine } from "../../../src/supervisor/log-record.js";
 import { alive, collect, createHarness, daemonEntry, waitFor, waitForState, type Harness } from "./harness.js";
