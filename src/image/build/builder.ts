@@ -6,11 +6,10 @@
 // Stages of one level of the plan build side by side, bounded by the cores.
 // The result's config and manifest are written to the store and tagged.
 import { createHash, randomBytes } from "node:crypto";
+import { promisify } from "node:util";
 import { chmodSync, chownSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, isAbsolute, join, posix, resolve as resolvePath } from "node:path";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import type { ContainerRuntime } from "../../runtime/index.js";
 import { compileIgnore, ignoreFileCandidates, type IgnoreRules } from "../dockerignore.js";
@@ -19,7 +18,7 @@ import { loadDockerfile } from "../dockerfile/instructions.js";
 import { planBuild, type BuildPlan, type PlannedStage, type PlannedStep } from "../dockerfile/plan.js";
 import { ImageStore, type ImageRecord } from "../store/index.js";
 import { MediaTypes, type HistoryEntry, type ImageManifest, type OciImage, type OciImageConfig } from "../store/oci-types.js";
-import { BuildNetwork, type BuildNamespace } from "./build-network.js";
+import type { BuildNamespace, BuildNetwork } from "./build-network.js";
 import { copyLayerTar, isUrl, parseChmod, parseChown, planCopy, type CopyPlan } from "./copy.js";
 import { applyInstruction, argvOf, describeInstruction } from "./image-config.js";
 import { LayeredFs } from "./layered-fs.js";
@@ -27,14 +26,11 @@ import { canWriteFolder, LayerFolderWriter } from "./layer-folder.js";
 import { layerTar, type LayerEntry } from "./layer-tar.js";
 import type { BuildRequest } from "./request.js";
 import { parseRunMount } from "./run-mounts.js";
-import { runBuildContainer } from "./run-step.js";
 import { ContentDigests } from "./content-digests.js";
 import { ContextFs, LayeredSource, type SourceFs } from "./source-fs.js";
 import { StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
-import { opaqueDirs, upperDiff } from "./upper-diff.js";
 import type { Readable } from "node:stream";
 
-const exec = promisify(execFile);
 
 export interface BuildEnvironment {
   stateDir: string;
@@ -172,8 +168,8 @@ export class Builder {
 
     const tmpDir = join(this.env.runDir, "build", `${process.pid}-${randomBytes(4).toString("hex")}`);
     mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-    const network = new BuildNetwork(this.env.stateDir, tmpDir, req.extraHosts);
-    const run = new BuildRun(this, req, plan, fileLabel, tmpDir, network, onProgress);
+    const run = new BuildRun(this, req, plan, fileLabel, tmpDir, onProgress);
+    let outcome: { ok: true; result: BuildResult } | { ok: false; error: unknown };
     try {
       const states = new Map<number, StageState>();
       for (const level of plan.levels) {
@@ -184,12 +180,18 @@ export class Builder {
         level.forEach((i, k) => states.set(i, built[k]!));
       }
       const final = states.get(plan.target)!;
-      return await this.commit(final, req);
-    } finally {
-      run.saveDigests();
-      await network.close().catch((e: unknown) => onProgress({ type: "warning", message: `the build network could not be removed: ${(e as Error).message}` }));
-      rmSync(tmpDir, { recursive: true, force: true });
+      outcome = { ok: true, result: await this.commit(final, req) };
+    } catch (error) {
+      outcome = { ok: false, error };
     }
+    run.saveDigests();
+    // Build containers are removed while later steps run; the build is done once they are gone.
+    const leftover = await run.removeContainers();
+    await run.closeNetwork().catch((e: unknown) => onProgress({ type: "warning", message: `the build network could not be removed: ${(e as Error).message}` }));
+    rmSync(tmpDir, { recursive: true, force: true });
+    if (!outcome.ok) throw outcome.error;
+    if (leftover !== undefined) throw leftover;
+    return outcome.result;
   }
 
   private async commit(state: StageState, req: BuildRequest): Promise<BuildResult> {
@@ -204,14 +206,21 @@ export class Builder {
       rootfs: { type: "layers", diff_ids: state.layers.map((l) => l.diffId) },
       history: state.history,
     };
-    const configBlob = await this.store.writeBlob(Buffer.from(JSON.stringify(image)));
+    const configBytes = Buffer.from(JSON.stringify(image));
+    const configDigest = `sha256:${createHash("sha256").update(configBytes).digest("hex")}`;
     const manifest: ImageManifest = {
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
-      config: { mediaType: MediaTypes.ociConfig, digest: configBlob.digest, size: configBlob.size },
+      config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: configBytes.length },
       layers: state.layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     };
-    const record = await this.store.addImage(manifest, req.tags);
+    const manifestBytes = Buffer.from(JSON.stringify(manifest));
+    const manifestDigest = `sha256:${createHash("sha256").update(manifestBytes).digest("hex")}`;
+    // A rebuild that changed nothing: every name already names this image, and nothing is written.
+    const current = await Promise.all(req.tags.map((t) => this.store.resolve(t).catch(() => undefined)));
+    if (current.every((r) => r?.digest === manifestDigest)) return { id: configDigest, digest: manifestDigest, tags: req.tags };
+    await this.store.writeBlob(configBytes);
+    const record = await this.store.addImage(manifestBytes, req.tags);
     return { id: record.id, digest: record.digest, tags: req.tags };
   }
 
@@ -223,6 +232,10 @@ export class Builder {
 
   get imageStore(): ImageStore {
     return this.store;
+  }
+
+  get stateDir(): string {
+    return this.env.stateDir;
   }
 
   get pull(): BuildEnvironment["pull"] {
@@ -252,6 +265,7 @@ export class Builder {
     for (const d of dirs) {
       let set = this.opaqueCache.get(d);
       if (!set) {
+        const { opaqueDirs } = await import("./upper-diff.js");
         set = new Set([...(await opaqueDirs(d))].map((p) => `/${p}`));
         this.opaqueCache.set(d, set);
       }
@@ -305,7 +319,6 @@ class BuildRun {
     private readonly plan: BuildPlan,
     private readonly file: string,
     private readonly tmpDir: string,
-    private readonly network: BuildNetwork,
     private readonly onProgress: (e: BuildProgress) => void,
   ) {
     let n = 0;
@@ -331,6 +344,25 @@ class BuildRun {
 
   saveDigests(): void {
     for (const d of this.digests.values()) d.save();
+  }
+
+  /** The build network, made (and its module loaded) by the first RUN that needs it. */
+  private network?: Promise<BuildNetwork>;
+  /** Removals of finished build containers, awaited at the end of the build: each gives its error or undefined. */
+  private readonly removals: Array<Promise<unknown>> = [];
+
+  private buildNamespace(): Promise<BuildNamespace> {
+    this.network ??= import("./build-network.js").then(({ BuildNetwork }) => new BuildNetwork(this.builder.stateDir, this.tmpDir, this.req.extraHosts));
+    return this.network.then((n) => n.namespace());
+  }
+
+  async closeNetwork(): Promise<void> {
+    if (this.network) await (await this.network).close();
+  }
+
+  /** Waits for every build container's removal; the first failure, if any. */
+  async removeContainers(): Promise<unknown> {
+    return (await Promise.all(this.removals)).find((e) => e !== undefined);
   }
 
   private stageName(stage: PlannedStage): string {
@@ -608,6 +640,7 @@ class BuildRun {
         }
       }
     }
+    let started = false;
     try {
       for (const m of mounts) {
         if (m.type === "bind") {
@@ -620,7 +653,8 @@ class BuildRun {
           // Writes to a bind mount are thrown away in Docker: the step gets a copy when rw is asked.
           if (m.readWrite) {
             const copy = join(stepDir, `bind-${binds.length}`);
-            await exec("cp", ["-a", e.hostPath, copy]);
+            const { execFile } = await import("node:child_process");
+            await promisify(execFile)("cp", ["-a", e.hostPath, copy]);
             binds.push({ source: copy, target: m.target, readOnly: false });
           } else binds.push({ source: e.hostPath, target: m.target, readOnly: true });
         } else if (m.type === "cache") {
@@ -648,10 +682,11 @@ class BuildRun {
       let ns: BuildNamespace | { network: { mode: "host" | "none" }; etcFiles?: { resolvConf: string; hosts: string } };
       if (networkMode === "host") ns = { network: { mode: "host" }, etcFiles: { resolvConf: "/etc/resolv.conf", hosts: "/etc/hosts" } };
       else if (networkMode === "none") ns = { network: { mode: "none" } };
-      else if (networkMode === "default") ns = await this.network.namespace();
+      else if (networkMode === "default") ns = await this.buildNamespace();
       else throw new InvalidInputError(`${where}: RUN --network=${networkMode} is not one of default, host, none`);
       const lowerdirs = await builder.lowerdirs(state.layers);
       const runtime = await builder.runtime();
+      const { runBuildContainer } = await import("./run-step.js");
       const result = await runBuildContainer(
         runtime,
         {
@@ -670,14 +705,18 @@ class BuildRun {
       );
       try {
         if (result.exitCode !== 0) throw new BuildStepError(stepLabel, result.exitCode, result.lastLines);
+        const { upperDiff } = await import("./upper-diff.js");
         const entries = await upperDiff({ upper: result.upper, lower: new LayeredFs(lowerdirs), mountPoints: [...result.mountPoints, ...binds.map((b) => b.target)] });
         if (entries.length === 0) return undefined;
         return await builder.storeLayer(entries);
       } finally {
-        await runtime.remove(result.handle);
+        // The container (and then the step's files) go while the next steps run.
+        const removal = runtime.remove(result.handle).then(() => rmSync(stepDir, { recursive: true, force: true }));
+        this.removals.push(removal.then(() => undefined, (e: unknown) => e));
+        started = true;
       }
     } finally {
-      rmSync(stepDir, { recursive: true, force: true });
+      if (!started) rmSync(stepDir, { recursive: true, force: true });
     }
   }
 }

@@ -165,7 +165,7 @@ export function planCopy(input: CopyInput): CopyPlan {
     ensureParents(path);
     emitted.add(path);
     const o = owner(st);
-    const base = { path, uid: o.uid, gid: o.gid, mtime: st.mtime };
+    const base = { path, uid: o.uid, gid: o.gid, mtime: new Date(st.mtimeMs) };
     let e: LayerEntry;
     let contentHash = "";
     if (st.isDirectory()) e = { ...base, type: "directory", mode: modeOf(st) };

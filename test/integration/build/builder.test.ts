@@ -170,6 +170,36 @@ RUN cat /b.txt > /b.copy
     rmSync(join(dir, "unpack-state"), { recursive: true, force: true });
   });
 
+  it("a fully cached rebuild writes nothing to the image store", async () => {
+    const ctx = context("nowrite", { Dockerfile: `FROM ${base}\nCOPY f /f\nRUN cp /f /g\n`, f: "f" });
+    const first = await build(request(ctx, "test/nowrite:1"));
+    const index = join(stateDir, "images", "index.json");
+    const before = lstatSync(index);
+    const again = await build(request(ctx, "test/nowrite:1"));
+    expect(again.result).toEqual(first.result);
+    const after = lstatSync(index);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    // Another name for the same image is written.
+    const tagged = await build(request(ctx, "test/nowrite:2"));
+    expect(tagged.result.id).toBe(first.result.id);
+    expect((await new ImageStore(stateDir).get("test/nowrite:2")).id).toBe(first.result.id);
+  });
+
+  it("a build container that cannot be removed fails the build once every step is done", async () => {
+    const { openRuntime } = await import("../../../src/runtime/index.js");
+    const runtime = openRuntime({ stateDir, runDir });
+    const remove = runtime.remove.bind(runtime);
+    runtime.remove = async (handle) => {
+      await remove(handle);
+      throw new Error("remove refused (test)");
+    };
+    const ctx = context("noremove", { Dockerfile: `FROM ${base}\nRUN echo a > /a\nRUN echo b > /b\n` });
+    const events: BuildProgress[] = [];
+    await expect(buildImage({ stateDir, runDir, runtime }, request(ctx, "test/noremove:1", { noCache: true }), (e) => events.push(e))).rejects.toThrow("remove refused (test)");
+    // Both steps ran: the failed removal of the first did not stop the second.
+    expect(events.filter((e) => e.type === "step" && e.status === "done" && e.text.startsWith("RUN")).length).toBe(2);
+  });
+
   it("build args, target, .dockerignore, a cache mount reused between builds", async () => {
     const ctx = context("args", {
       Dockerfile: `FROM ${base} AS first
