@@ -1,9 +1,13 @@
 // bench/network: (1) median time to attach one container to one network
-// (netns + veth + address + route, state write included; goal < 15 ms), with
-// the same operations run as one `ip` process per command for comparison;
+// (named netns + veth pair + address + route + the state record; goal
+// < 15 ms), in the situations that differ: with a spare namespace ready (as
+// in `up`, where one is made while the previous container starts),
+// back-to-back (the next spare is still being made), without spares
+// (`ip netns add` + one `ip -n` process per attach), on a fresh host object
+// (the first attach of a process), and with one `ip` process per command;
 // (2) TCP throughput to a container straight to its address, through a
 // published port with nftables DNAT, and through the userland proxy, in one
-// run (goal: published ≥ 80% of direct). Root only. Build first: npm run build.
+// run (goal: published >= 80% of direct). Root only. Build first: npm run build.
 //
 //   node bench/network.mjs [--runs N] [--megabytes N] [--json]
 import { execa } from "execa";
@@ -12,7 +16,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median } from "./lib.mjs";
+import { median, quantile } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -50,50 +54,70 @@ try {
   await manager.ensureNetworks(project, [network("default", project)]);
   const net = manager.readState(project).networks[`${project}_default`];
 
-  // (1) attach: the manager's path (ip -batch, two processes) …
-  const attach = [];
+  const prefix = net.subnet.split(".").slice(0, 3).join(".");
+  const request = (name) => ({ container: `${project}-${name}`, service: "c", networks: { default: sn }, ...plain });
+  // Times `runs` attaches through `m` (each detached again, untimed); `before` runs untimed before each.
+  const timeAttaches = async (tag, m, before = async () => {}) => {
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      await before(i);
+      const t0 = performance.now();
+      await m.attachContainer(project, request(`${tag}-${i}`));
+      samples.push(performance.now() - t0);
+      await m.detachContainer(project, `${project}-${tag}-${i}`);
+    }
+    return samples;
+  };
+  const figures = (samples) => ({ median: Number(median(samples).toFixed(2)), p90: Number(quantile(samples, 0.9).toFixed(2)) });
+
+  // (1a) a spare namespace ready before each attach: the manager's path as `up` sees it.
+  const warm = await timeAttaches("w", manager, () => host.whenPrepared());
+  // (1b) back to back: the spare for the next attach is still starting.
+  const backToBack = await timeAttaches("b", manager);
+  // (1c) no spares: `ip netns add` on the host's ip, then one `ip -n NS -batch` process.
+  const plainHost = new LinuxNetworkHost(undefined, { spareNamespaces: 0 });
+  const noSpares = await timeAttaches("n", new NetworkManager({ host: plainHost, stateDir: dir }));
+  await plainHost.close();
+  // (1d) a fresh host object each time: the first attach of a process starts its ip processes.
+  const fresh = [];
   for (let i = 0; i < runs; i++) {
+    const h = new LinuxNetworkHost();
+    const m = new NetworkManager({ host: h, stateDir: dir });
     const t0 = performance.now();
-    await manager.attachContainer(project, { container: `${project}-c-${i}`, service: "c", networks: { default: sn }, ...plain });
-    attach.push(performance.now() - t0);
-    await manager.detachContainer(project, `${project}-c-${i}`);
+    await m.attachContainer(project, request(`f-${i}`));
+    fresh.push(performance.now() - t0);
+    await m.detachContainer(project, `${project}-f-${i}`);
+    await h.close();
   }
-  // … and the same commands with one `ip` process each.
+  // (1e) the same commands with one `ip` process each.
   const perCommand = [];
   for (let i = 0; i < runs; i++) {
-    const ns = `stack-${project}-x-${i}`;
-    const cmds = planAttach({ netns: ns, createNetns: true, endpoints: [{ bridge: net.bridge, hostVeth: `stkbenchx${i}`, ifname: "eth0", address: `${net.subnet.split(".").slice(0, 3).join(".")}.200`, prefix: 24 }], defaultGateway: net.gateway });
+    const ns = `stack-${project}.x-${i}`;
+    const cmds = planAttach({ netns: ns, createNetns: true, endpoints: [{ bridge: net.bridge, hostVeth: `stkbenchx${i}`, ifname: "eth0", address: `${prefix}.200`, prefix: 24 }], defaultGateway: net.gateway });
     const t0 = performance.now();
     for (const c of cmds) await execa("ip", [...(c.netns ? ["-n", c.netns] : []), ...c.args]);
     perCommand.push(performance.now() - t0);
     await execa("ip", ["netns", "del", ns]);
   }
-  // … and the manager's ip -batch executor alone (no state file writes).
-  const batchOnly = [];
-  for (let i = 0; i < runs; i++) {
-    const ns = `stack-${project}-y-${i}`;
-    const cmds = planAttach({ netns: ns, createNetns: true, endpoints: [{ bridge: net.bridge, hostVeth: `stkbenchy${i}`, ifname: "eth0", address: `${net.subnet.split(".").slice(0, 3).join(".")}.201`, prefix: 24 }], defaultGateway: net.gateway });
-    const t0 = performance.now();
-    await host.runIp(cmds);
-    batchOnly.push(performance.now() - t0);
-    await execa("ip", ["netns", "del", ns]);
-  }
-  // The floor: starting one `ip` process that does nothing (`ip -V`) on this host, now.
+  // The floor of any design that starts a process per attach: one `ip` that does nothing (`ip -V`), now.
   const spawnOnly = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await execa("ip", ["-V"]);
     spawnOnly.push(performance.now() - t0);
   }
-  results.ipSpawnBaselineMs = Number(median(spawnOnly).toFixed(2));
-  results.attachMedianMs = Number(median(attach).toFixed(2));
-  results.attachIpBatchOnlyMedianMs = Number(median(batchOnly).toFixed(2));
-  results.attachPerCommandMedianMs = Number(median(perCommand).toFixed(2));
+  results.attachWarmMs = figures(warm);
+  results.attachBackToBackMs = figures(backToBack);
+  results.attachNoSparesMs = figures(noSpares);
+  results.attachFreshHostMs = figures(fresh);
+  results.attachPerCommandMs = figures(perCommand);
+  results.ipSpawnBaselineMs = figures(spawnOnly);
 
   // (2) throughput: a TCP sink in the container.
   await manager.attachContainer(project, { container: `${project}-sink-1`, service: "sink", networks: { default: sn }, ...plain });
-  const address = manager.readState(project).containers[`${project}-sink-1`].endpoints[0].address;
-  sink = execa("ip", ["netns", "exec", `stack-${project}-sink-1`, process.execPath, "-e", 'require("net").createServer(s=>{s.resume();s.on("end",()=>s.end())}).listen(5001)'], { reject: false });
+  const sinkRecord = manager.readState(project).containers[`${project}-sink-1`];
+  const address = sinkRecord.endpoints[0].address;
+  sink = execa("ip", ["netns", "exec", sinkRecord.netns, process.execPath, "-e", 'require("net").createServer(s=>{s.resume();s.on("end",()=>s.end())}).listen(5001)'], { reject: false });
   const [viaDnat] = await manager.publishPorts(project, `${project}-sink-1`, [{ target: 5001, protocol: "tcp", mode: "ingress" }], { via: "dnat" });
   const proxyPort = await new Promise((resolve) => {
     const s = createServer().listen(0, "127.0.0.1", () => {
@@ -145,13 +169,22 @@ try {
   sink?.kill("SIGKILL");
   await sink;
   await manager.removeNetworks(project, { all: true });
+  await manager.close();
   rmSync(dir, { recursive: true, force: true });
 }
 
 results.loadAverageAtStart = Number(loadAverage.toFixed(2));
+results.loadAverageAtEnd = Number((await import("node:os")).loadavg()[0].toFixed(2));
 if (asJson) console.log(JSON.stringify(results));
 else {
-  console.log(`host load average at start: ${results.loadAverageAtStart}`);
-  console.log(`attach one container to one network: median ${results.attachMedianMs} ms over ${runs} runs (goal < 15 ms); ip -batch executor alone: ${results.attachIpBatchOnlyMedianMs} ms; one ip process per command: ${results.attachPerCommandMedianMs} ms; starting one idle ip process (ip -V): ${results.ipSpawnBaselineMs} ms`);
-  console.log(`TCP throughput (${megabytes} MB, median of 3): direct ${results.directMBps} MB/s, published via DNAT ${results.dnatMBps} MB/s (${Math.round(results.dnatRatio * 100)}%), via userland proxy ${results.proxyMBps} MB/s (${Math.round(results.proxyRatio * 100)}%) (goal ≥ 80%)`);
+  const f = (x) => `median ${x.median} ms (p90 ${x.p90})`;
+  console.log(`host load average (1 min): ${results.loadAverageAtStart} at start, ${results.loadAverageAtEnd} at end`);
+  console.log(`attach one container to one network, ${runs} runs each (goal < 15 ms):`);
+  console.log(`  spare namespace ready:        ${f(results.attachWarmMs)}`);
+  console.log(`  back to back:                 ${f(results.attachBackToBackMs)}`);
+  console.log(`  no spares (ip netns add, ip -n): ${f(results.attachNoSparesMs)}`);
+  console.log(`  first attach of a fresh host: ${f(results.attachFreshHostMs)}`);
+  console.log(`  one ip process per command:   ${f(results.attachPerCommandMs)}`);
+  console.log(`  one idle ip process (ip -V):  ${f(results.ipSpawnBaselineMs)}`);
+  console.log(`TCP throughput (${megabytes} MB, median of 3): direct ${results.directMBps} MB/s, published via DNAT ${results.dnatMBps} MB/s (${Math.round(results.dnatRatio * 100)}%), via userland proxy ${results.proxyMBps} MB/s (${Math.round(results.proxyRatio * 100)}%) (goal >= 80%)`);
 }

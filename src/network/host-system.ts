@@ -17,10 +17,20 @@ import type { HostForwardFilter, StackTableView } from "./firewall.js";
 import { stackComment, stackTable } from "./firewall.js";
 import type { HostRoute } from "./ipam.js";
 import type { IpCommand } from "./link-plan.js";
+import { IpSession, type IpCommandFailure } from "./ip-session.js";
+import { NetnsSpares } from "./netns-spares.js";
 
 export interface NetworkHost {
-  /** Runs the commands in order, one `ip -batch` per run of commands in the same namespace. With `tolerant`, failures (already gone) are ignored. */
+  /**
+   * Runs the commands in order (one batch per run of commands in the same
+   * namespace; every command of a batch runs, the first failures are
+   * reported). With `tolerant`, failures (already gone) are ignored.
+   */
   runIp(commands: IpCommand[], options?: { tolerant?: boolean }): Promise<void>;
+  /** A hint that containers will be attached soon: the host may make namespaces ahead of need. */
+  prepareNamespaces(): void;
+  /** Ends whatever the host keeps running between calls (long-lived processes); safe to call twice. */
+  close(): Promise<void>;
   /** Applies an nft script atomically (`nft -f -`). */
   runNft(script: string): Promise<void>;
   runIptables(args: string[]): Promise<void>;
@@ -45,12 +55,37 @@ function failure(what: string, e: unknown): SystemError {
   return new SystemError(`${what} failed: ${detail}`, { hint: "stack needs root and iproute2/nftables; run `stack down` to clean up, then retry", cause: e });
 }
 
+export interface LinuxNetworkHostOptions {
+  /** Namespaces kept ready for attaching (see netns-spares.ts); 0 makes each with `ip netns add`. Default 1. */
+  spareNamespaces?: number;
+  /** After this long without an `ip` command, the long-lived ip processes (and spares) end. Default 30 s. */
+  idleMs?: number;
+}
+
 export class LinuxNetworkHost implements NetworkHost {
-  constructor(private readonly netnsDir = "/run/netns") {}
+  private session?: IpSession;
+  private readonly spares: NetnsSpares;
+  private readonly idleMs: number;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly netnsDir = "/run/netns",
+    options: LinuxNetworkHostOptions = {},
+  ) {
+    this.spares = new NetnsSpares({ size: options.spareNamespaces ?? 1 });
+    this.idleMs = options.idleMs ?? 30_000;
+  }
+
+  prepareNamespaces(): void {
+    this.spares.fill();
+    this.touch();
+  }
 
   async runIp(commands: IpCommand[], options: { tolerant?: boolean } = {}): Promise<void> {
-    // Group consecutive commands of the same namespace into one batch: one
-    // process per group instead of one per command.
+    // Consecutive commands of the same namespace form one group. Host-side
+    // groups go to one long-lived ip process; a `netns add` adopts a spare
+    // namespace whose ip then runs that namespace's group; any other
+    // namespace's group gets an `ip -n NS` of its own.
     const groups: Array<{ netns?: string; lines: string[] }> = [];
     for (const c of commands) {
       const last = groups[groups.length - 1];
@@ -58,14 +93,74 @@ export class LinuxNetworkHost implements NetworkHost {
       if (last && last.netns === c.netns) last.lines.push(line);
       else groups.push({ netns: c.netns, lines: [line] });
     }
-    for (const g of groups) {
-      const args = [...(g.netns ? ["-n", g.netns] : []), ...(options.tolerant ? ["-force"] : []), "-batch", "-"];
-      try {
-        await execa("ip", args, { input: g.lines.join("\n") + "\n" });
-      } catch (e) {
-        if (!options.tolerant) throw failure(`ip ${g.netns ? `-n ${g.netns} ` : ""}(${g.lines.join("; ")})`, e);
+    const adopted = new Map<string, IpSession>();
+    try {
+      for (const g of groups) {
+        let lines = g.lines;
+        let session: IpSession;
+        let ownSession = false;
+        if (g.netns === undefined) {
+          lines = [];
+          for (const line of g.lines) {
+            const add = /^netns add (\S+)$/.exec(line);
+            const spare = add ? await this.spares.take() : undefined;
+            if (add && spare) {
+              adopted.set(add[1]!, spare);
+              lines.push(`netns attach ${add[1]} ${spare.pid}`);
+            } else lines.push(line);
+          }
+          session = this.hostSession();
+        } else {
+          session = adopted.get(g.netns) ?? new IpSession(["ip", "-n", g.netns, "-force", "-batch", "-"]);
+          ownSession = !adopted.has(g.netns);
+        }
+        const where = `ip ${g.netns ? `-n ${g.netns} ` : ""}`;
+        let failures: IpCommandFailure[];
+        try {
+          failures = await session.run(lines);
+        } catch (e) {
+          if (options.tolerant) continue;
+          throw failure(`${where}(${lines.join("; ")})`, e);
+        } finally {
+          if (ownSession) session.close();
+        }
+        if (failures.length > 0 && !options.tolerant) {
+          const detail = failures.map((f) => `${JSON.stringify(f.command)}: ${f.message}`).join("; ");
+          throw new SystemError(`${where}failed: ${detail}`, { hint: "stack needs root and iproute2; run `stack down` to clean up, then retry" });
+        }
       }
+    } finally {
+      for (const s of adopted.values()) s.close();
+      // Refilled after the work, not during it: starting a process blocks
+      // the event loop for the fork.
+      if (adopted.size > 0) setImmediate(() => this.spares.fill());
+      this.touch();
     }
+  }
+
+  /** Resolves once the spare namespaces asked for by prepareNamespaces() are ready (benchmarks and tests). */
+  whenPrepared(): Promise<void> {
+    return this.spares.whenFilled();
+  }
+
+  /** Ends the long-lived ip processes and the spare namespaces; resolves once they have exited. */
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    const session = this.session;
+    this.session = undefined;
+    session?.close();
+    await Promise.all([session?.whenExited(), this.spares.close()]);
+  }
+
+  private hostSession(): IpSession {
+    if (!this.session?.alive) this.session = new IpSession(["ip", "-force", "-batch", "-"]);
+    return this.session;
+  }
+
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.close(), this.idleMs);
+    this.idleTimer.unref();
   }
 
   async runNft(script: string): Promise<void> {

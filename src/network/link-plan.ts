@@ -71,10 +71,9 @@ export function planAttach(spec: AttachSpec): IpCommand[] {
   for (const e of spec.endpoints) {
     const mtu = e.mtu ? ["mtu", String(e.mtu)] : [];
     const mac = e.macAddress ? ["address", e.macAddress] : [];
-    host.push(
-      { args: ["link", "add", e.hostVeth, ...mtu, "type", "veth", "peer", "name", e.ifname, ...mtu, ...mac, "netns", spec.netns] },
-      { args: ["link", "set", e.hostVeth, "master", e.bridge, "up"] },
-    );
+    // One netlink request: the host end is created on the bridge and up, the
+    // container end directly in the namespace (no move step).
+    host.push({ args: ["link", "add", e.hostVeth, ...mtu, "master", e.bridge, "up", "type", "veth", "peer", "name", e.ifname, ...mtu, ...mac, "netns", spec.netns] });
     inside.push({ netns: spec.netns, args: ["addr", "add", `${e.address}/${e.prefix}`, "dev", e.ifname] });
     if (e.ipv6Address) inside.push({ netns: spec.netns, args: ["-6", "addr", "add", `${e.ipv6Address}/${e.ipv6Prefix ?? 64}`, "dev", e.ifname, "nodad"] });
     inside.push({ netns: spec.netns, args: ["link", "set", e.ifname, "up"] });

@@ -79,6 +79,11 @@ export class NetworkManager {
     this.hostResolvers = options.hostResolvers ?? { nameservers: [], search: [] };
   }
 
+  /** Ends what the host keeps running between calls (see NetworkHost.close); the manager stays usable. */
+  close(): Promise<void> {
+    return this.host.close();
+  }
+
   readState(project: string): ProjectNetworkState {
     return this.store.read(project);
   }
@@ -94,6 +99,8 @@ export class NetworkManager {
    * networks other projects created; a missing one is a NotFoundError.
    */
   async ensureNetworks(project: string, networks: NetworkModel[]): Promise<ProjectNetworkState> {
+    // Containers are attached next: the host may make their namespaces meanwhile.
+    this.host.prepareNamespaces();
     const state = this.store.read(project);
     const others = this.store.readAll().filter((s) => s.project !== project);
     const created: NetworkRecord[] = [];
@@ -223,7 +230,7 @@ export class NetworkManager {
     const record: ContainerNetworkRecord = { container: req.container, service: req.service, netns, ownsNetns: true, endpoints, links: req.links.map((l) => ({ ...l })) };
     const previous = state.containers[req.container];
     state.containers[req.container] = record;
-    this.store.write(state);
+    this.store.write(state, { durable: false });
     if (previous?.ownsNetns && previous.netns) await this.host.runIp(planDetach(previous.netns, previous.endpoints.map((e) => e.hostVeth)), { tolerant: true });
     await this.host.runIp(planAttach({ netns, createNetns: true, endpoints: specs, defaultGateway }));
     const firstNet = endpoints[0] ? state.networks[endpoints[0].network] : undefined;
@@ -245,7 +252,8 @@ export class NetworkManager {
     if (record?.ownsNetns && record.netns) await this.host.runIp(planDetach(record.netns, record.endpoints.map((e) => e.hostVeth)), { tolerant: true });
     delete state.containers[container];
     state.ports = state.ports.filter((p) => p.container !== container);
-    this.store.write(state);
+    // A forgotten published port must not come back after a reboot.
+    this.store.write(state, { durable: !hadPorts });
     if (hadPorts) await this.applyFirewall();
   }
 

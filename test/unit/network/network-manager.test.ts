@@ -19,6 +19,11 @@ class RecordingHost implements NetworkHost {
   netns: string[] = [];
   routes = [{ dst: "default" }, { dst: "172.30.0.0/24" }];
   busyPorts = new Set<number>();
+  prepared = 0;
+  prepareNamespaces() {
+    this.prepared++;
+  }
+  async close() {}
   async runIp(commands: IpCommand[], options: { tolerant?: boolean } = {}) {
     for (const c of commands) this.ip.push(`${options.tolerant ? "~" : ""}${c.netns ? `[${c.netns}] ` : ""}${c.args.join(" ")}`);
   }
