@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readFileSync, readSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { writeJsonAtomic } from "../../fs/atomic-write.js";
+import { writeFileAtomic } from "../../fs/atomic-write.js";
 
 /** How close to "now" a file's timestamps may be before its digest is not remembered. */
 export const RACY_MS = 1000;
@@ -98,7 +98,8 @@ export class ContentDigests {
     if (Object.keys(files).length > MAX_ENTRIES) files = Object.fromEntries(Object.entries(files).filter(([k]) => this.used.has(k)));
     const data: DigestFile = { version: 1, root: this.root, files };
     try {
-      writeJsonAtomic(this.file, data);
+      // Compact: the file is read by every build of the context.
+      writeFileAtomic(this.file, JSON.stringify(data));
       this.dirty = false;
     } catch {
       // The cache is an optimisation: a read-only or full state dir must not fail the build.
