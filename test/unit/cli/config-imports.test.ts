@@ -6,6 +6,9 @@
 // print keys over 1024 characters). This test runs the built CLI with a
 // module hook that lists every module it loads, ESM and CommonJS, and checks
 // that list: it catches a stray top-level import long before a timing would.
+// It checks both ways bin/stack runs: the files tsc emitted (STACK_NO_BUNDLE=1)
+// and the bundle (dist/bundle/, scripts/bundle-cli.mjs), whose chunks name
+// the modules they hold in `// path` comments.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,16 +39,21 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 let runs = 0;
 /** The modules one `stack` run loaded, as paths relative to the checkout (or `node:x`). */
-function modulesLoadedBy(args: string[], cwd: string): { status: number | null; modules: string[] } {
+function modulesLoadedBy(args: string[], cwd: string, bundled = false): { status: number | null; modules: string[] } {
   const log = join(tmp, `modules-${++runs}.log`);
   const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(preload)}`, stackBin, ...args], {
     cwd,
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), STACK_TEST_MODULE_LOG: log },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), STACK_TEST_MODULE_LOG: log, ...(bundled ? {} : { STACK_NO_BUNDLE: "1" }) },
   });
   const urls = readFileSync(log, "utf8").split("\n").filter((l) => l !== "");
   const modules = [...new Set(urls.map((u) => (u.startsWith("file://") ? fileURLToPath(u).replace(root, "") : u)))].sort();
   return { status: r.status, modules };
+}
+
+/** The modules a bundle file holds, from esbuild's `// node_modules/x/y.js` and `// dist/x.js` comments. */
+function modulesInBundleFile(file: string): string[] {
+  return [...readFileSync(join(root, file), "utf8").matchAll(/^\/\/ ((?:node_modules|dist)\/\S+)$/gm)].map((m) => m[1]!);
 }
 
 const packageOf = (m: string) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m)?.[1];
@@ -73,4 +81,21 @@ describe("the modules `stack config` loads", () => {
     const packages = [...new Set(modules.map(packageOf).filter((p) => p !== undefined))].sort();
     expect(packages).toEqual(["commander", "js-yaml", "yaml"]);
   });
+});
+
+describe("the bundle chunks `stack config` loads", () => {
+  for (const args of [["config"], ["config", "--hash", "*"]]) {
+    it(`stack ${args.join(" ")}: bundle files holding commander, js-yaml and the schema stages only`, () => {
+      const { status, modules } = modulesLoadedBy(args, basic, true);
+      expect(status).toBe(0);
+      const files = modules.filter((m) => !m.startsWith("node:"));
+      expect(files).toContain("dist/bundle/main.js");
+      expect(files.filter((m) => m !== "bin/stack" && !m.startsWith("dist/bundle/"))).toEqual([]);
+      const held = [...new Set(files.filter((m) => m.startsWith("dist/bundle/")).flatMap(modulesInBundleFile))].sort();
+      expect(held).toContain("dist/schema/load.js");
+      expect(held).toContain("node_modules/commander/lib/command.js");
+      expect([...new Set(held.map(packageOf).filter((p) => p !== undefined))].sort()).toEqual(["commander", "js-yaml"]);
+      expect(held.filter((m) => !m.startsWith("node_modules/") && !allowedOwnModule.test(m))).toEqual([]);
+    });
+  }
 });

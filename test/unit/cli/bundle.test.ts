@@ -1,0 +1,106 @@
+// The bundled CLI (dist/bundle/, made by `npm run build` through
+// scripts/bundle-cli.mjs) must behave as the files tsc emitted: the same
+// output, paths computed from import.meta.url pointing where they did, and
+// bin/stack choosing the bundle only when it is not older than dist/.
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const bundleDir = join(root, "dist", "bundle");
+const basic = join(root, "test", "fixtures", "config", "basic");
+const tmp = mkdtempSync(join(tmpdir(), "stack-bundle-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(bin: string, args: string[], env: Record<string, string> = {}, cwd = basic) {
+  return spawnSync(process.execPath, [bin, ...args], { cwd, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), ...env } });
+}
+
+describe("the bundled CLI", () => {
+  const bin = join(root, "bin", "stack");
+
+  it("prints the same config, json and hashes as the files tsc emitted", () => {
+    for (const args of [["config"], ["config", "--format", "json"], ["config", "--hash", "*"], ["config", "--services"]]) {
+      const bundled = run(bin, args);
+      const plain = run(bin, args, { STACK_NO_BUNDLE: "1" });
+      expect(bundled.status, bundled.stderr).toBe(0);
+      expect(bundled.stdout).not.toBe("");
+      expect(bundled.stdout).toBe(plain.stdout);
+      expect(bundled.stderr).toBe(plain.stderr);
+    }
+  });
+
+  it("reports an invalid file as the files tsc emitted do (and loads `yaml` from node_modules to locate it)", () => {
+    const invalid = join(root, "test", "fixtures", "config", "invalid");
+    const bundled = run(bin, ["config", "-q"], {}, invalid);
+    const plain = run(bin, ["config", "-q"], { STACK_NO_BUNDLE: "1" }, invalid);
+    expect(bundled.status).toBe(1);
+    expect(bundled.stderr).toMatch(/compose\.yaml:\d+:\d+: /);
+    expect(bundled.stderr).toBe(plain.stderr);
+  });
+
+  it("reads package.json where version.js reads it", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+    const r = run(bin, ["version"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(pkg.version);
+  });
+
+  it("gives every module its own import.meta.url: each path made from it names a file tsc emitted", () => {
+    const rewritten = new Set<string>();
+    for (const name of readdirSync(bundleDir).filter((n) => n.endsWith(".js"))) {
+      const text = readFileSync(join(bundleDir, name), "utf8");
+      for (const m of text.matchAll(/new URL\("([^"]+)", import\.meta\.url\)\.href/g)) rewritten.add(m[1]!);
+    }
+    // wiring.js (the supervisor entry), client.js, version.js, render.js and yaml-file.js (createRequire) at least.
+    expect(rewritten.size).toBeGreaterThanOrEqual(5);
+    for (const rel of rewritten) {
+      expect(rel.startsWith("../")).toBe(true);
+      expect(existsSync(fileURLToPath(new URL(rel, `file://${bundleDir}/`))), rel).toBe(true);
+    }
+    expect([...rewritten]).toContain("../engine/wiring.js");
+  });
+});
+
+describe("bin/stack's choice between the bundle and dist/", () => {
+  // A checkout in miniature: bin/stack, and two entries that say which one ran.
+  const fake = join(tmp, "checkout");
+  mkdirSync(join(fake, "bin"), { recursive: true });
+  mkdirSync(join(fake, "dist", "cli"), { recursive: true });
+  mkdirSync(join(fake, "dist", "bundle"), { recursive: true });
+  copyFileSync(join(root, "bin", "stack"), join(fake, "bin", "stack"));
+  writeFileSync(join(fake, "package.json"), '{"type":"module"}');
+  const entry = (which: string) => `export async function main() { process.stdout.write(${JSON.stringify(which)}); }\n`;
+  writeFileSync(join(fake, "dist", "cli", "main.js"), entry("tsc"));
+  writeFileSync(join(fake, "dist", "bundle", "main.js"), entry("bundle"));
+  const bin = join(fake, "bin", "stack");
+  const setTimes = (file: string, seconds: number) => utimesSync(join(fake, "dist", file), seconds, seconds);
+
+  const cases: Array<{ name: string; tsc: number; bundle: number; env: Record<string, string>; expected: string }> = [
+    { name: "a bundle newer than dist/ runs", tsc: 1000, bundle: 2000, env: {}, expected: "bundle" },
+    { name: "a bundle as new as dist/ runs", tsc: 2000, bundle: 2000, env: {}, expected: "bundle" },
+    { name: "a bundle older than dist/ (tsc ran since) is not used", tsc: 3000, bundle: 2000, env: {}, expected: "tsc" },
+    { name: "STACK_NO_BUNDLE=1 runs dist/", tsc: 1000, bundle: 2000, env: { STACK_NO_BUNDLE: "1" }, expected: "tsc" },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      setTimes("cli/main.js", c.tsc);
+      setTimes("bundle/main.js", c.bundle);
+      const r = run(bin, [], c.env, fake);
+      expect(r.stderr).toBe("");
+      expect(r.stdout).toBe(c.expected);
+    });
+  }
+
+  it("runs dist/ when there is no bundle, and says how to build when there is neither", () => {
+    rmSync(join(fake, "dist", "bundle"), { recursive: true });
+    expect(run(bin, [], {}, fake).stdout).toBe("tsc");
+    rmSync(join(fake, "dist", "cli"), { recursive: true });
+    const r = run(bin, [], {}, fake);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("not built yet: run `npm ci` (or `npm run build`)");
+  });
+});
