@@ -4,7 +4,7 @@
 //
 //   node bench/config.mjs [--runs N] [--services N] [--json]
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +22,12 @@ if (!existsSync(fileURLToPath(new URL("../dist/cli/main.js", import.meta.url))))
   console.error("bench/config: dist/ is missing; run `npm run build` first");
   process.exit(2);
 }
+// bin/stack runs the bundle (dist/bundle/) when it is not older than dist/;
+// the same command without it (STACK_NO_BUNDLE=1) is timed beside it.
+const bundleFile = fileURLToPath(new URL("../dist/bundle/main.js", import.meta.url));
+const tscFile = fileURLToPath(new URL("../dist/cli/main.js", import.meta.url));
+const bundled = existsSync(bundleFile) && statSync(bundleFile).mtimeMs >= statSync(tscFile).mtimeMs;
+if (!bundled) console.error("bench/config: dist/bundle/ is missing or older than dist/ (tsc ran since); run `npm run build` to time the bundled CLI");
 
 
 // CPU time (user + sys, via /usr/bin/time) is reported next to wall time:
@@ -34,11 +40,11 @@ function loadAverage() {
 const TIME = "/usr/bin/time";
 const hasTime = existsSync(TIME);
 
-function timeRun(argv, cwd) {
+function timeRun(argv, cwd, extraEnv = {}) {
   const cpuFile = join(cwd, ".cpu");
   const [cmd, cmdArgs] = hasTime ? [TIME, ["-o", cpuFile, "-f", "%U %S", process.execPath, ...argv]] : [process.execPath, argv];
   const t = process.hrtime.bigint();
-  const r = spawnSync(cmd, cmdArgs, { cwd, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  const r = spawnSync(cmd, cmdArgs, { cwd, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...extraEnv } });
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   let cpuMs = NaN;
   if (hasTime) {
@@ -77,6 +83,8 @@ try {
   for (let i = 0; i < runs; i++) config.push(timeRun([bin, "-f", stackFile, "config"], dir));
   const quiet = [];
   for (let i = 0; i < runs; i++) quiet.push(timeRun([bin, "-f", stackFile, "config", "-q"], dir));
+  const unbundled = [];
+  for (let i = 0; i < runs; i++) unbundled.push(timeRun([bin, "-f", stackFile, "config"], dir, { STACK_NO_BUNDLE: "1" }));
 
   const floods = [];
   let floodError = "";
@@ -100,8 +108,11 @@ try {
     node_startup_cpu_median_ms: cpu(node),
     config_median_ms: wall(config),
     config_cpu_median_ms: cpu(config),
+    bundled,
     config_quiet_median_ms: wall(quiet),
     config_quiet_cpu_median_ms: cpu(quiet),
+    config_unbundled_median_ms: wall(unbundled),
+    config_unbundled_cpu_median_ms: cpu(unbundled),
     config_output_bytes: first.stdout.length,
     alias_flood_refusal_median_ms: wall(floods),
     alias_flood_refusal_cpu_median_ms: cpu(floods),
@@ -115,8 +126,9 @@ try {
     console.log(`stack config, ${services} services, ${runs} runs (Node start-up included); load average ${loadBefore} -> ${loadAfter}`);
     console.log("                         wall median   cpu median (user+sys)");
     console.log(`  node -e ''             ${String(result.node_startup_median_ms).padStart(6)} ms   ${String(result.node_startup_cpu_median_ms).padStart(6)} ms   (peer: bare start-up)`);
-    console.log(`  stack config           ${String(result.config_median_ms).padStart(6)} ms   ${String(result.config_cpu_median_ms).padStart(6)} ms   (goal < 300 ms wall; ${result.config_output_bytes} bytes out)`);
+    console.log(`  stack config${bundled ? "          " : " (stale!)"} ${String(result.config_median_ms).padStart(6)} ms   ${String(result.config_cpu_median_ms).padStart(6)} ms   (goal < 300 ms wall; ${result.config_output_bytes} bytes out)`);
     console.log(`  stack config -q        ${String(result.config_quiet_median_ms).padStart(6)} ms   ${String(result.config_quiet_cpu_median_ms).padStart(6)} ms`);
+    console.log(`  config, no bundle     ${String(result.config_unbundled_median_ms).padStart(6)} ms   ${String(result.config_unbundled_cpu_median_ms).padStart(6)} ms   (STACK_NO_BUNDLE=1: the ESM files tsc emitted)`);
     console.log(`  10^6 aliases refused   ${String(result.alias_flood_refusal_median_ms).padStart(6)} ms   ${String(result.alias_flood_refusal_cpu_median_ms).padStart(6)} ms   (goal < 1000 ms wall)`);
     console.log(`    ${result.alias_flood_error}`);
     console.log(`  ratios to node -e '': config ${(result.config_median_ms / result.node_startup_median_ms).toFixed(1)}x, config -q ${(result.config_quiet_median_ms / result.node_startup_median_ms).toFixed(1)}x (wall)`);
