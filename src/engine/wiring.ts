@@ -10,7 +10,7 @@
 //   stop:   supervisor told first (no restart), then stop signal + grace
 //   remove: supervisor forgets, ports and network detached, runtime removes
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError } from "../errors.js";
@@ -59,6 +59,12 @@ export interface Engine extends EngineDeps {
   statusOf(names: string[]): Promise<ContainerStatus[]>;
   /** Removes what a crashed command left of this project: containers, namespaces and endpoints no record keeps. */
   sweep(): Promise<string[]>;
+  /**
+   * Once no container of the project is left (`down`): stops its supervisor,
+   * removes whatever a crash may have left, and drops its state and run
+   * folders, but for the run folder's `keep` files (the lock the caller holds).
+   */
+  forget(keep?: string[]): Promise<void>;
   /** The runtime handle of a recorded container. */
   handleOf(name: string): ContainerHandle;
   record(name: string): ContainerRecord;
@@ -378,6 +384,28 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const removed = await runtime.cleanupLeftovers(project, new Set(records.map((r) => r.id)));
       removed.push(...(await serially(() => network.removeStrays(project, new Set(records.map((r) => r.name))))));
       return removed;
+    },
+    async forget(keep = ["lock"]) {
+      const sup = await runningSupervisor();
+      if (sup) {
+        await sup.shutdown().catch(() => undefined);
+        void client?.then((c) => c.close(), () => undefined);
+        client = undefined;
+        const pidFile = supervisorPaths(opts.runDir, project).pidFile;
+        for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
+      }
+      await runtime.cleanupLeftovers(project, new Set());
+      await serially(() => network.cleanLeftovers(project));
+      rmSync(join(opts.stateDir, "projects", project), { recursive: true, force: true });
+      cached = undefined;
+      const runDir = join(opts.runDir, project);
+      let files: string[] = [];
+      try {
+        files = readdirSync(runDir);
+      } catch {
+        // no run folder
+      }
+      for (const f of files) if (!keep.includes(f)) rmSync(join(runDir, f), { recursive: true, force: true });
     },
     close() {
       void client?.then((c) => c.close(), () => undefined);

@@ -392,6 +392,16 @@ export class Supervisor {
 
   private async probe(c: PersistedContainer, generation: number): Promise<void> {
     const spec = c.spec.healthcheck!;
+    // The engine asks for the watch before it spawns the container: a probe due before the runtime
+    // has made it (a short interval, a loaded host) waits for it instead of counting as a failure.
+    const st = await this.opts.runtime.status(c.spec.id).catch(() => undefined);
+    if (st?.status === "created") {
+      const l = this.live.get(c.spec.id);
+      if (this.closed || !l || l.generation !== generation || c.phase !== "running") return;
+      clearTimeout(l.healthTimer);
+      l.healthTimer = setTimeout(() => void this.probe(c, generation), 20);
+      return;
+    }
     const start = this.now();
     let result;
     try {

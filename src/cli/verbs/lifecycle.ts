@@ -80,40 +80,9 @@ export async function runDown(ctx: CliContext, flags: DownFlags): Promise<void> 
       }
     }
     const left = Object.keys(engine.state.read().containers);
-    if (left.length === 0) await forgetProject(ctx, session);
+    if (left.length === 0) await engine.forget();
   } finally {
     await session.close();
-  }
-}
-
-/** Nothing of the project is left: stop its supervisor, sweep what a crash may have left, drop its state and run folders. */
-async function forgetProject(ctx: CliContext, session: Session): Promise<void> {
-  const { engine, model } = session;
-  const sup = await engine.runningSupervisor();
-  if (sup) {
-    await sup.shutdown().catch(() => undefined);
-    engine.close();
-    const { supervisorPaths } = await import("../../supervisor/paths.js");
-    const { existsSync } = await import("node:fs");
-    const pidFile = supervisorPaths(ctx.runDir, model.name).pidFile;
-    for (let i = 0; i < 100 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 20));
-  }
-  await engine.runtime.cleanupLeftovers(model.name, new Set());
-  await engine.network.cleanLeftovers(model.name);
-  const { rmSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  rmSync(join(ctx.stateDir, "projects", model.name), { recursive: true, force: true });
-  // The run folder holds the lock we still own: leave only that file, removed on release.
-  const runDir = join(ctx.runDir, model.name);
-  const { readdirSync } = await import("node:fs");
-  for (const f of safeList(readdirSync, runDir)) if (f !== "lock") rmSync(join(runDir, f), { recursive: true, force: true });
-}
-
-function safeList(readdir: (p: string) => string[], dir: string): string[] {
-  try {
-    return readdir(dir);
-  } catch {
-    return [];
   }
 }
 

@@ -80,6 +80,25 @@ describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host pro
     expect(state(s, "bad-1")).toMatchObject({ restarts: 2, exitCode: -1 });
   });
 
+  it("a probe due before the runtime has made the container waits for it instead of failing", async () => {
+    let notYet = 4; // the first status answers: created (the monitor has not run the runtime yet)
+    const execs: string[] = [];
+    const slow: RuntimePort = {
+      status: async (id) => (notYet-- > 0 ? { status: "created" } : runtime.status(id)),
+      start: (id) => runtime.start(id),
+      exec: async (id, a, o) => (execs.push(id), runtime.exec(id, a, o)),
+    };
+    const s = open(slow);
+    const events: SupervisorEvent[] = [];
+    s.subscribeEvents((e) => events.push(e));
+    const healthcheck = { argv: ["true"], intervalMs: 30, timeoutMs: 1000, retries: 1, startPeriodMs: 0, startIntervalMs: 30 };
+    s.watch(await launch("early-1", ["sleep", "5"], { healthcheck }));
+    await waitFor(() => state(s, "early-1")?.health === "healthy", 5000, "healthy");
+    expect(notYet).toBeLessThan(0); // every "created" answer was seen, none ran an exec
+    expect(events.filter((e) => e.type === "health_status").map((e) => e.health)).toEqual(["healthy"]);
+    s.stopping(["early-1"]);
+  });
+
   it("a new supervisor takes over a pending restart without counting it twice", async () => {
     const s1 = open();
     s1.watch(await launch("job-1", ["sh", "-c", "exit 1"], { restart: { condition: "always", delayMs: 700 } }));
