@@ -7,8 +7,20 @@ import type { Location, PathSegment, Problem } from "./source.js";
 
 type Check = (model: StackModel) => Problem[];
 
+/**
+ * Derived values that several checks ask for, kept while checkStack runs
+ * (never longer: a model may change between two calls).
+ */
+let memo: { all: WeakMap<StackModel, Record<string, ServiceModel>>; sorted: WeakMap<object, Array<[string, unknown]>> } | undefined;
+
+/** Every service, enabled or not. */
 function allServices(model: StackModel): Record<string, ServiceModel> {
-  return { ...model.disabled_services, ...model.services };
+  let all = memo?.all.get(model);
+  if (all === undefined) {
+    all = { ...model.disabled_services, ...model.services };
+    memo?.all.set(model, all);
+  }
+  return all;
 }
 
 /**
@@ -22,8 +34,14 @@ function runnableServices(model: StackModel): Record<string, ServiceModel> {
   return Object.fromEntries(Object.entries(model.services).filter(([, s]) => all || s.profiles.length === 0 || s.profiles.some((p) => model.profiles.includes(p))));
 }
 
+/** The entries in key order. */
 function sorted<T>(o: Record<string, T>): Array<[string, T]> {
-  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let entries = memo?.sorted.get(o) as Array<[string, T]> | undefined;
+  if (entries === undefined) {
+    entries = Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    memo?.sorted.set(o, entries);
+  }
+  return entries;
 }
 
 /** `${VAR}` left as written (`config --no-interpolate`): the name is not known yet. */
@@ -90,10 +108,14 @@ function hostPorts(p: PortModel): number[] {
 
 const portConflicts: Check = (model) => {
   const problems: Problem[] = [];
-  const taken: Array<{ service: string; port: number; protocol: string; ip: string | undefined }> = [];
+  // By port and protocol, each list in the order the ports were taken (the first clash is reported).
+  const takenBy = new Map<string, Array<{ service: string; port: number; protocol: string; ip: string | undefined }>>();
   for (const [name, s] of sorted(runnableServices(model))) {
     for (const p of s.ports) {
       for (const port of hostPorts(p)) {
+        const key = `${port}/${p.protocol}`;
+        let taken = takenBy.get(key);
+        if (taken === undefined) takenBy.set(key, (taken = []));
         const clash = taken.find((t) => t.service !== name && t.port === port && t.protocol === p.protocol && (t.ip === p.host_ip || wildcard.has(t.ip) || wildcard.has(p.host_ip)));
         if (clash) {
           const where = p.host_ip && !wildcard.has(p.host_ip) ? `${p.host_ip}:` : "";
@@ -141,7 +163,13 @@ const networkModeWithNetworks: Check = (model) =>
 export const checks: Record<string, Check> = { imageOrBuild, networkModeWithNetworks, serviceReferences, resourceReferences, portConflicts, containerNames };
 
 export function checkStack(model: StackModel, locate?: (path: PathSegment[]) => Location | undefined): Problem[] {
-  const problems = Object.values(checks).flatMap((check) => check(model));
+  let problems: Problem[];
+  memo = { all: new WeakMap(), sorted: new WeakMap() };
+  try {
+    problems = Object.values(checks).flatMap((check) => check(model));
+  } finally {
+    memo = undefined;
+  }
   if (locate) for (const p of problems) p.location ??= nearestLocation(p.path, locate);
   return problems;
 }

@@ -108,11 +108,24 @@ export function mapFrom(value: unknown, bare: (key: string) => string | null = (
 /** A map of strings (labels, sysctls, options): bare keys and nulls become "". */
 export function stringMap(value: unknown): Record<string, string> {
   const m = mapFrom(value, () => "");
-  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v ?? ""]));
+  for (const key of Object.keys(m)) m[key] ??= "";
+  return m as Record<string, string>;
 }
 
+/**
+ * The map with its keys in code-unit order: `o` itself when they already are
+ * (most maps are empty or have one key; callers pass maps they just built),
+ * else a sorted copy.
+ */
 export function sortKeys<T>(o: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const keys = Object.keys(o);
+  let inOrder = true;
+  for (let i = 1; i < keys.length && inOrder; i++) inOrder = keys[i - 1]! < keys[i]!;
+  if (inOrder) return o;
+  keys.sort();
+  const out: Record<string, T> = {};
+  for (const key of keys) out[key] = o[key]!;
+  return out;
 }
 
 export function stringList(value: unknown): string[] {

@@ -71,6 +71,15 @@ const cases: Array<{ name: string; model: StackModel; expected: string[] }> = [
     expected: ["services.web: has neither an image nor a build context (add `image: NAME[:TAG]` or `build: ./DIR`)"],
   },
   {
+    name: "a third service on a taken port names the first one that took it; another protocol or address does not clash",
+    model: makeStack([
+      makeService("c", { ports: [tcp("7000", 80)] }),
+      makeService("a", { ports: [tcp("7000", 80, "10.0.0.1")] }),
+      makeService("b", { ports: [tcp("7000", 80, "10.0.0.2"), { ...tcp("7000", 80), protocol: "udp" }] }),
+    ]),
+    expected: ['services.c.ports: host port "7000/tcp" is also published by service "a" (publish a different host port, or leave the host port out to get a free one)'],
+  },
+  {
     name: "alternatives in inactive profiles may share a host port and a container name",
     model: makeStack([
       makeService("web", { ports: [tcp("8080", 80)], container_name: "web" }),
