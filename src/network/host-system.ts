@@ -49,6 +49,8 @@ export interface NetworkHost {
   pickFreePort(hostIp: string, protocol: "tcp" | "udp"): Promise<number>;
 }
 
+const ipHint = "stack needs root and iproute2; run `stack down` to clean up, then retry";
+
 function failure(what: string, e: unknown): SystemError {
   const err = e as { stderr?: string; shortMessage?: string };
   const detail = (err.stderr || err.shortMessage || String(e)).trim();
@@ -94,6 +96,7 @@ export class LinuxNetworkHost implements NetworkHost {
       else groups.push({ netns: c.netns, lines: [line] });
     }
     const adopted = new Map<string, IpSession>();
+    let namespaceMade = false;
     try {
       for (const g of groups) {
         let lines = g.lines;
@@ -103,6 +106,7 @@ export class LinuxNetworkHost implements NetworkHost {
           lines = [];
           for (const line of g.lines) {
             const add = /^netns add (\S+)$/.exec(line);
+            if (add) namespaceMade = true;
             const spare = add ? await this.spares.take() : undefined;
             if (add && spare) {
               adopted.set(add[1]!, spare);
@@ -120,20 +124,21 @@ export class LinuxNetworkHost implements NetworkHost {
           failures = await session.run(lines);
         } catch (e) {
           if (options.tolerant) continue;
-          throw failure(`${where}(${lines.join("; ")})`, e);
+          throw new SystemError(`${where}(${lines.join("; ")}) failed: ${(e as Error).message}`, { hint: ipHint, cause: e });
         } finally {
           if (ownSession) session.close();
         }
         if (failures.length > 0 && !options.tolerant) {
           const detail = failures.map((f) => `${JSON.stringify(f.command)}: ${f.message}`).join("; ");
-          throw new SystemError(`${where}failed: ${detail}`, { hint: "stack needs root and iproute2; run `stack down` to clean up, then retry" });
+          throw new SystemError(`${where}failed: ${detail}`, { hint: ipHint });
         }
       }
     } finally {
       for (const s of adopted.values()) s.close();
-      // Refilled after the work, not during it: starting a process blocks
-      // the event loop for the fork.
-      if (adopted.size > 0) setImmediate(() => this.spares.fill());
+      // A namespace made now means more will follow: keep a spare ready.
+      // Started after the work, not during it: a process start blocks the
+      // event loop for the fork.
+      if (namespaceMade) setImmediate(() => this.spares.fill());
       this.touch();
     }
   }

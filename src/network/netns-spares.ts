@@ -40,14 +40,15 @@ export class NetnsSpares {
 
   /**
    * A spare to adopt (the caller names its namespace, runs its commands and
-   * closes it), waiting for one that is starting; undefined when none can be
-   * had (the caller creates the namespace itself). Refilling is the caller's
-   * call to fill(), once its own work is done: a process start blocks the
-   * event loop for the fork.
+   * closes it), waiting for one that is starting; undefined when none was
+   * asked for yet (fill() not called: starting one now would cost the caller
+   * two process starts, unshare and ip, where `ip netns add` and one `ip -n`
+   * cost one) or none can be had. The caller then creates the namespace
+   * itself. Refilling is the caller's call to fill(), once its own work is
+   * done: a process start blocks the event loop for the fork.
    */
   async take(): Promise<IpSession | undefined> {
     if (this.broken || this.size === 0) return undefined;
-    if (this.slots.length === 0) this.fill();
     while (this.slots.length > 0) {
       const spare = await this.slots.shift()!;
       if (spare?.alive) return spare;

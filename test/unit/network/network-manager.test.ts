@@ -2,7 +2,7 @@
 // records, and its error paths. The real host is exercised in
 // test/integration/network/.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetworkManager, macAddressFor, orderServiceNetworks } from "../../../src/network/network-manager.js";
@@ -111,6 +111,40 @@ describe("NetworkManager", () => {
     expect(host.ip).toContain(`[stack-p.web-1] route add default via ${nets["p_c"]!.gateway}`);
     expect(host.ip.some((l) => l.includes("peer name eth0 address 02:00:00:00:00:01 netns stack-p.web-1"))).toBe(true);
     expect(orderServiceNetworks({ z: sn(), y: sn() })).toEqual(["y", "z"]);
+  });
+
+  it("asks the host for namespaces ahead with the networks, and attaches in one host-side request per veth", async () => {
+    await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
+    expect(host.prepared).toBe(1);
+    const bridge = m.readState("p").networks["p_default"]!.bridge;
+    host.ip = [];
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    const veth = m.readState("p").containers["p-web-1"]!.endpoints[0]!.hostVeth;
+    expect(host.ip).toEqual([
+      "netns add stack-p.web-1",
+      `link add ${veth} mtu 1400 master ${bridge} up type veth peer name eth0 mtu 1400 address 02:42:ac:1e:01:02 netns stack-p.web-1`,
+      "[stack-p.web-1] link set lo up",
+      "[stack-p.web-1] addr add 172.30.1.2/24 dev eth0",
+      "[stack-p.web-1] link set eth0 up",
+      "[stack-p.web-1] route add default via 172.30.1.1",
+    ]);
+  });
+
+  it("records an attach before the host changes, also when written without fsync", async () => {
+    await m.ensureNetworks("p", [network("default", "p")]);
+    let recordedFirst = false;
+    const run = host.runIp.bind(host);
+    host.runIp = async (commands, options) => {
+      if (commands.some((c) => c.args.join(" ") === "netns add stack-p.web-1")) recordedFirst = !!m.readState("p").containers["p-web-1"];
+      return run(commands, options);
+    };
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    expect(recordedFirst).toBe(true);
+    // No temporary file is left beside the state.
+    expect(readdirSync(join(dir, "projects", "p"))).toEqual(["network.json"]);
+    await m.detachContainer("p", "p-web-1");
+    expect(m.readState("p").containers).toEqual({});
+    expect(readdirSync(join(dir, "projects", "p"))).toEqual(["network.json"]);
   });
 
   it("writes hosts with the own address, extra_hosts and host-gateway", async () => {
