@@ -6,10 +6,10 @@
 // Stages of one level of the plan build side by side, bounded by the cores.
 // The result's config and manifest are written to the store and tagged.
 import { createHash, randomBytes } from "node:crypto";
-import { promisify } from "node:util";
 import { chmodSync, chownSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { basename, isAbsolute, join, posix, resolve as resolvePath } from "node:path";
+import { promisify } from "node:util";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import type { ContainerRuntime } from "../../runtime/index.js";
 import { compileIgnore, ignoreFileCandidates, type IgnoreRules } from "../dockerignore.js";
@@ -19,6 +19,7 @@ import { planBuild, type BuildPlan, type PlannedStage, type PlannedStep } from "
 import { ImageStore, type ImageRecord } from "../store/index.js";
 import { MediaTypes, type HistoryEntry, type ImageManifest, type OciImage, type OciImageConfig } from "../store/oci-types.js";
 import type { BuildNamespace, BuildNetwork } from "./build-network.js";
+import { ContentDigests } from "./content-digests.js";
 import { copyLayerTar, isUrl, parseChmod, parseChown, planCopy, type CopyPlan } from "./copy.js";
 import { applyInstruction, argvOf, describeInstruction } from "./image-config.js";
 import { LayeredFs } from "./layered-fs.js";
@@ -26,11 +27,9 @@ import { canWriteFolder, LayerFolderWriter } from "./layer-folder.js";
 import { layerTar, type LayerEntry } from "./layer-tar.js";
 import type { BuildRequest } from "./request.js";
 import { parseRunMount } from "./run-mounts.js";
-import { ContentDigests } from "./content-digests.js";
 import { ContextFs, LayeredSource, type SourceFs } from "./source-fs.js";
 import { StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
 import type { Readable } from "node:stream";
-
 
 export interface BuildEnvironment {
   stateDir: string;
@@ -640,7 +639,7 @@ class BuildRun {
         }
       }
     }
-    let started = false;
+    let handedOver = false;
     try {
       for (const m of mounts) {
         if (m.type === "bind") {
@@ -713,10 +712,10 @@ class BuildRun {
         // The container (and then the step's files) go while the next steps run.
         const removal = runtime.remove(result.handle).then(() => rmSync(stepDir, { recursive: true, force: true }));
         this.removals.push(removal.then(() => undefined, (e: unknown) => e));
-        started = true;
+        handedOver = true;
       }
     } finally {
-      if (!started) rmSync(stepDir, { recursive: true, force: true });
+      if (!handedOver) rmSync(stepDir, { recursive: true, force: true });
     }
   }
 }
