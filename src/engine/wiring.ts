@@ -227,8 +227,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
           return a;
         });
         const etcFiles = { hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") };
-        writeFileAtomic(etcFiles.hosts, attach.hostsFile);
-        writeFileAtomic(etcFiles.resolvConf, attach.resolvConf);
+        writeFileAtomic(etcFiles.hosts, attach.hostsFile, 0o644, { durable: false }); // what dies with the OS
+        writeFileAtomic(etcFiles.resolvConf, attach.resolvConf, 0o644, { durable: false });
         const volumeNames = Object.fromEntries(Object.values(req.project.volumes).map((v) => [v.key, v.name]));
         const volumesFrom = service.volumes_from.map((f) => {
           const source = f.kind === "container" ? f.name : Object.values(state.read().containers).find((c) => c.service === f.name && !c.oneOff)?.name;

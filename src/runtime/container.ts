@@ -31,6 +31,9 @@ import { resolveUser, type UserFiles } from "./user.js";
 import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
 
+/** A container's own files (spec, handle, hosts, exit status) describe what dies with the OS: no fsync. */
+const EPHEMERAL = { durable: false } as const;
+
 export interface RuntimeDeps {
   stateDir: string;
   runDir: string;
@@ -174,11 +177,11 @@ export class ContainerRuntime {
       const etcFiles = { ...cfg.etcFiles };
       if (!etcFiles.hostname) {
         etcFiles.hostname = join(dir, "hostname");
-        writeFileAtomic(etcFiles.hostname, `${hostname}\n`);
+        writeFileAtomic(etcFiles.hostname, `${hostname}\n`, 0o644, EPHEMERAL);
       }
       if (!etcFiles.hosts) {
         etcFiles.hosts = join(dir, "hosts");
-        writeFileAtomic(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
+        writeFileAtomic(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, 0o644, EPHEMERAL);
       }
       const { spec } = buildSpec({
         service,
@@ -196,7 +199,7 @@ export class ContainerRuntime {
         arch: this.deps.arch,
         ...(cfg.annotations ? { annotations: cfg.annotations } : {}),
       });
-      writeJsonAtomic(join(dir, "config.json"), spec);
+      writeJsonAtomic(join(dir, "config.json"), spec, EPHEMERAL);
       const handle: ContainerHandle = {
         id: cfg.id,
         project: cfg.project,
@@ -212,7 +215,7 @@ export class ContainerRuntime {
         volumeMounts: plan.mounts.filter((m) => m.type === "bind"),
         limits,
       };
-      writeJsonAtomic(join(dir, "handle.json"), handle);
+      writeJsonAtomic(join(dir, "handle.json"), handle, EPHEMERAL);
       return handle;
     } catch (e) {
       for (const step of undo.reverse()) {
@@ -380,7 +383,7 @@ export class ContainerRuntime {
 
   private writeProcessFile(h: ContainerHandle, p: OciProcess): string {
     const file = join(h.dir, `exec-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`);
-    writeFileAtomic(file, JSON.stringify(p));
+    writeFileAtomic(file, JSON.stringify(p), 0o644, EPHEMERAL);
     return file;
   }
 
@@ -428,10 +431,10 @@ export class ContainerRuntime {
       const specFile = join(h.dir, "config.json");
       const spec = JSON.parse(readFileSync(specFile, "utf8")) as OciSpec;
       spec.process.terminal = true;
-      writeJsonAtomic(specFile, spec);
+      writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
     const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile));
-    writeFileAtomic(h.exitFile, `${code}\n`);
+    writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }
 

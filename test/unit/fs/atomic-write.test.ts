@@ -1,0 +1,34 @@
+// writeFileAtomic: the content is replaced whole, with the mode asked for and
+// no temporary file left, durable or not.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, expect, test } from "vitest";
+import { readJson, writeFileAtomic, writeJsonAtomic } from "../../../src/fs/atomic-write.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const fresh = () => {
+  const d = mkdtempSync(join(tmpdir(), "stack-atomic-"));
+  dirs.push(d);
+  return d;
+};
+
+test.each([true, false])("durable %s: replaces the content, makes missing folders, leaves no temporary file", (durable) => {
+  const dir = fresh();
+  const file = join(dir, "a", "b", "state.json");
+  writeFileAtomic(file, "first\n", 0o600, { durable });
+  writeFileAtomic(file, "second\n", 0o600, { durable });
+  expect(readFileSync(file, "utf8")).toBe("second\n");
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  expect(readdirSync(join(dir, "a", "b"))).toEqual(["state.json"]);
+});
+
+test("writeJsonAtomic and readJson round-trip; a missing file gives the fallback", () => {
+  const file = join(fresh(), "x.json");
+  expect(readJson(file, { none: true })).toEqual({ none: true });
+  writeJsonAtomic(file, { a: [1, 2] }, { durable: false });
+  expect(readJson(file, {})).toEqual({ a: [1, 2] });
+});
