@@ -8,13 +8,14 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
+import { createSecureContext } from "node:tls";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 import { loadCredentials, type CredentialHelper, type Credentials } from "./auth-config.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
-import { DEFAULT_CERTS_DIR, tlsMaterialFor } from "./tls-config.js";
+import { DEFAULT_CERTS_DIR, tlsMaterialFor, type TlsMaterial } from "./tls-config.js";
 
 export interface RegistryAccess {
   /** Docker's config.json with `auths`; absent: anonymous only. */
@@ -64,10 +65,15 @@ function hostname(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
+function isLoopback(host: string): boolean {
+  const name = hostname(host).toLowerCase();
+  return name === "localhost" || name === "::1" || (isIP(name) === 4 && name.startsWith("127."));
+}
+
 /** Loopback registries (localhost, 127.0.0.0/8, ::1) and listed ones may use plain HTTP. */
 export function mayUsePlainHttp(host: string, insecure: string[] = []): boolean {
   const name = hostname(host).toLowerCase();
-  if (name === "localhost" || name === "::1" || (isIP(name) === 4 && name.startsWith("127."))) return true;
+  if (isLoopback(host)) return true;
   return insecure.some((i) => i.toLowerCase() === host.toLowerCase() || i.toLowerCase() === name);
 }
 
@@ -80,23 +86,23 @@ export class RegistryClient {
   private challenge?: Challenge | null;
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private httpsAgent?: https.Agent;
+  private readonly tls: TlsMaterial;
   private readonly credentials: Credentials | undefined;
   private readonly idleMs: number;
 
   constructor(readonly domain: string, private readonly access: RegistryAccess = {}) {
     this.host = apiHost(domain);
     this.credentials = access.credentials ?? loadCredentials(access.authFile, domain, access.credentialHelper);
-    const tls = tlsMaterialFor(this.host, access.certsDir);
+    this.tls = tlsMaterialFor(this.host, access.certsDir);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: tls.ca, ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) });
     this.idleMs = (access.idleTimeoutSeconds ?? 120) * 1000;
   }
 
   /** Ends kept-alive connections. */
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 
   /** "https://host:5000" once pinged. */
@@ -144,10 +150,19 @@ export class RegistryClient {
   private async ping(): Promise<void> {
     if (this.base && this.challenge !== undefined) return;
     const known = knownBases.get(this.host);
-    const allowed = mayUsePlainHttp(this.host, this.access.insecure) ? [`https://${this.host}`, `http://${this.host}`] : [`https://${this.host}`];
+    // A loopback registry is asked over plain HTTP first: a TLS one answers that with an error and is then
+    // asked over HTTPS, while a plain one costs no TLS set-up (parsing the CA bundle takes ~0.1 s).
+    const plainFirst = isLoopback(this.host);
+    const allowed = mayUsePlainHttp(this.host, this.access.insecure)
+      ? plainFirst
+        ? [`http://${this.host}`, `https://${this.host}`]
+        : [`https://${this.host}`, `http://${this.host}`]
+      : [`https://${this.host}`];
     // What worked before goes first; the others stay as fallbacks (a loopback port may have been reused by another server).
     const candidates = known && allowed.includes(known) ? [known, ...allowed.filter((c) => c !== known)] : allowed;
     let firstError: unknown;
+    /** Why HTTPS failed (an untrusted certificate, say) says more than a plain-HTTP attempt's failure. */
+    let tlsError: unknown;
     for (const candidate of candidates) {
       const base = new URL(candidate);
       let res: RegistryResponse;
@@ -155,12 +170,14 @@ export class RegistryClient {
         res = await this.send("GET", new URL("/v2/", base), {});
       } catch (e) {
         firstError ??= e;
+        if (base.protocol === "https:") tlsError ??= e;
         continue;
       }
       res.body.resume();
       const last = candidate === candidates[candidates.length - 1];
-      // A plain-HTTP answer from a TLS port (400) or anything that is not a registry's: try the next scheme.
-      if (!last && res.status !== 401 && (res.status < 200 || res.status >= 300)) {
+      // A plain-HTTP answer from a TLS port (400) or, over HTTPS, anything that is not a registry's: try the next scheme.
+      const tryNext = base.protocol === "http:" ? res.status === 400 : res.status !== 401 && (res.status < 200 || res.status >= 300);
+      if (!last && tryNext) {
         firstError ??= new Error(`GET ${base.origin}/v2/ answered ${res.status}`);
         continue;
       }
@@ -180,12 +197,19 @@ export class RegistryClient {
       }
       return;
     }
-    const cause = firstError as Error;
+    const cause = (tlsError ?? firstError) as Error;
     const plainHint = mayUsePlainHttp(this.host, this.access.insecure) ? "" : ` If it serves plain HTTP, list it as insecure (STACK_INSECURE_REGISTRIES=${this.host}).`;
     throw new SystemError(`cannot reach registry ${this.domain} at ${candidates.join(" or ")}: ${cause?.message ?? cause}`, {
       hint: `check that the registry is up and that its TLS certificate is trusted (put its CA in ${join(this.access.certsDir ?? DEFAULT_CERTS_DIR, this.host)}/ca.crt).${plainHint}`,
       cause,
     });
+  }
+
+  /** One TLS context for all connections of this client, made on first use: each would otherwise parse the whole CA bundle again. */
+  private secureAgent(): https.Agent {
+    const { ca, cert, key } = this.tls;
+    this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: createSecureContext({ ca, ...(cert ? { cert, key } : {}) }) });
+    return this.httpsAgent;
   }
 
   private basicAuth(): string | undefined {
@@ -261,7 +285,7 @@ export class RegistryClient {
         url,
         {
           method,
-          agent: url.protocol === "http:" ? this.httpAgent : this.httpsAgent,
+          agent: url.protocol === "http:" ? this.httpAgent : this.secureAgent(),
           headers: { "user-agent": USER_AGENT, ...headers, ...(Buffer.isBuffer(payload) ? { "content-length": String(payload.length) } : {}) },
         },
         (res) => {

@@ -72,7 +72,7 @@ describe.skipIf(skipUnlessRoot("registry auth tests"))("registry authentication"
     it("refuses a registry whose certificate it cannot verify, naming the certs.d folder", async () => {
       const state = join(dir, "untrusted");
       await expect(pullImage({ stateDir: state, ref: `${registry.host}/team/app:1`, certsDir: join(dir, "empty-certs") })).rejects.toMatchObject({
-        message: expect.stringMatching(/cannot reach registry 127\.0\.0\.1:\d+ at https:\/\/127\.0\.0\.1:\d+( or http:\/\/127\.0\.0\.1:\d+)?: .*certificate/),
+        message: expect.stringMatching(/cannot reach registry 127\.0\.0\.1:\d+ at (http:\/\/127\.0\.0\.1:\d+ or )?https:\/\/127\.0\.0\.1:\d+( or http:\/\/127\.0\.0\.1:\d+)?: .*certificate/),
         hint: expect.stringContaining(`${join(dir, "empty-certs")}/127.0.0.1:`),
       });
     });

@@ -104,6 +104,27 @@ describe("registry protocol", () => {
     }
   });
 
+  it("asks a plain-HTTP loopback registry over HTTP first, so no TLS handshake reaches it", async () => {
+    const seen: string[] = [];
+    const host = await serve((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(200).end("{}");
+    });
+    let garbled = 0;
+    servers.at(-1)!.on("clientError", (_e, socket) => {
+      garbled++;
+      socket.destroy();
+    });
+    const client = new RegistryClient(host);
+    try {
+      expect((await client.baseUrl()).protocol).toBe("http:");
+    } finally {
+      client.close();
+    }
+    expect(seen).toEqual(["GET /v2/"]);
+    expect(garbled).toBe(0);
+  });
+
   it("explains servers that are not registries, unknown auth schemes, failing token servers and closed ports", async () => {
     const notRegistry = await serve((_req, res) => res.writeHead(404).end("nope"));
     const negotiate = await serve((_req, res) => res.writeHead(401, { "www-authenticate": "Negotiate" }).end());
@@ -124,7 +145,7 @@ describe("registry protocol", () => {
     await expect(attempt(notRegistry)).rejects.toThrow(/http:\/\/127\.0\.0\.1:\d+ does not speak the registry API v2 \(GET \/v2\/ answered 404\)/);
     await expect(attempt(negotiate)).rejects.toThrow(/asks for an authentication scheme stack does not speak \(Negotiate\)/);
     await expect(attempt(bearer)).rejects.toThrow(/token server http:\/\/127\.0\.0\.1:\d+ sent a reply that is not JSON/);
-    await expect(attempt(closed)).rejects.toThrow(/cannot reach registry 127\.0\.0\.1:\d+ at https:\/\/127\.0\.0\.1:\d+ or http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+    await expect(attempt(closed)).rejects.toThrow(/cannot reach registry 127\.0\.0\.1:\d+ at http:\/\/127\.0\.0\.1:\d+ or https:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
   });
 
   it("explains a token server without a token, a nested index, a missing upload location and a rewritten manifest", async () => {
