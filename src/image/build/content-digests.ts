@@ -31,10 +31,18 @@ interface DigestFile {
   files: Record<string, Remembered>;
 }
 
-/** sha256 (hex) of a file's content, read in chunks so a large file is never held whole. */
-export function hashFileContent(hostPath: string, size: number): string {
+/**
+ * sha256 (hex) of a file's content, read in chunks so a large file is never
+ * held whole; a file of up to 1 MiB is read in one go and handed to `keep`
+ * (the layer writer then need not read it again).
+ */
+export function hashFileContent(hostPath: string, size: number, keep?: (content: Buffer) => void): string {
   const hash = createHash("sha256");
-  if (size <= CHUNK) return hash.update(readFileSync(hostPath)).digest("hex");
+  if (size <= CHUNK) {
+    const content = readFileSync(hostPath);
+    keep?.(content);
+    return hash.update(content).digest("hex");
+  }
   const fd = openSync(hostPath, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
@@ -69,8 +77,8 @@ export class ContentDigests {
     this.files = loadDigestFile(this.file, root);
   }
 
-  /** The sha256 (hex) of the content of `hostPath`, whose lstat is `st`. */
-  digest(hostPath: string, st: Stats): string {
+  /** The sha256 (hex) of the content of `hostPath`, whose lstat is `st`; `keep` gets the content when it was read whole. */
+  digest(hostPath: string, st: Stats, keep?: (content: Buffer) => void): string {
     const key = hostPath;
     this.used.add(key);
     const known = this.files[key];
@@ -79,7 +87,7 @@ export class ContentDigests {
       return known[5];
     }
     const readAt = this.now();
-    const hex = hashFileContent(hostPath, st.size);
+    const hex = hashFileContent(hostPath, st.size, keep);
     this.stats.reads++;
     if (Math.max(st.mtimeMs, st.ctimeMs) < readAt - RACY_MS) {
       this.files[key] = [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, hex];

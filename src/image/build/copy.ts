@@ -54,6 +54,9 @@ export interface CopyPlan {
 }
 
 const GLOB = /[*?[]/;
+/** Content read for a digest is kept for the layer for files up to KEEP_FILE bytes, KEEP_TOTAL in all. */
+const KEEP_FILE = 256 << 10;
+const KEEP_TOTAL = 64 << 20;
 
 export function isUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);
@@ -126,6 +129,9 @@ export function planCopy(input: CopyInput): CopyPlan {
   const emitted = new Set<string>();
   const excludes = input.exclude.length > 0 ? compileIgnore(input.exclude.join("\n"), `${where} --exclude`) : undefined;
   const links = new Map<string, string>();
+  // Small files read for their digest keep their content for the layer (no second read), up to a bound.
+  let kept = 0;
+  const keepContent = (e: LayerEntry, size: number) => (size <= KEEP_FILE && kept + size <= KEEP_TOTAL ? (content: Buffer) => ((e.content = content), (kept += content.length)) : undefined);
 
   let dest = input.dest.startsWith("/") ? input.dest : posix.join(input.workdir, input.dest);
   const destIsDir = /\/\.?$/.test(input.dest) || input.dest === ".";
@@ -171,13 +177,14 @@ export function planCopy(input: CopyInput): CopyPlan {
     if (st.isDirectory()) e = { ...base, type: "directory", mode: modeOf(st) };
     else if (st.isSymbolicLink()) e = { ...base, type: "symlink", mode: 0o777, linkname: readlinkSync(hostPath) };
     else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
+      const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : "";
       const first = st.nlink > 1 && !input.fromContext ? links.get(key) : undefined;
       if (first !== undefined) e = { ...base, type: "link", mode: modeOf(st), linkname: first };
       else {
         if (st.nlink > 1) links.set(key, path);
-        e = { ...base, type: "file", mode: modeOf(st), hostPath, size: st.size };
-        contentHash = input.from.contentDigest(hostPath, st);
+        const file: LayerEntry = { ...base, type: "file", mode: modeOf(st), hostPath, size: st.size };
+        contentHash = input.from.contentDigest(hostPath, st, keepContent(file, st.size));
+        e = file;
       }
     } else if (st.isFIFO()) e = { ...base, type: "fifo", mode: modeOf(st) };
     else if (st.isCharacterDevice() || st.isBlockDevice()) {

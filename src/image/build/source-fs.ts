@@ -19,8 +19,8 @@ export interface SourceFs {
   readdir(path: string): string[];
   /** Resolves symlinks inside the source (never out of it). */
   resolve(path: string, followLast?: boolean): string;
-  /** sha256 (hex) of the content of a regular file of this source, given its lstat. */
-  contentDigest(hostPath: string, stat: Stats): string;
+  /** sha256 (hex) of the content of a regular file of this source, given its lstat; `keep` gets the content when it was read whole. */
+  contentDigest(hostPath: string, stat: Stats, keep?: (content: Buffer) => void): string;
 }
 
 /**
@@ -30,8 +30,8 @@ export interface SourceFs {
 export class ContextFs implements SourceFs {
   constructor(readonly root: string, private readonly ignore?: IgnoreRules, readonly label = "the build context", private readonly digests?: ContentDigests) {}
 
-  contentDigest(hostPath: string, stat: Stats): string {
-    return this.digests ? this.digests.digest(hostPath, stat) : hashFileContent(hostPath, stat.size);
+  contentDigest(hostPath: string, stat: Stats, keep?: (content: Buffer) => void): string {
+    return this.digests ? this.digests.digest(hostPath, stat, keep) : hashFileContent(hostPath, stat.size, keep);
   }
 
   /** lstat results by relative path: a build sees each context entry once, as one snapshot (null: absent or ignored). */
@@ -99,8 +99,8 @@ export class LayeredSource implements SourceFs {
   resolve(path: string, followLast = true): string {
     return this.fs.resolve(path, followLast);
   }
-  contentDigest(hostPath: string, stat: Stats): string {
-    return hashFileContent(hostPath, stat.size);
+  contentDigest(hostPath: string, stat: Stats, keep?: (content: Buffer) => void): string {
+    return hashFileContent(hostPath, stat.size, keep);
   }
 }
 

@@ -112,6 +112,17 @@ describe("ContentDigests", () => {
     expect(() => d.save()).not.toThrow();
   });
 
+  it("hands the content of a file it reads whole to keep(), not of a remembered one", () => {
+    const p = oldFile("a.txt", "kept");
+    const kept: string[] = [];
+    const later = () => lstatSync(p).ctimeMs + 60_000;
+    const d = new ContentDigests(cacheDir, ctx, later);
+    d.digest(p, lstatSync(p), (c) => kept.push(c.toString()));
+    d.save();
+    new ContentDigests(cacheDir, ctx, later).digest(p, lstatSync(p), (c) => kept.push(c.toString()));
+    expect(kept).toEqual(["kept"]);
+  });
+
   it("hashes a large file in pieces", () => {
     const big = Buffer.alloc(3 * (1 << 20) + 123, 7);
     big.write("start");

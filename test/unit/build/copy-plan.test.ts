@@ -72,6 +72,19 @@ describe("planCopy", () => {
     expect(() => planCopy(input(over))).toThrow(error);
   });
 
+  it("keeps the content of small files read for the digest (the layer reads them once), not of large ones", () => {
+    writeFileSync(join(ctx, "big.bin"), Buffer.alloc((256 << 10) + 1, 1));
+    try {
+      const plan = planCopy(input({ sources: ["a.txt", "big.bin"], dest: "/k/" }));
+      const byPath = Object.fromEntries(plan.entries.map((e) => [e.path, e]));
+      expect(byPath["k/a.txt"]!.content?.toString()).toBe("a");
+      expect(byPath["k/big.bin"]!.content).toBeUndefined();
+      expect(byPath["k/big.bin"]!.hostPath).toBe(join(ctx, "big.bin"));
+    } finally {
+      rmSync(join(ctx, "big.bin"));
+    }
+  });
+
   it("digests content, mode and path but not mtime", () => {
     const digest = () => planCopy(input({ sources: ["src"], dest: "/app" })).digest;
     const d0 = digest();
