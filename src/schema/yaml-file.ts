@@ -134,23 +134,23 @@ const DECIMAL = /^[1-9][0-9]{0,14}$/;
 /** Letters that no int or float starting with a digit contains (hex digits, `e`, `o` and `x` may). */
 const NOT_A_NUMBER = /[g-np-wyzG-NP-WYZ]/;
 
-/** A plain scalar's value by the implicit types above, tried in order as js-yaml does. */
+/** A plain scalar's value by the implicit types above, tried in order as js-yaml does (`<<` stays the string "<<"). */
 export const resolvePlainScalar: PlainResolver = (text) => {
   // Every implicit type above starts with one of these (or is empty); most
   // scalars (names, paths, images) do not, and skip the resolvers.
-  if (!MAY_RESOLVE.test(text)) return { value: text, merge: false };
+  if (!MAY_RESOLVE.test(text)) return text;
   const first = text.charCodeAt(0);
   if (first >= 48 && first <= 57) {
     // A decimal without a leading zero is an int whatever the types above say;
     // a digit followed by a letter no number has (`30s`, `512m`) is a string.
-    if (DECIMAL.test(text)) return { value: Number(text), merge: false };
-    if (NOT_A_NUMBER.test(text)) return { value: text, merge: false };
+    if (DECIMAL.test(text)) return Number(text);
+    if (NOT_A_NUMBER.test(text)) return text;
   }
   for (const type of IMPLICIT) {
     const t = type as unknown as { resolve(d: string): boolean; construct(d: string): unknown };
-    if (t.resolve(text)) return { value: t.construct(text), merge: type === TYPES.merge };
+    if (t.resolve(text)) return t.construct(text);
   }
-  return { value: text, merge: false };
+  return text;
 };
 
 /** Most values a document may expand to through aliases before it counts as an alias bomb. */

@@ -13,8 +13,8 @@
 // (`undefined`) and the caller parses the file with js-yaml, which also
 // reports every error. It never throws on bad input.
 
-/** Resolves a plain scalar as the js-yaml schema in use does (null, bool, int, float, merge key, else the string). */
-export type PlainResolver = (text: string) => { value: unknown; merge: boolean };
+/** Resolves a plain scalar as the js-yaml schema in use does (null, bool, int, float, else the string; `<<` is the string "<<"). */
+export type PlainResolver = (text: string) => unknown;
 
 interface Line {
   indent: number;
@@ -57,19 +57,27 @@ function giveUp(): never {
 }
 
 // A line: indentation, then anything up to a comment. A `#` starts a comment
-// at the line start or after a blank, outside quotes; lines with quotes are
-// cut by stripComment.
-const LINE = /^( *)(.*?) *$/;
-
+// at the line start or after a blank, outside quotes (stripComment).
 function splitLines(text: string): Line[] {
   const out: Line[] = [];
-  for (const raw of text.split("\n")) {
-    const m = LINE.exec(raw)!;
-    let body = m[2]!;
-    if (body === "" || body.startsWith("#")) continue;
-    if (body.includes("#")) body = stripComment(body);
-    if (body === "") continue;
-    out.push({ indent: m[1]!.length, text: body });
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    // Indentation and trailing blanks are spaces only (tabs and \r gave up before).
+    let from = start;
+    while (from < end && text.charCodeAt(from) === 32) from++;
+    let to = end;
+    while (to > from && text.charCodeAt(to - 1) === 32) to--;
+    const indent = from - start;
+    start = end + 1;
+    if (from === to || text.charCodeAt(from) === 35) continue; // blank, or a comment line
+    let body = text.slice(from, to);
+    if (body.includes("#")) {
+      body = stripComment(body);
+      if (body === "") continue;
+    }
+    out.push({ indent, text: body });
   }
   return out;
 }
@@ -157,7 +165,7 @@ class SubsetReader {
       if (!m) giveUp();
       this.pos++;
       const isMerge = m[1] === "<<";
-      const key = m[1] !== undefined ? (isMerge ? "<<" : String(this.resolvePlain(m[1]).value)) : m[2] !== undefined ? unescapeDouble(m[2]) : m[3]!.replace(/''/g, "'");
+      const key = m[1] !== undefined ? (isMerge ? "<<" : String(this.resolvePlain(m[1]))) : m[2] !== undefined ? unescapeDouble(m[2]) : m[3]!.replace(/''/g, "'");
       if (key === "__proto__") giveUp();
       const value = this.valueAfterIndicator(m[4], indent, depth, true);
       if (isMerge) {
@@ -262,7 +270,7 @@ class SubsetReader {
       return value;
     }
     if (!PLAIN_START.test(text) || /: |:$| #/.test(text)) giveUp();
-    return this.resolvePlain(text).value;
+    return this.resolvePlain(text);
   }
 }
 
@@ -377,8 +385,7 @@ class FlowReader {
     const raw = m[0].trimEnd();
     if (raw.includes(" #")) giveUp();
     this.pos += m[0].length;
-    const resolved = this.resolvePlain(raw);
-    if (resolved.merge) giveUp();
-    return resolved.value;
+    if (raw === "<<") giveUp(); // a merge key in a flow mapping: leave it to js-yaml
+    return this.resolvePlain(raw);
   }
 }

@@ -92,7 +92,7 @@ describe("parseYamlSubset", () => {
         if (ref.error !== undefined || typeof ref.value !== "object" || ref.value === null) continue;
         const expected = (ref.value as Record<string, unknown>).v;
         if (expected === undefined) continue;
-        expect(resolvePlainScalar(text).value, text).toStrictEqual(expected);
+        expect(resolvePlainScalar(text), text).toStrictEqual(expected);
       }
     }
   });
