@@ -18,6 +18,7 @@ import { writeFileAtomic } from "../fs/atomic-write.js";
 import type { ImageStore } from "../image/store/index.js";
 import type { NetworkManager } from "../network/index.js";
 import type { ContainerHandle, ContainerRuntime } from "../runtime/index.js";
+import type { NetworkNamespace } from "../runtime/oci-spec.js";
 import type { ServiceModel, StackModel } from "../schema/model.js";
 import type { SupervisorClient } from "../supervisor/client.js";
 import type { ContainerStatus as SupervisedStatus } from "../supervisor/protocol.js";
@@ -84,7 +85,7 @@ function defaultSupervisorEntry(): string {
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
-  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
+  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf, renderHostsFile, renderResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
     await Promise.all([
       import("../network/network-manager.js"),
       import("../network/host-system.js"),
@@ -211,6 +212,46 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 
   const supervisedOf = (r: ContainerRecord, h: ContainerHandle) => supervisedContainerOf(r.config as ServiceModel, { id: r.id, index: r.index, dir: h.dir });
 
+  /**
+   * The namespace a new container joins, and its hosts and resolv.conf. The
+   * network layer makes them, but for `network_mode: none`: the runtime makes
+   * that namespace (runc brings its loopback up), so no process is spent on it,
+   * and a `service:X`/`container:X` of such a container joins X's namespace by
+   * the runtime's path.
+   */
+  const networkOf = async (service: ServiceModel, name: string): Promise<{ netns: NetworkNamespace; files: { hostsFile: string; resolvConf: string } }> => {
+    const req = attachRequestFor(service, name);
+    const mode = service.network_mode;
+    const peer = mode?.startsWith("service:") || mode?.startsWith("container:") ? unnetworkedPeer(mode) : undefined;
+    if (mode === "none" || peer) {
+      const files = {
+        hostsFile: renderHostsFile({ hostname: req.hostname ?? name, domainname: req.domainname, addresses: [], aliases: [], extraHosts: req.extraHosts.map((h) => (h.ip === "host-gateway" ? { ...h, ip: "127.0.0.1" } : h)) }),
+        resolvConf: renderResolvConf({ hostNameservers: hostResolvers.nameservers, hostSearch: hostResolvers.search, dns: req.dns, dnsSearch: req.dnsSearch, dnsOpt: req.dnsOpt }),
+      };
+      return { netns: peer ? { mode: "path", path: runtime.namespacePath(peer) } : { mode: "none" }, files };
+    }
+    const attach = await serially(async () => {
+      const a = await network.attachContainer(project, req);
+      try {
+        if (service.ports.length > 0 && a.mode === "netns" && a.addresses.length > 0) await network.publishPorts(project, name, service.ports, { via: "dnat" });
+      } catch (e) {
+        await network.detachContainer(project, name).catch(() => undefined);
+        throw e;
+      }
+      return a;
+    });
+    return { netns: attach.mode === "host" ? { mode: "host" } : { mode: "path", path: attach.netnsPath! }, files: attach };
+  };
+  /** The running container a `service:X`/`container:X` mode names when X has no network record (its mode is none). */
+  const unnetworkedPeer = (mode: string): ContainerHandle | undefined => {
+    const [kind, target] = [mode.slice(0, mode.indexOf(":")), mode.slice(mode.indexOf(":") + 1)];
+    const records = Object.values(state.read().containers).sort((a, b) => a.name.localeCompare(b.name));
+    const peer = records.find((r) => !r.oneOff && (kind === "service" ? r.service === target : r.name === target));
+    if (!peer || (peer.config as ServiceModel | undefined)?.network_mode !== "none") return undefined;
+    if (network.readState(project).containers[peer.name]) return undefined;
+    return loadHandle(peer);
+  };
+
   const containers: ContainerPort = {
     async create(req: CreateRequest) {
       const { service, name } = req;
@@ -220,15 +261,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       mkdirSync(dir, { recursive: true });
       let attached = false;
       try {
-        const attach = await serially(async () => {
-          const a = await network.attachContainer(project, attachRequestFor(service, name));
-          attached = true;
-          if (service.ports.length > 0 && a.mode === "netns" && a.addresses.length > 0) await network.publishPorts(project, name, service.ports, { via: "dnat" });
-          return a;
-        });
+        const { netns, files } = await networkOf(service, name);
+        attached = netns.mode !== "none";
         const etcFiles = { hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") };
-        writeFileAtomic(etcFiles.hosts, attach.hostsFile, 0o644, { durable: false }); // what dies with the OS
-        writeFileAtomic(etcFiles.resolvConf, attach.resolvConf, 0o644, { durable: false });
+        writeFileAtomic(etcFiles.hosts, files.hostsFile, 0o644, { durable: false }); // what dies with the OS
+        writeFileAtomic(etcFiles.resolvConf, files.resolvConf, 0o644, { durable: false });
         const volumeNames = Object.fromEntries(Object.values(req.project.volumes).map((v) => [v.key, v.name]));
         const volumesFrom = service.volumes_from.map((f) => {
           const source = f.kind === "container" ? f.name : Object.values(state.read().containers).find((c) => c.service === f.name && !c.oneOff)?.name;
@@ -241,7 +278,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
           service,
           image: image.config,
           lowerdirs: image.lowerdirs,
-          network: attach.mode === "host" ? { mode: "host" } : { mode: "path", path: attach.netnsPath! },
+          network: netns,
           hostname: service.hostname ?? id.slice(0, 12),
           etcFiles,
           volumeNames,
