@@ -242,8 +242,27 @@ const CASTS: Array<[string[], Cast]> = [
 const TRUE = new Set(["true", "yes", "y", "on"]);
 const FALSE = new Set(["false", "no", "n", "off"]);
 
+/** CASTS by their last segment ("*" for any): only those can match a path that ends in that key. */
+const CASTS_BY_LAST = new Map<string, Array<[string[], Cast]>>();
+for (const rule of CASTS) {
+  const last = rule[0][rule[0].length - 1]!;
+  CASTS_BY_LAST.set(last, [...(CASTS_BY_LAST.get(last) ?? []), rule]);
+}
+
+function castRuleFor(path: PathSegment[]): [string[], Cast] | undefined {
+  const candidates = [...(CASTS_BY_LAST.get(String(path[path.length - 1])) ?? []), ...(CASTS_BY_LAST.get("*") ?? [])];
+  // The first matching rule in CASTS order, as one scan of CASTS would find it.
+  let found: [string[], Cast] | undefined;
+  for (const rule of candidates) {
+    const [pattern] = rule;
+    if (pattern.length !== path.length || !pattern.every((p, i) => p === "*" || p === path[i])) continue;
+    if (found === undefined || CASTS.indexOf(rule) < CASTS.indexOf(found)) found = rule;
+  }
+  return found;
+}
+
 function castInterpolated(path: PathSegment[], value: string): unknown {
-  const rule = CASTS.find(([pattern]) => pattern.length === path.length && pattern.every((p, i) => p === "*" || p === path[i]));
+  const rule = castRuleFor(path);
   if (!rule) return value;
   const text = value.trim();
   switch (rule[1]) {

@@ -91,6 +91,10 @@ describe("interpolateFile", () => {
     { name: "cpus → float", yaml: "services: {w: {cpus: '${C:-0.5}'}}", expected: { services: { w: { cpus: 0.5 } } } },
     { name: "not a number stays a string", yaml: "services: {w: {scale: '${X:-many}'}}", expected: { services: { w: { scale: "many" } } } },
     { name: "elsewhere stays a string", yaml: "services: {w: {image: '${N}'}}", expected: { services: { w: { image: "3" } } } },
+    { name: "a ulimit (any key) → number", yaml: "services: {w: {ulimits: {nofile: '${N}'}}}", expected: { services: { w: { ulimits: { nofile: 3 } } } } },
+    { name: "a ulimit's soft and hard → number", yaml: "services: {w: {ulimits: {nproc: {soft: '${N}', hard: '$N'}}}}", expected: { services: { w: { ulimits: { nproc: { soft: 3, hard: 3 } } } } } },
+    { name: "a volume's read_only → boolean", yaml: "services: {w: {volumes: [{type: bind, source: ., target: /x, read_only: '$YES'}]}}", expected: { services: { w: { volumes: [{ type: "bind", source: ".", target: "/x", read_only: true }] } } } },
+    { name: "a key named like a cast elsewhere stays a string", yaml: "services: {w: {labels: {tty: '$YES', replicas: '$N'}}}", expected: { services: { w: { labels: { tty: "yes", replicas: "3" } } } } },
   ];
   it.each(casts)("cast: $name", ({ yaml, expected }) => {
     expect(interpolateFile(parseYamlFile(yaml, "c.yaml"), lookup).doc).toEqual(expected);
