@@ -158,6 +158,17 @@ async function attach(ctx: CliContext, session: Session, services: string[], fla
     for await (const line of logs) ctx.stdout.write(formatter.format(line));
   })().catch(() => undefined);
 
+  // The supervisor's events wake the status loop below at once when a container ends or comes back.
+  let wake: () => void = () => undefined;
+  let changes = 0; // events seen: one that comes while the statuses are read is not lost
+  void (async () => {
+    for await (const e of sup.events()) {
+      if (e.type !== "die" && e.type !== "start" && e.type !== "restart") continue;
+      changes++;
+      wake();
+    }
+  })().catch(() => undefined);
+
   let interrupts = 0;
   let resolveInterrupt!: () => void;
   const interrupted = new Promise<void>((r) => (resolveInterrupt = r));
@@ -177,8 +188,9 @@ async function attach(ctx: CliContext, session: Session, services: string[], fla
     const abortOn = flags.exitCodeFrom || flags.abortOnContainerExit ? "exit" : flags.abortOnContainerFailure ? "failure" : undefined;
     let exitCode = 0;
     let abortedBy: string | undefined;
-    // Poll the statuses: an exit is seen within a few hundred ms, restarts included.
+    // The statuses, read again whenever the supervisor reports a change (and every second).
     for (;;) {
+      const seen = changes;
       const names = records().map((r) => r.name);
       const statuses = await engine.statusOf(names);
       const exited = statuses.filter((s) => s.state === "exited" || s.state === "missing");
@@ -193,8 +205,16 @@ async function attach(ctx: CliContext, session: Session, services: string[], fla
         }
       }
       if (!settling && statuses.length > 0 && exited.length === statuses.length) break;
-      const tick = new Promise<"tick">((r) => setTimeout(() => r("tick"), 300));
-      if ((await Promise.race([tick, interrupted.then(() => "int" as const)])) === "int") break;
+      // An event wakes it; the timer is the fallback (a supervisor replaced meanwhile ends the event stream).
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<"tick">((r) => {
+        timer = setTimeout(() => r("tick"), 1000);
+        wake = () => r("tick");
+        if (changes !== seen) r("tick");
+      });
+      const woke = await Promise.race([tick, interrupted.then(() => "int" as const)]);
+      clearTimeout(timer);
+      if (woke === "int") break;
     }
     if (flags.exitCodeFrom) {
       const from = records().filter((r) => r.service === flags.exitCodeFrom);
