@@ -50,7 +50,7 @@ export interface CreateRequest {
 
 export interface ContainerPort {
   /** Makes the container (rootfs, cgroup, network attachment, spec) without starting it. */
-  create(req: CreateRequest): Promise<{ id: string }>;
+  create(req: CreateRequest): Promise<{ id: string; command?: string[] }>;
   start(name: string): Promise<void>;
   /** stop_signal, then the grace period, then SIGKILL to the whole group. */
   stop(name: string, timeoutMs?: number): Promise<void>;

@@ -19,6 +19,8 @@ export interface ContainerRecord {
   createdAt: string;
   /** `stack run` containers: not part of the service's replicas. */
   oneOff?: boolean;
+  /** What it runs (entrypoint + command against the image), for `ps`; absent in records of older versions. */
+  command?: string[];
 }
 
 export interface ProjectState {

@@ -165,7 +165,7 @@ async function applyAction(deps: EngineDeps, model: StackModel, state: ProjectSt
   const t0 = deps.clock.now();
   const create = async (phase: "creating" | "recreating") => {
     deps.progress({ service: a.service, container: a.name, phase });
-    const { id } = await deps.containers.create({ project: model, service, index: a.index, name: a.name, image, configHash: hash });
+    const { id, command } = await deps.containers.create({ project: model, service, index: a.index, name: a.name, image, configHash: hash });
     const record: ContainerRecord = {
       name: a.name,
       id,
@@ -175,6 +175,7 @@ async function applyAction(deps: EngineDeps, model: StackModel, state: ProjectSt
       config: snapshot(service),
       image: { ref: image.ref, digest: image.digest },
       createdAt: new Date(deps.clock.now()).toISOString(),
+      ...(command ? { command } : {}),
     };
     state.containers[a.name] = record;
     deps.state.write(state);

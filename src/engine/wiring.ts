@@ -260,6 +260,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const dir = join(opts.stateDir, "projects", project, "containers", id);
       mkdirSync(dir, { recursive: true });
       let attached = false;
+      let command: string[] | undefined;
       try {
         const { netns, files } = await networkOf(service, name);
         attached = netns.mode !== "none";
@@ -272,7 +273,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
           if (!source) throw new NotFoundError(`services.${service.name}.volumes_from: no container of ${JSON.stringify(f.name)} exists`, { hint: "create it first (depends_on orders this)" });
           return { handle: handleOf(source), read_only: f.read_only };
         });
-        await runtime.create({
+        ({ command } = await runtime.create({
           project,
           id,
           service,
@@ -284,7 +285,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
           volumeNames,
           volumesFrom,
           annotations: { "stack.project": project, "stack.service": service.name, "stack.container": name },
-        });
+        }));
       } catch (e) {
         if (attached) {
           await serially(async () => {
@@ -295,7 +296,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
         rmSync(dir, { recursive: true, force: true });
         throw e;
       }
-      return { id };
+      return { id, ...(command ? { command } : {}) };
     },
 
     async start(name) {

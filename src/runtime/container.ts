@@ -30,6 +30,7 @@ import type { HostRlimits } from "./rlimits.js";
 import { resolveUser, type UserFiles } from "./user.js";
 import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
+import { containerArgs } from "./command-line.js";
 
 /** A container's own files (spec, handle, hosts, exit status) describe what dies with the OS: no fsync. */
 const EPHEMERAL = { durable: false } as const;
@@ -102,6 +103,8 @@ export interface ContainerHandle {
   volumeMounts: OciMount[];
   /** The cgroup limits, written again when an exited container starts anew (the runtime's delete removes the cgroup). */
   limits?: Limits;
+  /** What it runs: entrypoint + command as resolved against the image (no init in front), for `ps`. */
+  command?: string[];
 }
 
 export type ContainerStatusName = "created" | "running" | "paused" | "exited";
@@ -214,6 +217,7 @@ export class ContainerRuntime {
         pidFile: join(dir, "pid"),
         volumeMounts: plan.mounts.filter((m) => m.type === "bind"),
         limits,
+        command: containerArgs(service, image),
       };
       writeJsonAtomic(join(dir, "handle.json"), handle, EPHEMERAL);
       return handle;

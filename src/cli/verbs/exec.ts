@@ -146,14 +146,14 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const name = flags.name ?? `${model.name}-${serviceName}-run-${randomBytes(6).toString("hex")}`;
     if (engine.state.read().containers[name]) throw new ConflictError(`a container named ${JSON.stringify(name)} exists already`, { hint: "choose another --name, or remove it with `stack rm`" });
     const { configHash } = await import("../../schema/hash.js");
-    const { id } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest) });
+    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest) });
     const state = engine.state.read();
     state.project = model.name;
     state.projectDir = model.project_dir;
     state.files = model.files;
     state.containers[name] = {
       name, id, service: serviceName, index: 1, configHash: configHash(service, image.digest), config: JSON.parse(JSON.stringify(service)) as unknown,
-      image: { ref: image.ref, digest: image.digest }, createdAt: new Date().toISOString(), oneOff: true,
+      image: { ref: image.ref, digest: image.digest }, createdAt: new Date().toISOString(), oneOff: true, ...(command ? { command } : {}),
     };
     engine.state.write(state);
     if (flags.detach) {

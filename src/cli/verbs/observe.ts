@@ -36,7 +36,7 @@ export async function runPs(ctx: CliContext, services: string[], flags: PsFlags)
     const watched = await (await import("./watch.js")).watchedServices(session);
     let rows = statuses.map((s) => {
       const record = session.engine.record(s.name);
-      return psRow(record, s, commandText(record.config as ServiceModel), now, watched.has(record.service));
+      return psRow(record, s, record.command ? record.command.join(" ") : commandText(record.config as ServiceModel), now, watched.has(record.service));
     });
     if (flags.status && flags.status.length > 0) rows = rows.filter((r) => flags.status!.includes(r.State));
     else if (!flags.all) rows = rows.filter((r) => r.State === "running" || r.State === "restarting" || r.State === "paused");

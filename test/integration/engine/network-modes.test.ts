@@ -1,7 +1,7 @@
 // network_mode none through the CLI: the runtime makes the namespace (only a
 // loopback, up), no network-layer record or namespace is left to clean, the
 // hosts file still carries extra_hosts, and a `service:X` of such a
-// container joins the very same namespace.
+// container joins the very same namespace. (And `ps` shows the image's CMD.)
 import { afterEach, describe, expect, test } from "vitest";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { IMAGE, makeProject, type Project } from "./harness.js";
@@ -29,6 +29,9 @@ services:
     network_mode: service:lonely
     depends_on: [lonely]
     command: sleep 600
+  shell:
+    image: ${IMAGE}
+    network_mode: none
 `);
     const up = await p.stack(["--progress", "plain", "up", "-d"]);
     expect(up.exitCode, up.stderr).toBe(0);
@@ -46,6 +49,10 @@ services:
     expect(b).toBe(a);
     const netState = await p.stack(["exec", "-T", "sidecar", "cat", "/proc/net/dev"]);
     expect(netState.stdout).not.toMatch(/eth0/);
+    // ps shows what runs, the image's CMD included (the shell service has no command: of its own).
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    const commands = Object.fromEntries(ps.stdout.trim().split("\n").map((l) => JSON.parse(l) as { Service: string; Command: string }).map((r) => [r.Service, r.Command]));
+    expect(commands).toEqual({ lonely: "sleep 600", sidecar: "sleep 600", shell: "sh" });
     const run = await p.stack(["run", "--rm", "-T", "--no-deps", "lonely", "sed", "-n", "3,$ s/:.*//p", "/proc/net/dev"]);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout.trim()).toBe("lo");
