@@ -163,7 +163,8 @@ export function planCopy(input: CopyInput): CopyPlan {
     const parent = image.resolve(posix.dirname(target));
     return posix.join(parent, posix.basename(target)).slice(1);
   };
-  const owner = (st: Stats): Owner => input.chown ?? (input.fromContext ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
+  const root: Owner = { uid: 0, gid: 0 };
+  const owner = (st: Stats): Owner => input.chown ?? (input.fromContext ? root : { uid: st.uid, gid: st.gid });
   const modeOf = (st: Stats): number => (input.chmod !== undefined ? input.chmod : st.mode & 0o7777);
 
   const addOne = (hostPath: string, st: Stats, path: string) => {
@@ -171,24 +172,26 @@ export function planCopy(input: CopyInput): CopyPlan {
     ensureParents(path);
     emitted.add(path);
     const o = owner(st);
-    const base = { path, uid: o.uid, gid: o.gid, mtime: new Date(st.mtimeMs) };
+    const { uid, gid } = o;
+    const mtime = new Date(st.mtimeMs);
+    // Object literals written out (no spread of a shared base): this runs once per file of the context.
     let e: LayerEntry;
     let contentHash = "";
-    if (st.isDirectory()) e = { ...base, type: "directory", mode: modeOf(st) };
-    else if (st.isSymbolicLink()) e = { ...base, type: "symlink", mode: 0o777, linkname: readlinkSync(hostPath) };
+    if (st.isDirectory()) e = { path, type: "directory", mode: modeOf(st), uid, gid, mtime };
+    else if (st.isSymbolicLink()) e = { path, type: "symlink", mode: 0o777, uid, gid, mtime, linkname: readlinkSync(hostPath) };
     else if (st.isFile()) {
       const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : "";
       const first = st.nlink > 1 && !input.fromContext ? links.get(key) : undefined;
-      if (first !== undefined) e = { ...base, type: "link", mode: modeOf(st), linkname: first };
+      if (first !== undefined) e = { path, type: "link", mode: modeOf(st), uid, gid, mtime, linkname: first };
       else {
         if (st.nlink > 1) links.set(key, path);
-        const file: LayerEntry = { ...base, type: "file", mode: modeOf(st), hostPath, size: st.size };
+        const file: LayerEntry = { path, type: "file", mode: modeOf(st), uid, gid, mtime, hostPath, size: st.size, content: undefined };
         contentHash = input.from.contentDigest(hostPath, st, keepContent(file, st.size));
         e = file;
       }
-    } else if (st.isFIFO()) e = { ...base, type: "fifo", mode: modeOf(st) };
+    } else if (st.isFIFO()) e = { path, type: "fifo", mode: modeOf(st), uid, gid, mtime };
     else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      e = { ...base, type: st.isCharacterDevice() ? "character-device" : "block-device", mode: modeOf(st), devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
+      e = { path, type: st.isCharacterDevice() ? "character-device" : "block-device", mode: modeOf(st), uid, gid, mtime, devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
     } else return;
     entries.push(e);
     record(e, contentHash);
