@@ -51,8 +51,9 @@ export function readProjectState(stateDir: string, project: string): ProjectStat
   }
 }
 
-export function writeProjectState(stateDir: string, state: ProjectState): void {
-  writeJsonAtomic(statePath(stateDir, state.project), state);
+/** `durable: false` skips the fsyncs (the caller makes a durable write at the end of its command). */
+export function writeProjectState(stateDir: string, state: ProjectState, options: { durable?: boolean } = {}): void {
+  writeJsonAtomic(statePath(stateDir, state.project), state, options);
 }
 
 /** Names of every project with recorded state (for `stack ls`). */
