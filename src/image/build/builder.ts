@@ -151,10 +151,12 @@ export class Builder {
     const planOptions = { ...(req.target !== undefined ? { target: req.target } : {}), buildArgs: req.args, platform, escapeToken: parsed.directives.escapeToken, file: fileLabel };
     // Plan twice: the first plan names the base images, whose ENV the second one substitutes with (`ENV PATH=/x:$PATH`).
     const baseEnvs = new Map<string, Record<string, string>>();
+    const baseRecords = new Map<string, ImageRecord>();
     for (const stage of planBuild(instructions, planOptions).stages) {
       if (stage.base.kind !== "image" || baseEnvs.has(stage.base.ref)) continue;
       // Only what is in the store already: an image pulled later (when its stage starts) is substituted without its ENV.
       const record = await this.store.resolve(stage.base.ref);
+      if (record) baseRecords.set(stage.base.ref, record);
       const env: Record<string, string> = {};
       for (const kv of record?.image.config?.Env ?? []) {
         const eq = kv.indexOf("=");
@@ -167,7 +169,7 @@ export class Builder {
 
     const tmpDir = join(this.env.runDir, "build", `${process.pid}-${randomBytes(4).toString("hex")}`);
     mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
-    const run = new BuildRun(this, req, plan, fileLabel, tmpDir, onProgress);
+    const run = new BuildRun(this, req, plan, fileLabel, tmpDir, onProgress, baseRecords);
     let outcome: { ok: true; result: BuildResult } | { ok: false; error: unknown };
     try {
       const states = new Map<number, StageState>();
@@ -243,6 +245,12 @@ export class Builder {
 
   /** The layer folders of a state, top-most first, unpacked when needed. */
   async lowerdirs(layers: Layer[]): Promise<string[]> {
+    // Layers unpacked already are found with a synchronous stat each (a cached build asks for every one).
+    for (const l of layers) {
+      if (this.layerDirCache.has(l.diffId)) continue;
+      const dir = this.store.layers.dirOf(l.diffId);
+      if (existsSync(dir)) this.layerDirCache.set(l.diffId, dir);
+    }
     const missing = layers.filter((l) => !this.layerDirCache.has(l.diffId));
     if (missing.length > 0) {
       const fake = {
@@ -319,6 +327,8 @@ class BuildRun {
     private readonly file: string,
     private readonly tmpDir: string,
     private readonly onProgress: (e: BuildProgress) => void,
+    /** Base images the ENV pre-pass found in the store (used again unless --pull asks for a fresh look). */
+    private readonly baseRecords = new Map<string, ImageRecord>(),
   ) {
     let n = 0;
     for (const level of plan.levels)
@@ -387,7 +397,7 @@ class BuildRun {
     const store = this.builder.imageStore;
     const pull = this.builder.pull;
     if (this.req.pull && pull) await pull(ref);
-    let record = await store.resolve(ref);
+    let record = (this.req.pull && pull ? undefined : this.baseRecords.get(ref)) ?? (await store.resolve(ref));
     if (!record && pull && !this.req.pull) {
       await pull(ref);
       record = await store.resolve(ref);
@@ -450,7 +460,8 @@ class BuildRun {
     const lookup = async (key: string): Promise<StepRecord | undefined> => {
       if (this.req.noCache) return undefined;
       const rec = cache.get(key);
-      if (rec?.layer && !(await this.builder.imageStore.hasBlob(rec.layer.digest))) return undefined;
+      // The recorded layer must still be in the store (an image removal may have taken it).
+      if (rec?.layer && !existsSync(this.builder.imageStore.blobPath(rec.layer.digest))) return undefined;
       return rec;
     };
     const fresh = (key: string, layer?: Layer) => {
