@@ -3,12 +3,18 @@
 // the layer rendered bind-mounted over /etc as the runtime would do it. The
 // mounts live in the private mount namespace of `ip netns exec`.
 import { execa, type ResultPromise } from "execa";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { bridgeName, firewallOwner, netnsPrefix } from "../../../src/network/names.js";
 import type { NetworkModel } from "../../../src/schema/model.js";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 
+/** Every network a test of this area declared: what the scoped leak check counts as ours. */
+const declaredNetworks = new Set<string>();
+
 export function bridgeNetwork(key: string, project: string, over: Partial<NetworkModel> = {}): NetworkModel {
+  declaredNetworks.add(`${project}\0${key}`);
   return { key, name: `${project}_${key}`, driver: "bridge", driver_opts: {}, external: false, internal: false, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {}, ...over };
 }
 
@@ -71,13 +77,45 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): 
   throw new Error("condition not met in time");
 }
 
+/** Namespaces and links the tests of this area make by hand. */
+const scratchNetns = ["stack-test-", "stack-iptest."];
+const scratchLinks = ["stkiptest", "stkbench"];
+
 /**
- * assertNoLeaks for this area: the same snapshot diff, without the cgroup
- * and runc entries, because other areas' suites (runtime) run on the same
- * host at the same time and their cgroups come and go under our feet; the
- * network tests create none.
+ * assertNoLeaks for this area, scoped to what these tests can have made,
+ * because other engineers' stacks and suites run on the same host at the
+ * same time: namespaces of the projects declared through bridgeNetwork()
+ * (and the scratch ones), the bridges of those networks and any link
+ * enslaved to them, this state directory's chains in `table ip stack` (the
+ * table itself may be another state directory's), and mounts and processes
+ * under `watchDirs`. cgroups and runc state are not looked at: the network
+ * tests create none.
  */
-export function assertNoNetworkLeaks(before: HostSnapshot, watchDirs: string[]): void {
-  const left = diffSnapshots(before, snapshotHost(watchDirs)).filter((l) => !l.startsWith("cgroups:") && !l.startsWith("runc:"));
+export function assertNoNetworkLeaks(before: HostSnapshot, watchDirs: string[], stateDirs = watchDirs.flatMap((d) => ["state", "a", "b"].map((s) => join(d, s)))): void {
+  const networks = [...declaredNetworks].map((n) => n.split("\0") as [string, string]);
+  const bridges = new Set(networks.map(([project, key]) => bridgeName(`${project}_${key}`)));
+  const prefixes = [...new Set(networks.map(([project]) => netnsPrefix(project))), ...scratchNetns];
+  const masterOf = (link: string) => {
+    try {
+      return basename(readlinkSync(`/sys/class/net/${link}/master`));
+    } catch {
+      return undefined;
+    }
+  };
+  const ours = (entry: string): boolean => {
+    const [kind, item] = [entry.slice(0, entry.indexOf(": ")), entry.slice(entry.indexOf(": ") + 2)];
+    if (kind === "netns") return prefixes.some((p) => item.startsWith(p));
+    if (kind === "links") return bridges.has(item) || bridges.has(masterOf(item) ?? "") || scratchLinks.some((p) => item.startsWith(p));
+    return kind === "mounts" || kind === "processes";
+  };
+  const left = diffSnapshots(before, snapshotHost(watchDirs)).filter(ours);
+  const owners = stateDirs.map(firewallOwner);
+  let table = "";
+  try {
+    table = execFileSync("nft", ["list", "table", "ip", "stack"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  } catch {
+    // no table: nothing of ours either
+  }
+  for (const m of table.matchAll(/chain (\w+_([0-9a-f]{8})) \{/g)) if (owners.includes(m[2]!)) left.push(`nft chain: ${m[1]}`);
   if (left.length > 0) throw new Error(`the test left resources behind:\n  ${left.join("\n  ")}`);
 }
