@@ -12,6 +12,7 @@
 // read-write before the spawn, so the container never gets EPIPE when nobody
 // reads; the supervisor reads them.
 import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { ConflictError, InvalidInputError, NotFoundError, SystemError } from "../errors.js";
 import { writeFileAtomic, writeJsonAtomic } from "../fs/atomic-write.js";
@@ -356,7 +357,11 @@ export class ContainerRuntime {
     const st = await this.status(h);
     if (st.status === "exited" || st.status === "created") return;
     if (st.status === "paused") await this.cgroup(h).thaw();
-    await this.deps.runtime.kill(h.id, options.signal ?? h.stopSignal);
+    // The stop signal goes to the container's PID 1 straight away when its host pid is known (what
+    // `runc kill` does, without a process start per container: a `down` of 20 spent 20 of them).
+    const signal = signalName(options.signal ?? h.stopSignal);
+    if (st.pid !== undefined && signal) this.deps.signal(st.pid, signal);
+    else await this.deps.runtime.kill(h.id, options.signal ?? h.stopSignal);
     const deadline = Date.now() + (options.graceMs ?? 10_000);
     while (Date.now() < deadline) {
       if (existsSync(h.exitFile)) return;
@@ -555,4 +560,12 @@ function readPidFile(path: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A signal as Node names it ("SIGTERM" for "TERM", "15" or "SIGTERM"), or undefined when Node knows none such. */
+export function signalName(signal: string): NodeJS.Signals | undefined {
+  const known = osConstants.signals as Record<string, number>;
+  if (/^\d+$/.test(signal)) return Object.keys(known).find((k) => known[k] === Number(signal)) as NodeJS.Signals | undefined;
+  const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  return name in known ? (name as NodeJS.Signals) : undefined;
 }

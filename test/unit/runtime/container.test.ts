@@ -16,6 +16,8 @@ describe("ContainerRuntime on fakes", () => {
   let runner: FakeRunner;
   let rt: ContainerRuntime;
   let runtimeState: Record<string, string> = {};
+  let signals: Array<[number, string]> = [];
+  let onSignal: () => void = () => undefined;
 
   beforeEach(() => {
     base = mkdtempSync(join(tmpdir(), "stack-rt-unit-"));
@@ -29,8 +31,11 @@ describe("ContainerRuntime on fakes", () => {
       writeFileSync(join(m.target, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n");
     };
     runtimeState = {};
+    signals = [];
+    onSignal = () => undefined;
     runner = new FakeRunner(
       (argv) => {
+        if (argv.includes("kill")) onSignal();
         const i = argv.indexOf("state");
         if (i > 0) {
           const id = argv[i + 1]!;
@@ -54,7 +59,10 @@ describe("ContainerRuntime on fakes", () => {
       mounter,
       runner,
       runtime: new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc")),
-      signal: () => undefined,
+      signal: (pid, sig) => {
+        signals.push([pid, sig]);
+        onSignal();
+      },
       sleep: async () => undefined,
       hostRlimits: {},
       arch: "x64",
@@ -125,5 +133,31 @@ describe("ContainerRuntime on fakes", () => {
     const failing = new FakeRunner(() => ({}), () => writeFileSync(h.exitFile, "1\n"));
     (rt as unknown as { deps: { runner: FakeRunner } }).deps.runner = failing;
     await expect(rt.start(h)).rejects.toThrow(/container web-4 failed to start \(runtime exit 1\)/);
+  });
+
+  test("stop signals PID 1 straight away (no runc kill), by any spelling of the signal; one Node cannot name goes through the runtime", async () => {
+    const h = await rt.create({ project: "shop", id: "web-9", service: makeService("web", { stop_signal: "QUIT" }), image: { Cmd: ["serve"] }, lowerdirs: ["/l"], network: { mode: "none" } });
+    await rt.start(h);
+    onSignal = () => writeFileSync(h.exitFile, "0\n"); // the container obeys at once
+    runner.calls = [];
+    await rt.stop(h, { graceMs: 1000 });
+    expect(signals).toEqual([[99, "SIGQUIT"]]);
+    expect(runner.calls.some((c) => c.includes("kill"))).toBe(false);
+    rmSync(h.exitFile);
+    await rt.stop(h, { signal: "15", graceMs: 1000 });
+    expect(signals[1]).toEqual([99, "SIGTERM"]);
+    rmSync(h.exitFile);
+    await rt.stop(h, { signal: "SIGNOPE", graceMs: 1000 });
+    expect(signals).toHaveLength(2);
+    expect(runner.calls.some((c) => c.includes("kill") && c.includes("SIGNOPE"))).toBe(true);
+  });
+
+  test("signalName: names, bare names and numbers; unknown ones are undefined", async () => {
+    const { signalName } = await import("../../../src/runtime/container.js");
+    expect(signalName("SIGTERM")).toBe("SIGTERM");
+    expect(signalName("term")).toBe("SIGTERM");
+    expect(signalName("9")).toBe("SIGKILL");
+    expect(signalName("SIGNOPE")).toBeUndefined();
+    expect(signalName("999")).toBeUndefined();
   });
 });
