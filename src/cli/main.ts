@@ -1,5 +1,6 @@
 // The CLI entry point: the only place that calls process.exit and maps errors
 // to exit codes and one clear line (a stack trace only with STACK_DEBUG=1).
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { exitCodeFor, isStackError } from "../errors.js";
 import { registrations } from "./commands/index.js";
@@ -20,9 +21,15 @@ export function buildProgram(): Command {
     .option("--progress <mode>", "progress output: auto, tty, plain, json, quiet")
     .option("--ansi <when>", "ANSI control characters: never, always, auto")
     .option("--dry-run", "show what would be done, change nothing")
+    .option("-v, --version", "show the stack version (as `stack version --short` would, like `docker compose --version`)")
     .showHelpAfterError("(run `stack help` for the list of commands)")
     .enablePositionalOptions()
     .exitOverride();
+  program.on("option:version", () => {
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    process.stdout.write(`stack version ${version}\n`);
+    throw new CommanderError(0, "stack.version", "");
+  });
   for (const register of registrations) register(program);
   return program;
 }
