@@ -25,33 +25,31 @@ export async function layerTarOf(raw: Readable, what: string): Promise<Readable>
 
 /** The first `n` bytes of a stream (fewer if it ends sooner), left in the stream to be read again. */
 export async function peek(raw: Readable, n: number): Promise<Buffer> {
-  const seen: Buffer[] = [];
-  let length = 0;
+  // One set of listeners for the whole wait: adding a "readable" listener re-announces what is
+  // already buffered, so re-adding it per round would spin while fewer than n bytes are there.
+  let wake = () => undefined as void;
+  let failure: Error | undefined;
+  const signal = () => wake();
+  const fail = (e: Error) => {
+    failure = e;
+    wake();
+  };
+  raw.on("readable", signal).on("end", signal).on("close", signal).on("error", fail);
   try {
-    while (length < n) {
-      const chunk = raw.read() as Buffer | null;
-      if (chunk !== null) {
-        seen.push(chunk);
-        length += chunk.length;
-        continue;
+    for (;;) {
+      // read(n) answers only once n bytes are buffered, or with what is left at the end.
+      const head = raw.read(n) as Buffer | null;
+      if (head !== null) {
+        raw.unshift(head);
+        return head.subarray(0, n);
       }
-      if (raw.readableEnded || raw.destroyed) break;
-      await new Promise<void>((resolve, reject) => {
-        const done = () => {
-          raw.off("readable", done).off("end", done).off("close", done).off("error", fail);
-          resolve();
-        };
-        const fail = (e: Error) => {
-          raw.off("readable", done).off("end", done).off("close", done).off("error", fail);
-          reject(e);
-        };
-        raw.on("readable", done).on("end", done).on("close", done).on("error", fail);
-      });
+      const error = failure ?? raw.errored;
+      if (error) throw error;
+      if (raw.readableEnded) return Buffer.alloc(0);
+      if (raw.destroyed) throw new SystemError("the stream was closed before its end");
+      await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
-    if (seen.length > 0) raw.unshift(Buffer.concat(seen));
+    raw.off("readable", signal).off("end", signal).off("close", signal).off("error", fail);
   }
-  if (raw.errored) throw raw.errored;
-  if (raw.destroyed && !raw.readableEnded) throw new SystemError("the stream was closed before its end");
-  return Buffer.concat(seen).subarray(0, n);
 }

@@ -251,6 +251,18 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     expect(storeFiles().layers).toEqual([ok.image.rootfs.diff_ids[0]!.slice(7, 19)]);
   });
 
+  it("keeps an unpacked layer only when the commit check passes (a pull's blob verification)", async () => {
+    const tar = await makeTar([{ name: "d/", type: "directory" }, { name: "d/f", content: "v" }]);
+    const refused = new InvalidInputError("blob content does not match its digest");
+    await expect(store.layers.unpack(() => Readable.from([tar]), "test layer", undefined, { beforeCommit: () => Promise.reject(refused) })).rejects.toBe(refused);
+    expect(storeFiles().layers).toEqual([]);
+    let checked = 0;
+    const kept = await store.layers.unpack(() => Readable.from([tar]), "test layer", undefined, { beforeCommit: async () => void checked++ });
+    expect(checked).toBe(1);
+    expect(readFileSync(join(kept.dir, "d/f"), "utf8")).toBe("v");
+    expect(storeFiles().layers).toEqual([kept.diffId.slice(7, 19)]);
+  });
+
   it("re-unpacks a layer whose folder is gone and refuses a layer that does not match its diff_id", async () => {
     const record = await addLayeredImage([await makeTar([{ name: "f", content: "1" }])], "re:1");
     const [layer] = await store.layerDirs(record);

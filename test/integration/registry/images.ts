@@ -21,7 +21,7 @@ export async function addLayeredImage(
   store: ImageStore,
   name: string,
   layers: Array<{ tar: Buffer; compression: LayerCompression }>,
-  options: { architecture?: string; variant?: string; cmd?: string[]; docker?: boolean } = {},
+  options: { architecture?: string; variant?: string; cmd?: string[]; docker?: boolean; diffIds?: string[] } = {},
 ): Promise<{ digest: string; id: string; manifest: Buffer }> {
   const descriptors = [];
   for (const l of layers) {
@@ -35,7 +35,7 @@ export async function addLayeredImage(
     ...(options.variant ? { variant: options.variant } : {}),
     os: "linux",
     config: { Cmd: options.cmd ?? ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
-    rootfs: { type: "layers", diff_ids: layers.map((l) => sha(l.tar)) },
+    rootfs: { type: "layers", diff_ids: options.diffIds ?? layers.map((l) => sha(l.tar)) },
     history: layers.map(() => ({ created: "2024-01-02T03:04:05Z", created_by: "test" })),
   };
   const config = await store.writeBlob(Buffer.from(JSON.stringify(image)));

@@ -159,6 +159,36 @@ describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-
     expect(existsSync(join(fresh, "layers")) ? readdirSync(join(fresh, "layers")) : []).toEqual([]);
   });
 
+  it("unpacks while downloading, and keeps no layer from a hostile tar or from a tar unlike its diff_id", async () => {
+    const state = join(dir, "streamed");
+    const store = new ImageStore(state);
+    const bulk = randomBytes(2_000_000);
+    const good = await makeTar([{ name: "etc/", type: "directory" }, { name: "etc/big", content: bulk }, { name: "etc/hard", type: "link", linkname: "etc/big" }]);
+    await addLayeredImage(store, "local/streamed:1", [{ tar: good, compression: "gzip" }]);
+    const hostile = await makeTar([{ name: "ok", content: randomBytes(1_500_000) }, { name: "../escaped", content: "out" }]);
+    await addLayeredImage(store, "local/hostile:1", [{ tar: hostile, compression: "gzip" }]);
+    const other = await makeTar([{ name: "other", content: "x" }]);
+    const lying = await makeTar([{ name: "lying", content: randomBytes(1_200_000) }]);
+    const otherDiffId = `sha256:${execFileSync("sha256sum", { input: other }).toString().split(" ")[0]}`;
+    await addLayeredImage(store, "local/lying:1", [{ tar: lying, compression: "none" }], { diffIds: [otherDiffId] });
+    for (const name of ["streamed", "hostile", "lying"]) await pushImage({ stateDir: state, ref: `local/${name}:1`, target: `${registry.host}/team/${name}:1` });
+
+    const fresh = join(dir, "streamed-pulled");
+    const freshStore = new ImageStore(fresh);
+    const pulled = await pullImage({ stateDir: fresh, ref: `${registry.host}/team/streamed:1` });
+    const [layer] = (await freshStore.rootfsOf(pulled.ref)).lowerdirs;
+    expect(readFileSync(join(layer!, "etc/big")).equals(bulk)).toBe(true);
+    expect(lstatSync(join(layer!, "etc/hard")).nlink).toBe(2);
+    const layersBefore = readdirSync(join(fresh, "layers")).sort();
+
+    await expect(pullImage({ stateDir: fresh, ref: `${registry.host}/team/hostile:1` })).rejects.toThrow(/refusing archive entry "\.\.\/escaped"/);
+    await expect(pullImage({ stateDir: fresh, ref: `${registry.host}/team/lying:1` })).rejects.toThrow(/layer 1\/1 .* unpacks to sha256:[0-9a-f]{64}, but the image config says sha256:[0-9a-f]{64}/);
+    expect(readdirSync(join(fresh, "layers")).sort()).toEqual(layersBefore);
+    expect(existsSync(join(fresh, "escaped"))).toBe(false);
+    expect(readdirSync(join(fresh, "images", "ingest"))).toEqual([]);
+    expect((await freshStore.list()).map((i) => i.names)).toEqual([[pulled.ref]]);
+  });
+
   it("leaves nothing half-written when the connection dies mid-layer, and the retry completes", async () => {
     const state = join(dir, "cut");
     const store = new ImageStore(state);
