@@ -28,8 +28,18 @@ function isTty(stream: NodeJS.WritableStream): boolean {
 }
 
 export async function openSession(ctx: CliContext, options: SessionOptions = {}): Promise<Session> {
-  const { loadProject } = await import("./project.js");
-  const { model } = await loadProject(ctx, options.services ? { services: options.services } : {});
+  const { loadProject, recordedProject } = await import("./project.js");
+  let model: StackModel;
+  try {
+    ({ model } = await loadProject(ctx, options.services ? { services: options.services } : {}));
+  } catch (e) {
+    // `stack -p NAME down` (ps, logs, stop …) without the stack file at hand, as Compose allows:
+    // the project as it was recorded. Verbs that make containers (up, run) need the file.
+    const creates = options.lock === "up" || options.lock === "run";
+    const recorded = creates ? undefined : await recordedProject(ctx, e);
+    if (!recorded) throw e;
+    model = recorded;
+  }
   return openSessionFor(ctx, model, options);
 }
 

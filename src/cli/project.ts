@@ -1,6 +1,6 @@
 // Loads the project's stack file(s) from the global flags and the environment
 // captured in the CLI context; prints the loader's warnings once.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { CliContext } from "./context.js";
 import type { StackModel } from "../schema/model.js";
 
@@ -20,4 +20,34 @@ export async function loadProject(ctx: CliContext, options: { services?: string[
   });
   for (const w of warnings) ctx.warn(w);
   return { model };
+}
+
+/**
+ * The project named by -p / STACK_PROJECT_NAME when no stack file was found
+ * (`loadError` is that error): loaded from the files its state recorded when
+ * they are still there, else rebuilt from its containers' recorded service
+ * configurations (no volumes: `down -v` then keeps them, and says so).
+ * undefined when the error is another one, no name was given, or nothing of
+ * that project is recorded.
+ */
+export async function recordedProject(ctx: CliContext, loadError: unknown): Promise<StackModel | undefined> {
+  const { NotFoundError } = await import("../errors.js");
+  const name = ctx.globals.projectName ?? ctx.env.STACK_PROJECT_NAME ?? ctx.env.COMPOSE_PROJECT_NAME;
+  if (!(loadError instanceof NotFoundError) || !/^no stack file found/.test(loadError.message) || !name || ctx.globals.file.length > 0) return undefined;
+  const { readProjectState, statePath } = await import("../engine/state.js");
+  if (!existsSync(statePath(ctx.stateDir, name))) return undefined;
+  const state = readProjectState(ctx.stateDir, name);
+  if (state.files.length > 0 && state.files.every((f) => f !== "-" && existsSync(f))) {
+    ctx.warn(`no stack file here: using project ${name}'s files as recorded (${state.files.join(", ")})`);
+    const { loadStack } = await import("../schema/load.js");
+    const { model, warnings } = await loadStack({ files: state.files, cwd: state.projectDir || ctx.cwd, env: ctx.env, projectName: name, projectDirectory: state.projectDir || undefined, profiles: ctx.globals.profile, envFiles: ctx.globals.envFile, interpolate: true, readStdin: () => "" });
+    for (const w of warnings) ctx.warn(w);
+    return model;
+  }
+  ctx.warn(`no stack file here, and project ${name}'s recorded files are gone: working from its recorded containers (named volumes are not known, so none is removed)`);
+  const services: StackModel["services"] = {};
+  for (const r of Object.values(state.containers).sort((a, b) => a.name.localeCompare(b.name))) {
+    if (!r.oneOff && !(r.service in services)) services[r.service] = r.config as StackModel["services"][string];
+  }
+  return { name, project_dir: state.projectDir || ctx.cwd, files: [], profiles: [], services, disabled_services: {}, networks: {}, volumes: {}, secrets: {}, configs: {}, extensions: {} };
 }

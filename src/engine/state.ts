@@ -35,7 +35,7 @@ export function projectDir(stateDir: string, project: string): string {
   return join(stateDir, "projects", project);
 }
 
-function statePath(stateDir: string, project: string): string {
+export function statePath(stateDir: string, project: string): string {
   return join(projectDir(stateDir, project), "state.json");
 }
 
