@@ -99,8 +99,7 @@ export async function probeContainer(baseDir: string, project: string, binary: P
   return timed(async () => {
     try {
       const h = await runtime.create({ project, id: "probe", service: model.services.probe!, image: {}, lowerdirs: [layer], network: { mode: "none" } });
-      // The runtime's own complaint lands on the container's stderr FIFO: keep it readable for the report.
-      await execa("mkfifo", ["-m", "600", h.stdoutFifo, h.stderrFifo]);
+      // The runtime's own complaint lands on the container's stderr FIFO (made by create): keep it readable for the report.
       const errFd = openSync(h.stderrFifo, constants.O_RDWR | constants.O_NONBLOCK);
       try {
         await runtime.start(h, 10_000);
