@@ -177,10 +177,10 @@ export function interpolateFile(file: ParsedFile, lookup: Lookup): Interpolation
     }
     if (value === null || typeof value !== "object") return value;
     if (Array.isArray(value)) {
-      const out: unknown[] = new Array(value.length);
+      const out: unknown[] = [];
       for (let i = 0; i < value.length; i++) {
         path.push(i);
-        out[i] = walk(value[i]);
+        out.push(walk(value[i]));
         path.pop();
       }
       return out;
