@@ -3,13 +3,19 @@
 // against `skopeo copy` of the same image into a fresh local OCI folder
 // (download and verify only), interleaved in the same run. Goal: stack no
 // slower. For the transfer alone, the same pull without unpacking is timed
-// in-process too. Needs root (layer unpack keeps owners and device nodes) and the
+// in-process too. The CPU time (user + sys) of the CLI pull and of skopeo is
+// read through /usr/bin/time (Debian package time) when it is there: on the
+// shared test machine the wall time follows the load more than the code.
+// Needs root (layer unpack keeps owners and device nodes) and the
 // docker-registry and skopeo packages. Build first: npm run build.
 //
-//   node bench/pull.mjs [--runs N] [--megabytes N] [--json]
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+// `--baseline PATH` times another build's bin/stack (e.g. a checkout of an
+// earlier commit, built) the same way, interleaved, for a before/after.
+//
+//   node bench/pull.mjs [--runs N] [--megabytes N] [--baseline PATH/bin/stack] [--json]
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir, loadavg } from "node:os";
@@ -24,6 +30,7 @@ const option = numberOptions(args);
 const runs = option("--runs", 5);
 const megabytes = option("--megabytes", 200);
 const asJson = args.includes("--json");
+const baselineBin = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : undefined;
 const layersCount = 10;
 
 const dist = fileURLToPath(new URL("../dist/image/registry/index.js", import.meta.url));
@@ -37,6 +44,19 @@ if (process.getuid?.() !== 0) {
   process.exit(2);
 }
 const { pushImage, pullImage } = await import(dist);
+const timeBin = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+/** Runs a command; its wall time, and its CPU time (ms) when /usr/bin/time can tell. */
+function timed(command, argv, options = {}) {
+  const cpuFile = join(dir, "cpu.txt");
+  const [file, args] = timeBin ? [timeBin, ["-f", "%U %S", "-o", cpuFile, command, ...argv]] : [command, argv];
+  const t0 = performance.now();
+  const r = spawnSync(file, args, { encoding: "utf8", ...options });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${command} ${argv.join(" ")} failed: ${r.stderr}`);
+  const cpu = timeBin ? readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number).reduce((a, b) => a + b, 0) * 1000 : undefined;
+  return { wall, cpu };
+}
 const { ImageStore } = await import(fileURLToPath(new URL("../dist/image/store/index.js", import.meta.url)));
 
 const freePort = () =>
@@ -107,31 +127,50 @@ try {
   const stackTimes = [];
   const skopeoTimes = [];
   const downloadTimes = [];
+  const stackCpu = [];
+  const skopeoCpu = [];
+  const baselineTimes = [];
+  const baselineCpu = [];
   for (let r = 0; r < runs; r++) {
     const state = join(dir, `stack-${r}`);
-    let t0 = performance.now();
-    const s = spawnSync(process.execPath, [stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state }, encoding: "utf8" });
-    if (s.status !== 0) throw new Error(`stack pull failed: ${s.stderr}`);
-    stackTimes.push(performance.now() - t0);
+    const s = timed(process.execPath, [stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
+    stackTimes.push(s.wall);
+    if (s.cpu !== undefined) stackCpu.push(s.cpu);
     rmSync(state, { recursive: true, force: true });
+
+    if (baselineBin) {
+      const b = timed(process.execPath, [baselineBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
+      baselineTimes.push(b.wall);
+      if (b.cpu !== undefined) baselineCpu.push(b.cpu);
+      rmSync(state, { recursive: true, force: true });
+    }
 
     // The same pull in-process without unpacking: the transfer alone, like skopeo's part.
     const plain = join(dir, `download-${r}`);
-    t0 = performance.now();
+    const t0 = performance.now();
     await pullImage({ stateDir: plain, ref, unpack: false });
     downloadTimes.push(performance.now() - t0);
     rmSync(plain, { recursive: true, force: true });
 
     const oci = join(dir, `skopeo-${r}`);
-    t0 = performance.now();
-    execFileSync("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:bench`]);
-    skopeoTimes.push(performance.now() - t0);
+    const k = timed("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:bench`]);
+    skopeoTimes.push(k.wall);
+    if (k.cpu !== undefined) skopeoCpu.push(k.cpu);
     rmSync(oci, { recursive: true, force: true });
   }
   results.stackMedianMs = Math.round(median(stackTimes));
   results.skopeoMedianMs = Math.round(median(skopeoTimes));
   results.downloadOnlyMedianMs = Math.round(median(downloadTimes));
   results.ratio = +(results.stackMedianMs / results.skopeoMedianMs).toFixed(2);
+  if (stackCpu.length > 0) {
+    results.stackCpuMedianMs = Math.round(median(stackCpu));
+    results.skopeoCpuMedianMs = Math.round(median(skopeoCpu));
+  }
+  results.loadAverageAfter = loadavg()[0];
+  if (baselineBin) {
+    results.baselineMedianMs = Math.round(median(baselineTimes));
+    if (baselineCpu.length > 0) results.baselineCpuMedianMs = Math.round(median(baselineCpu));
+  }
   results.goalMet = results.ratio <= 1;
 } finally {
   registry?.kill("SIGTERM");
@@ -140,9 +179,11 @@ try {
 }
 if (asJson) console.log(JSON.stringify(results));
 else {
-  console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs, load ${results.loadAverage.toFixed(1)}`);
-  console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms`);
+  console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs, load ${results.loadAverage.toFixed(1)} → ${results.loadAverageAfter.toFixed(1)}`);
+  const cpu = (ms) => (ms === undefined ? "" : `, cpu ${ms} ms`);
+  console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms${cpu(results.stackCpuMedianMs)}`);
+  if (baselineBin) console.log(`  baseline ${baselineBin} image pull: median ${results.baselineMedianMs} ms${cpu(results.baselineCpuMedianMs)}`);
   console.log(`  stack pull without unpacking (in-process, download + verify): median ${results.downloadOnlyMedianMs} ms`);
-  console.log(`  skopeo copy to an OCI folder (download + verify): median ${results.skopeoMedianMs} ms`);
+  console.log(`  skopeo copy to an OCI folder (download + verify): median ${results.skopeoMedianMs} ms${cpu(results.skopeoCpuMedianMs)}`);
   console.log(`  ratio stack/skopeo: ${results.ratio} (goal <= 1: ${results.goalMet ? "met" : "not met"})`);
 }
