@@ -17,7 +17,11 @@ import { importIncluded, parseIncludeEntries } from "./include.js";
 import { interpolateFile, type Lookup } from "./interpolate.js";
 import { copyTree, mergeDocuments, type Doc } from "./merge.js";
 import type { StackModel } from "./model.js";
-import type { NormalizeInput } from "./normalize.js";
+// Every caller of loadStack runs these stages: imported with this module (one
+// file of the bundle, rather than three more dynamic imports).
+import { normalizeStack, type NormalizeInput } from "./normalize.js";
+import { checkStack } from "./semantics.js";
+import { validateFile } from "./validate.js";
 import { activeProfiles, applyProfiles } from "./profiles.js";
 import { resolveProjectName } from "./project-name.js";
 import { relocateDocument } from "./relocate.js";
@@ -58,11 +62,7 @@ export interface LoadDeps {
 }
 
 export async function loadStack(opts: LoadOptions): Promise<LoadResult> {
-  const [validate, normalize, semantics] = await Promise.all([import("./validate.js"), import("./normalize.js"), import("./semantics.js")]);
-  return loadStackWith(
-    { reader: fileSystemReader, validateFile: validate.validateFile, normalizeStack: normalize.normalizeStack, checkStack: semantics.checkStack },
-    opts,
-  );
+  return loadStackWith({ reader: fileSystemReader, validateFile, normalizeStack, checkStack }, opts);
 }
 
 export function loadStackWith(deps: LoadDeps, opts: LoadOptions): LoadResult {
