@@ -1,12 +1,13 @@
 // `pullImage`: reference → manifest (an index is narrowed to one platform) →
 // config → layers, downloaded in parallel straight into the image store's
 // ingest area, sha256-verified while streaming and renamed into place only
-// when whole; each layer is unpacked for overlay as soon as it is stored, so
-// a pulled image is ready to run (while one layer unpacks, the others keep
-// downloading; unpacking from the download stream itself was measured and
-// gained nothing on 2 cores, where gunzip, hashing and extraction are the
-// bottleneck). Blobs already stored are not downloaded
-// again. Any failure stops the other downloads and leaves no partial blob,
+// when whole. Each layer is unpacked for overlay from the download stream
+// itself (a tee: the same bytes go to the ingest file and to the unpacker, at
+// the slower one's pace), so a pulled image is ready to run without reading
+// its blobs back; the unpacked folder is renamed into place only after the
+// blob has passed its digest and size check. Blobs already stored are not
+// downloaded again (a stored blob whose layer is missing is unpacked from the
+// file). Any failure stops the other downloads and leaves no partial blob,
 // layer or name; a retry fetches only what is missing.
 import { pipeline } from "node:stream/promises";
 import { PassThrough, Transform, type Readable } from "node:stream";
