@@ -8,7 +8,7 @@ import { listProjects, readProjectState } from "../engine/state.js";
 import { LinuxNetworkHost, NetworkManager } from "../network/index.js";
 import { firewallOwner } from "../network/names.js";
 import { detectCgroupMode, OciRuntime, type RuntimeName } from "../runtime/index.js";
-import { realCommandRunner } from "../runtime/command-runner.js";
+import { realCommandRunner } from "../fs/command-runner.js";
 import { parseMountPoints } from "../runtime/mounter.js";
 import { supervisorPaths } from "../supervisor/paths.js";
 import { findTool } from "./gather.js";

@@ -6,7 +6,7 @@ import { lockProject } from "../engine/lock.js";
 import { LinuxNetworkHost, NetworkManager } from "../network/index.js";
 import { openRuntime, OciRuntime, type RuntimeName } from "../runtime/index.js";
 import { detectCgroupVersion, realCgroupFs, removeCgroupTree } from "../runtime/cgroup.js";
-import { realCommandRunner } from "../runtime/command-runner.js";
+import { realCommandRunner } from "../fs/command-runner.js";
 import { evaluateHost } from "./checks.js";
 import type { CheckResult } from "./facts.js";
 import { applyLeftoverPlan, type FixDeps, type FixOutcome } from "./fix.js";

@@ -8,7 +8,7 @@ import { closeSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, r
 import { join } from "node:path";
 import { openRuntime } from "../runtime/index.js";
 import { CommandMounter } from "../runtime/mounter.js";
-import { realCommandRunner } from "../runtime/command-runner.js";
+import { realCommandRunner } from "../fs/command-runner.js";
 import { overlayMount } from "../runtime/overlay.js";
 import { normalizeStack } from "../schema/normalize.js";
 import type { ProbeOutcome } from "./facts.js";

@@ -1,4 +1,4 @@
-// The narrow process interface of the runtime layer: run a command to its
+// The narrow process interface (the runtime and network layers): run a command to its
 // end, or start one detached (its own session, not our child in any way that
 // matters: it survives us).
 //

@@ -418,7 +418,15 @@ export class NetworkManager {
     const present = new Set(this.host.listLinks());
     const filter = await this.host.readForwardFilter();
     const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
-    for (const args of planHostForwardRules(filter, wanted)) await this.host.runIptables(args);
+    for (const args of planHostForwardRules(filter, wanted)) {
+      try {
+        await this.host.runIptables(args);
+      } catch (e) {
+        // Another project's command removed that stale rule since the filter was read: it is gone, as wanted.
+        if (args[0] === "-D" && /Bad rule|does a matching rule exist/i.test((e as Error).message)) continue;
+        throw e;
+      }
+    }
   }
 
   private enableForwarding(): void {

@@ -20,7 +20,7 @@ import type { ServiceModel } from "../schema/model.js";
 import { ContainerCgroup, listProjectCgroups, removeCgroupTree, type CgroupFs, type CgroupStats } from "./cgroup.js";
 import type { CgroupVersion } from "./cgroup-settings.js";
 import { serviceLimits, type Limits } from "./cgroup-settings.js";
-import type { CommandRunner } from "./command-runner.js";
+import type { CommandRunner } from "../fs/command-runner.js";
 import type { ImageConfig } from "./image-config.js";
 import type { Mounter } from "./mounter.js";
 import { resolveDevice, type DeviceStat } from "./devices.js";

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { realCgroupFs, detectCgroupVersion } from "./cgroup.js";
-import { realCommandRunner } from "./command-runner.js";
+import { realCommandRunner } from "../fs/command-runner.js";
 import { ContainerRuntime } from "./container.js";
 import { CommandMounter } from "./mounter.js";
 import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";

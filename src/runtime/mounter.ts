@@ -1,7 +1,7 @@
 // The narrow mount interface, and its real form on mount(8)/umount(8).
 import { readFileSync } from "node:fs";
 import { SystemError } from "../errors.js";
-import type { CommandRunner } from "./command-runner.js";
+import type { CommandRunner } from "../fs/command-runner.js";
 import type { MountDescription } from "./overlay.js";
 
 export interface Mounter {

@@ -2,7 +2,7 @@
 // (state, kill, delete, exec, run --keep). Every call passes our own --root
 // (under STACK_RUN_DIR), never the runtime's default state dir.
 import { SystemError, UnsupportedError } from "../errors.js";
-import type { CommandRunner } from "./command-runner.js";
+import type { CommandRunner } from "../fs/command-runner.js";
 
 export type RuntimeName = "runc" | "crun";
 

@@ -1,6 +1,6 @@
 // realCommandRunner: real processes, their exit codes, output, input and timeouts.
 import { expect, test } from "vitest";
-import { realCommandRunner as runner } from "../../../src/runtime/command-runner.js";
+import { realCommandRunner as runner } from "../../../src/fs/command-runner.js";
 
 test("output and exit code are kept exactly (no trimming)", async () => {
   expect(await runner.run(["sh", "-c", "printf 'out\\n'; printf 'err\\n' >&2; exit 3"])).toEqual({ exitCode: 3, stdout: "out\n", stderr: "err\n" });

@@ -84,6 +84,24 @@ describe("NetworkManager", () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("a stale accept rule another project removed meanwhile (iptables: Bad rule) is not an error; a failed insert is", async () => {
+    const stale = "-A DOCKER-USER -i stkgone -m comment --comment stack -j ACCEPT";
+    host.readForwardFilter = async () => ({ forwardPolicy: "DROP", dockerUserExists: true, stackRules: [stale] });
+    host.runIptables = async (args: string[]) => {
+      host.iptables.push(args);
+      if (args[0] === "-D") throw new Error("iptables -D DOCKER-USER failed: iptables: Bad rule (does a matching rule exist in that chain?).");
+    };
+    const state = await m.ensureNetworks("p", [network("default", "p")]);
+    const bridge = state.networks["p_default"]!.bridge;
+    expect(host.iptables).toContainEqual(["-D", "DOCKER-USER", "-i", "stkgone", "-m", "comment", "--comment", "stack", "-j", "ACCEPT"]);
+    expect(host.iptables).toContainEqual(["-I", "DOCKER-USER", "1", "-i", bridge, "-m", "comment", "--comment", "stack", "-j", "ACCEPT"]);
+    host.runIptables = async (args: string[]) => {
+      if (args[0] === "-I") throw new Error("iptables -I DOCKER-USER failed: iptables: No chain/target/match by that name.");
+    };
+    await expect(m.ensureNetworks("q", [network("default", "q")])).rejects.toThrow(/No chain\/target\/match/);
+    await m.removeNetworks("q", { all: true }).catch(() => undefined);
+  });
+
   it("creates a bridge on a free subnet, enables forwarding, and restores it with the last network", async () => {
     const state = await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
     const net = state.networks["p_default"]!;

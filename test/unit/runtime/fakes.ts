@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { CgroupFs } from "../../../src/runtime/cgroup.js";
-import type { CommandResult, CommandRunner } from "../../../src/runtime/command-runner.js";
+import type { CommandResult, CommandRunner } from "../../../src/fs/command-runner.js";
 import type { Mounter } from "../../../src/runtime/mounter.js";
 import type { MountDescription } from "../../../src/runtime/overlay.js";
 

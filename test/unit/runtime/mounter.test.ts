@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { realCommandRunner, type CommandRunner } from "../../../src/runtime/command-runner.js";
+import { realCommandRunner, type CommandRunner } from "../../../src/fs/command-runner.js";
 import { CommandMounter } from "../../../src/runtime/mounter.js";
 
 const overlay = { type: "overlay", source: "overlay", target: "/t", options: ["lowerdir=/l", "upperdir=/u", "workdir=/w"] };
