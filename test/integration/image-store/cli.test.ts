@@ -7,7 +7,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { busyboxRootfsTar } from "../../helpers/busybox-image.js";
 import { runStack, stackBin } from "../../helpers/cli.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+// Scoped to this test's folder: concurrent tests of other layers make netns, links and cgroups.
+import { assertNoOwnLeaks, snapshotOwn } from "../registry/own-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 
 let dir: string;
@@ -18,10 +20,10 @@ describe.skipIf(skipUnlessRoot("image CLI tests"))("stack image CLI", () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "stack-image-cli-"));
     env = { STACK_STATE_DIR: join(dir, "state"), STACK_RUN_DIR: join(dir, "run"), PATH: process.env.PATH ?? "/usr/bin:/bin" };
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
   });
   afterEach(() => {
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 

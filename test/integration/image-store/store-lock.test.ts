@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { withStoreLock } from "../../../src/image/store/store-lock.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+// Scoped to this test's folder: concurrent tests of other layers make netns, links and cgroups.
+import { assertNoOwnLeaks, snapshotOwn } from "../registry/own-leaks.js";
 
 let dir: string;
 let before: HostSnapshot;
@@ -14,10 +16,10 @@ let before: HostSnapshot;
 describe("image store lock", () => {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "stack-image-lock-"));
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
   });
   afterEach(() => {
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 

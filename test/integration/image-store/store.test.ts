@@ -11,7 +11,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../../../src/errors.js";
 import { ImageStore, MediaTypes, type ImageManifest, type ImageRecord, type OciImage } from "../../../src/image/store/index.js";
 import { busyboxRootfsTar, importBusyboxImage, makeTar, type TarEntry } from "../../helpers/busybox-image.js";
-import { assertNoLeaks, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
+import type { HostSnapshot } from "../../helpers/leaks.js";
+// Scoped to this test's folder: concurrent tests of other layers make netns, links and cgroups.
+import { assertNoOwnLeaks, snapshotOwn } from "../registry/own-leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 
 let dir: string;
@@ -60,12 +62,12 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "stack-image-"));
     store = new ImageStore(dir);
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
   });
 
   afterEach(() => {
     for (const m of [...mounted].reverse()) unmount(m);
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -316,10 +318,10 @@ describe.skipIf(skipUnlessRoot("hostile archive tests"))("hostile archives", () 
     victim = mkdtempSync(join(tmpdir(), "stack-victim-"));
     writeFileSync(join(victim, "precious"), "keep");
     store = new ImageStore(dir);
-    before = snapshotHost([dir]);
+    before = snapshotOwn(dir);
   });
   afterEach(() => {
-    assertNoLeaks(before, [dir]);
+    assertNoOwnLeaks(before, dir);
     rmSync(dir, { recursive: true, force: true });
     rmSync(victim, { recursive: true, force: true });
   });
