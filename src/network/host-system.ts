@@ -208,19 +208,9 @@ export class LinuxNetworkHost implements NetworkHost {
   }
 
   async readForwardFilter(): Promise<HostForwardFilter> {
-    const list = async (chain: string): Promise<string[] | undefined> => {
-      const r = await run(["iptables", "-w", "-S", chain]);
-      return r.exitCode === 0 ? String(r.stdout).split("\n") : undefined;
-    };
-    const dockerUser = await list("DOCKER-USER");
-    const forward = await list("FORWARD");
-    const policy = forward?.find((l) => l.startsWith("-P FORWARD "))?.split(" ")[2];
-    const lines = [...(dockerUser ?? []), ...(forward ?? [])];
-    return {
-      forwardPolicy: policy,
-      dockerUserExists: dockerUser !== undefined,
-      stackRules: lines.filter((l) => l.startsWith("-A ") && l.includes(`--comment ${stackComment} `)),
-    };
+    // One listing of the whole filter table (one process, not one per chain).
+    const r = await run(["iptables", "-w", "-S"]);
+    return parseForwardFilter(r.exitCode === 0 ? r.stdout : "");
   }
 
   async readRoutes(): Promise<HostRoute[]> {
@@ -302,4 +292,13 @@ function findJump(exprs: unknown[]): string | undefined {
     if (jump?.target) return jump.target;
   }
   return undefined;
+}
+
+/** The parts of `iptables -S` (the filter table) that stack's forward rules depend on. */
+export function parseForwardFilter(listing: string): HostForwardFilter {
+  const lines = listing.split("\n");
+  const policy = lines.find((l) => l.startsWith("-P FORWARD "))?.split(" ")[2];
+  const dockerUserExists = lines.some((l) => l.trim() === "-N DOCKER-USER");
+  const ours = (l: string) => (l.startsWith("-A DOCKER-USER ") || l.startsWith("-A FORWARD ")) && l.includes(`--comment ${stackComment} `);
+  return { ...(policy ? { forwardPolicy: policy } : {}), dockerUserExists, stackRules: lines.filter(ours) };
 }

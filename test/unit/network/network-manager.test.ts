@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { NetworkManager, macAddressFor, orderServiceNetworks } from "../../../src/network/network-manager.js";
 import type { NetworkHost } from "../../../src/network/host-system.js";
 import type { IpCommand } from "../../../src/network/link-plan.js";
+import type { HostForwardFilter } from "../../../src/network/firewall.js";
+import { parseForwardFilter } from "../../../src/network/host-system.js";
 import type { NetworkModel, ServiceNetworkModel } from "../../../src/schema/model.js";
 import { buildDnsZones } from "../../../src/network/dns-records.js";
 
@@ -39,7 +41,7 @@ class RecordingHost implements NetworkHost {
   async runIptables(args: string[]) {
     this.iptables.push(args);
   }
-  async readForwardFilter() {
+  async readForwardFilter(): Promise<HostForwardFilter> {
     return { forwardPolicy: "ACCEPT", dockerUserExists: false, stackRules: [] };
   }
   async readRoutes() {
@@ -292,5 +294,27 @@ describe("macAddressFor", () => {
   it("derives Docker's 02:42 MAC from the IPv4 address, so a recreated container keeps its MAC with its address", () => {
     expect(macAddressFor("172.30.0.2")).toBe("02:42:ac:1e:00:02");
     expect(macAddressFor("10.255.1.200")).toBe("02:42:0a:ff:01:c8");
+  });
+});
+
+describe("parseForwardFilter (one `iptables -S` of the filter table)", () => {
+  it("finds the FORWARD policy, Docker's DOCKER-USER chain and only stack's own accept rules", () => {
+    const listing = [
+      "-P INPUT ACCEPT", "-P FORWARD DROP", "-P OUTPUT ACCEPT", "-N DOCKER", "-N DOCKER-USER",
+      "-A FORWARD -j DOCKER-USER", "-A FORWARD -o docker0 -j DOCKER",
+      "-A DOCKER-USER -i stkabc -m comment --comment stack -j ACCEPT",
+      "-A DOCKER-USER -o stkabc -m comment --comment stack -j ACCEPT",
+      "-A DOCKER-USER -j RETURN", "-A FORWARD -i other -m comment --comment stacked -j ACCEPT", "",
+    ].join("\n");
+    expect(parseForwardFilter(listing)).toEqual({
+      forwardPolicy: "DROP",
+      dockerUserExists: true,
+      stackRules: ["-A DOCKER-USER -i stkabc -m comment --comment stack -j ACCEPT", "-A DOCKER-USER -o stkabc -m comment --comment stack -j ACCEPT"],
+    });
+  });
+
+  it("a host without Docker (or without iptables: empty listing)", () => {
+    expect(parseForwardFilter("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")).toEqual({ forwardPolicy: "ACCEPT", dockerUserExists: false, stackRules: [] });
+    expect(parseForwardFilter("")).toEqual({ dockerUserExists: false, stackRules: [] });
   });
 });
