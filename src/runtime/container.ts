@@ -434,7 +434,7 @@ export class ContainerRuntime {
    * (`stack run` attached, a terminal when asked) and records its exit status
    * in the exit file, as the monitor would.
    */
-  async runForeground(h: ContainerHandle, options: { tty: boolean }): Promise<number> {
+  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean }): Promise<number> {
     if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "create a new one" });
     if (options.tty) {
       const specFile = join(h.dir, "config.json");
@@ -442,7 +442,8 @@ export class ContainerRuntime {
       spec.process.terminal = true;
       writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
-    const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile));
+    // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
+    const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true));
     writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }
@@ -479,7 +480,7 @@ export class ContainerRuntime {
       await cgroup.killAll();
       await this.wait(h, 10_000);
     }
-    await this.deps.runtime.delete(h.id);
+    if (this.deps.runtime.hasState(h.id)) await this.deps.runtime.delete(h.id);
     for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
     cgroup.remove();
     rmSync(h.dir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 // runc and crun behind one interface: they share the command line stack uses
 // (state, kill, delete, exec, run --keep). Every call passes our own --root
 // (under STACK_RUN_DIR), never the runtime's default state dir.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { SystemError, UnsupportedError } from "../errors.js";
 import type { CommandRunner } from "../fs/command-runner.js";
 
@@ -56,8 +58,13 @@ export class OciRuntime {
   }
 
   /** The command a monitor runs: create + start in the foreground, exit status = the container's; state kept for inspection until delete. */
-  runArgv(id: string, bundle: string, pidFile: string): string[] {
-    return this.argv("run", "--keep", "--bundle", bundle, "--pid-file", pidFile, id);
+  runArgv(id: string, bundle: string, pidFile: string, keep = true): string[] {
+    return this.argv("run", ...(keep ? ["--keep"] : []), "--bundle", bundle, "--pid-file", pidFile, id);
+  }
+
+  /** Whether the runtime holds state for the container (its folder under our --root): no `delete` to run otherwise. */
+  hasState(id: string): boolean {
+    return existsSync(join(this.root, id));
   }
 
   /** undefined when the runtime does not know the container. */

@@ -164,7 +164,7 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     // Attached: the container gets our terminal; the project is not locked while it runs.
     await session.close();
     lockHeld = false;
-    const code = await engine.runtime.runForeground(engine.handleOf(name), { tty });
+    const code = await engine.runtime.runForeground(engine.handleOf(name), { tty, keep: !flags.rm });
     if (flags.rm) {
       const { openSessionFor } = await import("../engine-session.js");
       const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already

@@ -48,6 +48,7 @@ describe("ContainerRuntime on fakes", () => {
         const pidFile = argv[argv.indexOf("--pid-file") + 1]!;
         writeFileSync(pidFile, "99");
         runtimeState[argv[argv.length - 1]!] = "running";
+        mkdirSync(join(argv[argv.indexOf("--root") + 1]!, argv[argv.length - 1]!), { recursive: true }); // runc's own state folder
       },
     );
     rt = new ContainerRuntime({
@@ -159,5 +160,15 @@ describe("ContainerRuntime on fakes", () => {
     expect(signalName("9")).toBe("SIGKILL");
     expect(signalName("SIGNOPE")).toBeUndefined();
     expect(signalName("999")).toBeUndefined();
+  });
+
+  test("remove runs no runtime delete when the runtime keeps no state for the container (run --rm: runc run without --keep)", async () => {
+    const h = await rt.create({ project: "shop", id: "job-1", service: makeService("job"), image: { Cmd: ["true"] }, lowerdirs: ["/l"], network: { mode: "none" } });
+    runner.calls = [];
+    expect(await rt.runForeground(h, { tty: false, keep: false })).toBe(0);
+    expect(runner.calls[0]).toEqual(["/usr/sbin/runc", "--root", join(base, "run", "runc"), "run", "--bundle", h.dir, "--pid-file", h.pidFile, "job-1"]);
+    await rt.remove(h);
+    expect(runner.calls.some((c) => c.includes("delete"))).toBe(false);
+    expect(existsSync(h.dir)).toBe(false);
   });
 });
