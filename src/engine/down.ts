@@ -32,18 +32,34 @@ export async function down(deps: EngineDeps & { volumes: VolumePort }, model: St
   if (opts.removeOrphans && orphans.length > 0) batches.push(orphans.map((o) => o.name));
   for (const level of levels) batches.push(inModel.filter((r) => level.includes(r.service)).map((r) => r.name));
 
-  for (const batch of batches) {
-    await Promise.all(batch.sort().map(async (name) => {
-      const r = state.containers[name]!;
-      deps.progress({ service: r.service, container: name, phase: "stopping" });
-      await deps.containers.stop(name, opts.timeoutMs);
-      deps.progress({ service: r.service, container: name, phase: "removing" });
-      await deps.containers.remove(name, { volumes: !!opts.volumes });
-      delete state.containers[name];
-      deps.state.write(state);
-      deps.progress({ service: r.service, container: name, phase: "removed" });
-    }));
+  // Levels are stopped in order (a dependent before what it depends on); a stopped container's
+  // removal (runtime state, mounts, network) goes on while the next level stops.
+  const removals: Array<Promise<void>> = [];
+  const remove = async (name: string) => {
+    const r = state.containers[name]!;
+    deps.progress({ service: r.service, container: name, phase: "removing" });
+    await deps.containers.remove(name, { volumes: !!opts.volumes });
+    delete state.containers[name];
+    deps.state.write(state);
+    deps.progress({ service: r.service, container: name, phase: "removed" });
+  };
+  let stopFailure: unknown;
+  try {
+    for (const batch of batches) {
+      await Promise.all(batch.sort().map(async (name) => {
+        const r = state.containers[name]!;
+        deps.progress({ service: r.service, container: name, phase: "stopping" });
+        await deps.containers.stop(name, opts.timeoutMs);
+        removals.push(remove(name));
+      }));
+    }
+  } catch (e) {
+    stopFailure = e;
   }
+  // Every removal started is waited for; a stop's failure, else the first removal's, is reported.
+  const failed = (await Promise.allSettled(removals)).find((x): x is PromiseRejectedResult => x.status === "rejected");
+  if (stopFailure !== undefined) throw stopFailure;
+  if (failed) throw failed.reason;
   await deps.networks.removeUnused(model.name);
   if (opts.volumes) {
     for (const v of await deps.volumes.removeProjectVolumes(model)) deps.progress({ service: "", container: v, phase: "removed", detail: "volume" });

@@ -171,4 +171,40 @@ describe("down", () => {
     expect(h.state().containers).toEqual({});
     expect(h.events.some((e) => e.container === "demo_data" && e.phase === "removed")).toBe(true);
   });
+
+  it("a stopped level's removal goes on while the next level stops; every removal is waited for, and a failure is reported", async () => {
+    const h = harness(quick(), { db: { healthyAfter: 0 }, migrate: { exitCode: 0 } });
+    await up(h.deps, quick(), { services: [] });
+    h.containers.log = [];
+    let releaseApp!: () => void;
+    const appGone = new Promise<void>((r) => (releaseApp = r));
+    const remove = h.containers.remove.bind(h.containers);
+    h.containers.remove = async (name: string) => {
+      if (name === "demo-app-1") {
+        await appGone; // a slow removal (umount, runtime state)
+        h.containers.log.push("app removal ends");
+      }
+      return remove(name);
+    };
+    const stopDb = h.containers.stop.bind(h.containers);
+    h.containers.stop = async (name: string) => {
+      if (name === "demo-db-1") setTimeout(releaseApp, 10); // the app's removal ends only after the db's stop began
+      return stopDb(name);
+    };
+    await down(h.deps, quick(), {});
+    const log = h.containers.log;
+    expect(log.indexOf("stop demo-db-1")).toBeLessThan(log.indexOf("app removal ends"));
+    expect(log.indexOf("stop demo-app-1")).toBeLessThan(log.indexOf("stop demo-migrate-1"));
+    expect(log.at(-1)).toBe("networks down");
+    expect(h.state().containers).toEqual({});
+
+    const f = harness(quick(), { db: { healthyAfter: 0 }, migrate: { exitCode: 0 } });
+    await up(f.deps, quick(), { services: [] });
+    f.containers.remove = async (name: string) => {
+      if (name === "demo-migrate-1") throw new Error("umount failed: busy");
+    };
+    await expect(down(f.deps, quick(), {})).rejects.toThrow("umount failed: busy");
+    expect(f.containers.log).toContain("stop demo-db-1"); // the later level was still stopped
+    expect(f.containers.log).not.toContain("networks down");
+  });
 });
