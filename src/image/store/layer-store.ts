@@ -89,20 +89,26 @@ export class LayerStore {
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new InvalidInputError(`layer ${what} unpacks to ${diffId}, but the image config says ${expectedDiffId}`, { hint: "the image is corrupt; remove it and pull or import it again" });
       }
-      const dir = this.dirOf(diffId);
-      try {
-        await rename(tmp, dir);
-        await syncDir(this.root);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-        await rm(tmp, { recursive: true, force: true });
-      }
+      const dir = await this.commit(tmp, diffId);
       return { diffId, dir, tarSize, skippedXattrs: result.skippedXattrs };
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** Gives a complete temporary folder its id; when another process got there first, theirs stays and ours goes. */
+  private async commit(tmp: string, diffId: string): Promise<string> {
+    const dir = this.dirOf(diffId);
+    try {
+      await rename(tmp, dir);
+      await syncDir(this.root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+      await rm(tmp, { recursive: true, force: true });
+    }
+    return dir;
   }
 
   /**
@@ -118,16 +124,7 @@ export class LayerStore {
     await mkdir(tmp, { mode: 0o755 });
     try {
       const diffId = await fill(tmp);
-      const dir = this.dirOf(diffId);
-      try {
-        await rename(tmp, dir);
-        await syncDir(this.root);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-        await rm(tmp, { recursive: true, force: true });
-      }
-      return { diffId, dir, tarSize: 0, skippedXattrs: [] };
+      return { diffId, dir: await this.commit(tmp, diffId), tarSize: 0, skippedXattrs: [] };
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw e;
