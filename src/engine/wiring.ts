@@ -85,7 +85,7 @@ function defaultSupervisorEntry(): string {
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
-  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf, renderHostsFile, renderResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy }] =
+  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf, renderHostsFile, renderResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy, sharedNamespaceOf }] =
     await Promise.all([
       import("../network/network-manager.js"),
       import("../network/host-system.js"),
@@ -231,7 +231,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const networkOf = async (service: ServiceModel, name: string): Promise<{ netns: NetworkNamespace; files: { hostsFile: string; resolvConf: string } }> => {
     const req = attachRequestFor(service, name);
     const mode = service.network_mode;
-    const peer = mode?.startsWith("service:") || mode?.startsWith("container:") ? unnetworkedPeer(mode) : undefined;
+    const shared = sharedNamespaceOf(mode);
+    const peer = shared ? unnetworkedPeer(shared) : undefined;
     if (mode === "none" || peer) {
       const files = {
         hostsFile: renderHostsFile({ hostname: req.hostname ?? name, domainname: req.domainname, addresses: [], aliases: [], extraHosts: req.extraHosts.map((h) => (h.ip === "host-gateway" ? { ...h, ip: "127.0.0.1" } : h)) }),
@@ -252,8 +253,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     return { netns: attach.mode === "host" ? { mode: "host" } : { mode: "path", path: attach.netnsPath! }, files: attach };
   };
   /** The running container a `service:X`/`container:X` mode names when X has no network record (its mode is none). */
-  const unnetworkedPeer = (mode: string): ContainerHandle | undefined => {
-    const [kind, target] = [mode.slice(0, mode.indexOf(":")), mode.slice(mode.indexOf(":") + 1)];
+  const unnetworkedPeer = ({ kind, target }: { kind: "service" | "container"; target: string }): ContainerHandle | undefined => {
     const records = Object.values(state.read().containers).sort((a, b) => a.name.localeCompare(b.name));
     const peer = records.find((r) => !r.oneOff && (kind === "service" ? r.service === target : r.name === target));
     if (!peer || (peer.config as ServiceModel | undefined)?.network_mode !== "none") return undefined;

@@ -13,6 +13,7 @@ import { planAttach, planBridge, planBridgeRemoval, planDetach, type EndpointSpe
 import { bridgeName, firewallOwner, netnsName, netnsPrefix, vethHostName } from "./names.js";
 import { NetworkStateStore, type ContainerNetworkRecord, type EndpointRecord, type NetworkRecord, type ProjectNetworkState } from "./network-state.js";
 import { findPortHolder, planPortRequests, portsCollide, type PortRequest, type PublishedPort } from "./ports.js";
+import { sharedNamespaceOf } from "./service-networks.js";
 
 export interface NetworkManagerOptions {
   host: NetworkHost;
@@ -175,8 +176,9 @@ export class NetworkManager {
       this.store.write(state);
       return { mode: "host", addresses: [], hostsFile: hostsFor([]), resolvConf: resolvFor() };
     }
-    if (mode.startsWith("service:") || mode.startsWith("container:")) {
-      const [kind, target] = [mode.slice(0, mode.indexOf(":")), mode.slice(mode.indexOf(":") + 1)];
+    const shared = sharedNamespaceOf(mode);
+    if (shared) {
+      const { kind, target } = shared;
       const peer = Object.values(state.containers)
         .sort((a, b) => a.container.localeCompare(b.container))
         .find((c) => (kind === "service" ? c.service === target : c.container === target));

@@ -36,3 +36,9 @@ export function attachRequestFor(service: ServiceModel, container: string): Atta
     links: service.links,
   };
 }
+
+/** `network_mode: service:NAME` / `container:NAME`: whose namespace the container joins; undefined for other modes. */
+export function sharedNamespaceOf(mode: string | undefined): { kind: "service" | "container"; target: string } | undefined {
+  const m = mode === undefined ? null : /^(service|container):(.+)$/.exec(mode);
+  return m ? { kind: m[1] as "service" | "container", target: m[2]! } : undefined;
+}

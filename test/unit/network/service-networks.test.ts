@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { attachRequestFor, networksUsedBy } from "../../../src/network/service-networks.js";
+import { describe, expect, it, test } from "vitest";
+import { attachRequestFor, networksUsedBy, sharedNamespaceOf } from "../../../src/network/service-networks.js";
 import { makeService, makeStack } from "../../helpers/model.js";
 
 const back = { key: "back", name: "demo_back", driver: "bridge", driver_opts: {}, external: false, internal: true, attachable: false, enable_ipv6: false, ipam: { config: [], options: {} }, labels: {} };
@@ -37,4 +37,10 @@ describe("attachRequestFor", () => {
     });
     expect(attachRequestFor(makeService("t", { network_mode: "none" }), "demo-t-1")).toMatchObject({ networkMode: "none", networks: {} });
   });
+});
+
+test("sharedNamespaceOf: service:NAME and container:NAME, nothing for other modes", () => {
+  expect(sharedNamespaceOf("service:db")).toEqual({ kind: "service", target: "db" });
+  expect(sharedNamespaceOf("container:proj-db-1")).toEqual({ kind: "container", target: "proj-db-1" });
+  for (const m of [undefined, "none", "host", "bridge", "service:", "svc:db"]) expect(sharedNamespaceOf(m)).toBeUndefined();
 });
