@@ -4,14 +4,22 @@ import { existsSync, readFileSync } from "node:fs";
 import type { CliContext } from "./context.js";
 import type { StackModel } from "../schema/model.js";
 
-export async function loadProject(ctx: CliContext, options: { services?: string[]; interpolate?: boolean } = {}): Promise<{ model: StackModel }> {
+export interface LoadProjectOptions {
+  services?: string[];
+  interpolate?: boolean;
+  /** Files, project directory and name other than the command line's (a project as its state recorded it). */
+  from?: { files: string[]; cwd: string; projectDirectory?: string; projectName: string };
+}
+
+export async function loadProject(ctx: CliContext, options: LoadProjectOptions = {}): Promise<{ model: StackModel }> {
   const { loadStack } = await import("../schema/load.js");
+  const { from } = options;
   const { model, warnings } = await loadStack({
-    files: ctx.globals.file,
-    cwd: ctx.cwd,
+    files: from?.files ?? ctx.globals.file,
+    cwd: from?.cwd ?? ctx.cwd,
     env: ctx.env,
-    projectName: ctx.globals.projectName,
-    projectDirectory: ctx.globals.projectDirectory,
+    projectName: from?.projectName ?? ctx.globals.projectName,
+    projectDirectory: from ? from.projectDirectory : ctx.globals.projectDirectory,
     profiles: ctx.globals.profile,
     envFiles: ctx.globals.envFile,
     interpolate: options.interpolate ?? true,
@@ -39,10 +47,8 @@ export async function recordedProject(ctx: CliContext, loadError: unknown): Prom
   const state = readProjectState(ctx.stateDir, name);
   if (state.files.length > 0 && state.files.every((f) => f !== "-" && existsSync(f))) {
     ctx.warn(`no stack file here: using project ${name}'s files as recorded (${state.files.join(", ")})`);
-    const { loadStack } = await import("../schema/load.js");
-    const { model, warnings } = await loadStack({ files: state.files, cwd: state.projectDir || ctx.cwd, env: ctx.env, projectName: name, projectDirectory: state.projectDir || undefined, profiles: ctx.globals.profile, envFiles: ctx.globals.envFile, interpolate: true, readStdin: () => "" });
-    for (const w of warnings) ctx.warn(w);
-    return model;
+    const from = { files: state.files, cwd: state.projectDir || ctx.cwd, projectName: name, ...(state.projectDir ? { projectDirectory: state.projectDir } : {}) };
+    return (await loadProject(ctx, { from })).model;
   }
   ctx.warn(`no stack file here, and project ${name}'s recorded files are gone: working from its recorded containers (named volumes are not known, so none is removed)`);
   const services: StackModel["services"] = {};
