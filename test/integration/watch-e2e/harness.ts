@@ -8,8 +8,14 @@ import type { Project } from "../engine/harness.js";
 export interface RunningCli {
   /** stdout and stderr so far, as they came. */
   output(): string;
-  /** Resolves with the first line (after `from` lines) matching `pattern`, and when it was seen. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<{ line: string; at: number }>;
+  /**
+   * Resolves with the first line matching `pattern`, and when it was seen. The search starts after
+   * the last line an earlier wait matched, or at line `from` when given (for lines whose order
+   * between each other is not fixed: take `mark()` first, then wait for each from it).
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<{ line: string; at: number }>;
+  /** The number of lines so far: a starting point for `waitFor`. */
+  mark(): number;
   /** Ctrl-C; resolves with the exit code. */
   interrupt(): Promise<number>;
   kill(): void;
@@ -35,12 +41,13 @@ export function startCli(p: Project, args: string[]): RunningCli {
   let seen = 0;
   return {
     output: () => text,
-    waitFor(pattern, timeoutMs = 20_000) {
+    mark: () => lines.length,
+    waitFor(pattern, timeoutMs = 20_000, from) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          for (let i = seen; i < lines.length; i++) {
+          for (let i = from ?? seen; i < lines.length; i++) {
             if (pattern.test(lines[i]!.line)) {
-              seen = i + 1;
+              seen = Math.max(seen, i + 1);
               waiters.delete(check);
               clearTimeout(timer);
               resolve(lines[i]!);
