@@ -1,7 +1,10 @@
 // TLS material for one registry, Docker's certs.d layout:
 // `<certsDir>/<host[:port]>/*.crt` are extra CAs, `*.cert` + `*.key` pairs are
-// client certificates. Trusted besides them: Node's bundled roots and the
-// system bundle (/etc/ssl/certs/ca-certificates.crt on Debian).
+// client certificates. Trusted besides them: Node's bundled roots, the
+// system bundle (/etc/ssl/certs/ca-certificates.crt on Debian) and the file
+// named by NODE_EXTRA_CA_CERTS. bin/stack hands that variable to Node empty
+// (Node would parse the file at every start, ~25–100 ms here, for the few
+// commands that talk TLS) and passes its value on as STACK_EXTRA_CA_CERTS.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
@@ -24,20 +27,29 @@ function readIfThere(path: string): string | undefined {
   }
 }
 
-let systemCas: string[] | undefined;
+let systemCas: { extra: string; ca: string[] } | undefined;
+
+/** The user's NODE_EXTRA_CA_CERTS file, as bin/stack passed it on or as Node got it. */
+export function extraCaFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.STACK_EXTRA_CA_CERTS || env.NODE_EXTRA_CA_CERTS || "";
+}
 
 function systemRoots(): string[] {
-  if (!systemCas) {
-    systemCas = [...rootCertificates];
+  const extra = extraCaFile();
+  if (systemCas?.extra !== extra) {
+    const ca = [...rootCertificates];
     for (const b of SYSTEM_BUNDLES) {
       const text = readIfThere(b);
       if (text) {
-        systemCas.push(text);
+        ca.push(text);
         break;
       }
     }
+    const text = extra ? readIfThere(extra) : undefined;
+    if (text) ca.push(text);
+    systemCas = { extra, ca };
   }
-  return systemCas;
+  return systemCas.ca;
 }
 
 /** The CAs and client certificate to use for `host` ("registry.example:5000"). */
