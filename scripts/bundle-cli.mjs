@@ -13,30 +13,171 @@
 // file tsc emitted), so paths computed from it (the supervisor entry,
 // package.json, createRequire) mean what they mean unbundled. `yaml` stays a
 // package import: it is only required on rare paths, by createRequire.
+// The stages `stack config` runs (loading a stack file, rendering it) are
+// also built as one classic script with a V8 code cache next to it
+// (config-path-<hash>.js and .cache): see configPathScript below.
 import { build } from "esbuild";
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
 const outdir = join(dist, "bundle");
 
-/** `import.meta.url` of a file under dist/, written relative to the chunk that will hold it (chunks sit in dist/bundle/). */
-const keepImportMetaUrl = {
-  name: "keep-import-meta-url",
+/**
+ * `import.meta.url` of a file under dist/, written relative to `base` (the
+ * URL of the bundle file that will hold it: chunks and the config-path
+ * script all sit in dist/bundle/).
+ */
+function importMetaUrlRelativeTo(base) {
+  return {
+    name: "keep-import-meta-url",
+    setup(b) {
+      b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
+        const { readFile } = await import("node:fs/promises");
+        let contents = await readFile(args.path, "utf8");
+        if (contents.includes("import.meta.url")) {
+          const rel = relative(outdir, args.path).split("\\").join("/");
+          contents = contents.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, ${base}).href`);
+        }
+        return { contents, loader: "js" };
+      });
+    },
+  };
+}
+
+// ---- the config path: one classic script with a V8 code cache -------------
+//
+// Node 20 compiles each ESM file from its source on every run (it has no
+// code cache for modules), and V8 compiles each function again, in full, on
+// its first call. For `stack config` that is the schema stages, js-yaml and
+// the precompiled validator: ~570 KB of source, tens of milliseconds before
+// and while a stack file is loaded. A classic script (vm.Script) can be
+// given a code cache. So load.js and render.js, as the CLI (dist/cli/)
+// imports them, are built once more as one CommonJS script wrapped in a
+// function, compiled here with every function compiled (--no-lazy) and its
+// code cache written next to it; in the bundle, those two imports lead to a
+// small module that runs the script with its cache and exports what load.js
+// and render.js export.
+//
+// - The script gets errors.js from the bundle (`require("stack:errors")`),
+//   not a copy: the CLI edge tells stack's errors apart with instanceof.
+// - Node modules and `yaml` come from a require() made for the script's file.
+// - V8 rejects a cache made by another Node version or with other V8 flags:
+//   the script then compiles from its source, as a module would (slower,
+//   same behaviour).
+// - Both names carry a hash of the script, as chunk names do: a process
+//   started before a rebuild still finds the files it names.
+const configModules = { load: join(dist, "schema", "load.js"), render: join(dist, "schema", "render.js") };
+const errorsModule = join(dist, "errors.js");
+
+/** Marks dist/errors.js as the external "stack:errors" (the bundle's own copy, handed in at run time). */
+const sharedErrors = {
+  name: "shared-errors",
   setup(b) {
-    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
-      const { readFile } = await import("node:fs/promises");
-      let contents = await readFile(args.path, "utf8");
-      if (contents.includes("import.meta.url")) {
-        const rel = relative(outdir, args.path).split("\\").join("/");
-        contents = contents.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`);
-      }
-      return { contents, loader: "js" };
-    });
+    b.onResolve({ filter: /errors\.js$/ }, (args) => (resolve(args.resolveDir, args.path) === errorsModule ? { path: "stack:errors", external: true } : undefined));
   },
 };
+
+async function buildConfigPathScript() {
+  const entry = Object.entries(configModules)
+    .map(([name, path]) => `export * as ${name} from ${JSON.stringify(path)};`)
+    .join("\n");
+  const built = await build({
+    write: false,
+    stdin: { contents: entry, resolveDir: dist, sourcefile: "config-path.js", loader: "js" },
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    external: ["yaml"],
+    plugins: [sharedErrors, importMetaUrlRelativeTo("__stackScriptUrl")],
+    logLevel: "warning",
+    legalComments: "none",
+    // Less source to read on every run; names are kept for stack traces.
+    minifyWhitespace: true,
+    metafile: true,
+    absWorkingDir: root,
+  });
+  // What the script holds, one `// path` line each, as esbuild names the modules in a chunk.
+  const held = Object.keys(built.metafile.inputs)
+    .filter((path) => existsSync(join(root, path))) // not the entry above, which is no file
+    .sort()
+    .map((path) => `// ${path}\n`)
+    .join("");
+  // ASCII only (a few comments and regular expressions hold `µ`, `“`…): V8
+  // would otherwise keep the whole source as a two-byte string.
+  const ascii = built.outputFiles[0].text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const source = `${held}(function (require, module, exports, __stackScriptUrl) {\n${ascii}\n})`;
+  const name = `config-path-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
+  const filename = join(outdir, `${name}.js`);
+  v8.setFlagsFromString("--no-lazy");
+  let script;
+  try {
+    script = new vm.Script(source, { filename });
+  } finally {
+    v8.setFlagsFromString("--lazy");
+  }
+  const cache = script.createCachedData();
+  // The cache must be one this Node accepts as it runs bin/stack.
+  if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it just made");
+  const exported = {};
+  for (const [key, path] of Object.entries(configModules)) exported[key] = Object.keys(await import(pathToFileURL(path).href)).sort();
+  return { name, source, cache, exported };
+}
+
+/** The module that runs the config-path script (once) and hands out its exports. */
+function configPathLoader(name) {
+  return `import * as errors from ${JSON.stringify(errorsModule)};
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import vm from "node:vm";
+
+const url = new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url);
+let cachedData;
+try {
+  cachedData = readFileSync(new URL(${JSON.stringify(`./${name}.cache`)}, import.meta.url));
+} catch {
+  // no cache: V8 compiles the script from its source
+}
+const script = new vm.Script(readFileSync(url, "utf8"), { filename: fileURLToPath(url), cachedData });
+const nodeRequire = createRequire(url);
+const module = { exports: {} };
+script.runInThisContext()((id) => (id === "stack:errors" ? errors : nodeRequire(id)), module, module.exports, url.href);
+export const configPath = module.exports;
+`;
+}
+
+/** load.js and render.js, when dist/cli/ imports them: the config-path script's exports. */
+function configPathModules(script) {
+  const cli = join(dist, "cli") + "/";
+  return {
+    name: "config-path",
+    setup(b) {
+      b.onResolve({ filter: /\/schema\/(load|render)\.js$/ }, (args) => {
+        const path = resolve(args.resolveDir, args.path);
+        const key = Object.keys(configModules).find((k) => configModules[k] === path);
+        if (key === undefined || !args.importer.startsWith(cli)) return undefined;
+        return { path: key, namespace: "config-path" };
+      });
+      b.onResolve({ filter: /^config-path-loader$/ }, () => ({ path: "loader", namespace: "config-path" }));
+      b.onLoad({ filter: /.*/, namespace: "config-path" }, (args) => {
+        if (args.path === "loader") return { contents: configPathLoader(script.name), loader: "js", resolveDir: dist };
+        const names = script.exported[args.path];
+        const lines = [`import { configPath } from "config-path-loader";`, `const m = configPath.${args.path};`];
+        for (const n of names) lines.push(n === "default" ? "export default m.default;" : `export const ${n} = m.${n};`);
+        return { contents: `${lines.join("\n")}\n`, loader: "js", resolveDir: dist };
+      });
+    },
+  };
+}
+
+const configPath = await buildConfigPathScript();
 
 const result = await build({
   write: false,
@@ -50,7 +191,7 @@ const result = await build({
   external: ["yaml"],
   // CommonJS packages inside an ESM bundle call require() for node: modules.
   banner: { js: 'import { createRequire as __stackCreateRequire } from "node:module"; const require = __stackCreateRequire(import.meta.url);' },
-  plugins: [keepImportMetaUrl],
+  plugins: [configPathModules(configPath), importMetaUrlRelativeTo("import.meta.url")],
   logLevel: "warning",
   legalComments: "none",
 });
@@ -61,7 +202,11 @@ const result = await build({
 mkdirSync(outdir, { recursive: true });
 const entry = join(outdir, "main.js");
 const written = new Set();
-const files = [...result.outputFiles].sort((a, b) => (a.path === entry) - (b.path === entry));
+const scriptFiles = [
+  { path: join(outdir, `${configPath.name}.js`), contents: configPath.source },
+  { path: join(outdir, `${configPath.name}.cache`), contents: configPath.cache },
+];
+const files = [...scriptFiles, ...[...result.outputFiles].sort((a, b) => (a.path === entry) - (b.path === entry))];
 for (const file of files) {
   const tmp = `${file.path}.${process.pid}.tmp`;
   writeFileSync(tmp, file.contents);

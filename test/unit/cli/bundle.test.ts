@@ -3,7 +3,7 @@
 // output, paths computed from import.meta.url pointing where they did, and
 // bin/stack choosing the bundle only when it is not older than dist/.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,7 +53,8 @@ describe("the bundled CLI", () => {
     const rewritten = new Set<string>();
     for (const name of readdirSync(bundleDir).filter((n) => n.endsWith(".js"))) {
       const text = readFileSync(join(bundleDir, name), "utf8");
-      for (const m of text.matchAll(/new URL\("([^"]+)", import\.meta\.url\)\.href/g)) rewritten.add(m[1]!);
+      // (The config-path script gets its own URL as __stackScriptUrl.)
+      for (const m of text.matchAll(/new URL\("([^"]+)", (?:import\.meta\.url|__stackScriptUrl)\)\.href/g)) rewritten.add(m[1]!);
     }
     // wiring.js (the supervisor entry), client.js, version.js, render.js and yaml-file.js (createRequire) at least.
     expect(rewritten.size).toBeGreaterThanOrEqual(5);
@@ -63,6 +64,58 @@ describe("the bundled CLI", () => {
     }
     expect([...rewritten]).toContain("../engine/wiring.js");
   });
+});
+
+describe("the config-path script (the schema stages with a V8 code cache)", () => {
+  const scripts = readdirSync(bundleDir).filter((n) => /^config-path-[0-9A-F]+\.js$/.test(n));
+
+  it("has a code cache next to it that this Node accepts", () => {
+    expect(scripts.length).toBeGreaterThan(0);
+    const check = `const vm = require("node:vm"); const fs = require("node:fs");
+      for (const name of ${JSON.stringify(scripts)}) {
+        const file = ${JSON.stringify(bundleDir)} + "/" + name;
+        const script = new vm.Script(fs.readFileSync(file, "utf8"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
+        process.stdout.write(name + " " + (script.cachedDataRejected ? "rejected" : "accepted") + "\\n");
+      }`;
+    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n").sort()).toEqual(scripts.map((n) => `${n} accepted`).sort());
+  });
+
+  // A copy of the bundle beside links to the rest of the checkout, with its caches missing or damaged.
+  function bundleCopy(name: string, damage: (cache: string) => void): string {
+    const checkout = join(tmp, name);
+    mkdirSync(join(checkout, "bin"), { recursive: true });
+    mkdirSync(join(checkout, "dist", "bundle"), { recursive: true });
+    copyFileSync(join(root, "bin", "stack"), join(checkout, "bin", "stack"));
+    for (const entry of ["package.json", "node_modules", "schemas"]) symlinkSync(join(root, entry), join(checkout, entry));
+    for (const entry of readdirSync(join(root, "dist"))) if (entry !== "bundle") symlinkSync(join(root, "dist", entry), join(checkout, "dist", entry));
+    for (const entry of readdirSync(bundleDir)) {
+      copyFileSync(join(bundleDir, entry), join(checkout, "dist", "bundle", entry));
+      if (entry.endsWith(".cache")) damage(join(checkout, "dist", "bundle", entry));
+    }
+    return join(checkout, "bin", "stack");
+  }
+
+  const cases: Array<{ name: string; damage: (cache: string) => void }> = [
+    { name: "without its code cache, the script compiles from its source", damage: (cache) => rmSync(cache) },
+    { name: "a damaged code cache is rejected and the script compiles from its source", damage: (cache) => writeFileSync(cache, Buffer.alloc(4096, 7)) },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const bin = bundleCopy(c.name.replace(/\W+/g, "-"), c.damage);
+      for (const args of [["config"], ["config", "--format", "json"]]) {
+        const copy = run(bin, args);
+        const plain = run(join(root, "bin", "stack"), args, { STACK_NO_BUNDLE: "1" });
+        expect(copy.status, copy.stderr).toBe(0);
+        expect(copy.stdout).not.toBe("");
+        expect(copy.stdout).toBe(plain.stdout);
+      }
+      const invalid = run(bin, ["config", "-q"], {}, join(root, "test", "fixtures", "config", "invalid"));
+      expect(invalid.status).toBe(1);
+      expect(invalid.stderr).toMatch(/^error: compose\.yaml:\d+:\d+: /);
+    });
+  }
 });
 
 describe("bin/stack's choice between the bundle and dist/", () => {
