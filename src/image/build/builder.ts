@@ -28,7 +28,8 @@ import { layerTar, type LayerEntry } from "./layer-tar.js";
 import type { BuildRequest } from "./request.js";
 import { parseRunMount } from "./run-mounts.js";
 import { ContextFs, LayeredSource, type SourceFs } from "./source-fs.js";
-import { StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
+import { SourceMemos, SourceObserver } from "./source-memo.js";
+import { stableJson, StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
 import type { Readable } from "node:stream";
 
 export interface BuildEnvironment {
@@ -109,10 +110,14 @@ function readDockerfile(req: BuildRequest): { text: string; file: string } {
   }
 }
 
-function contextIgnore(req: BuildRequest): IgnoreRules | undefined {
+/** The context's .dockerignore: its rules, and its file and text (part of every context memo's key). */
+function contextIgnore(req: BuildRequest): { rules: IgnoreRules; file: string; text: string } | undefined {
   for (const candidate of ignoreFileCandidates(req.context, req.dockerfile ?? join(req.context, "Dockerfile"))) {
     if (req.dockerfileInline !== undefined && !candidate.endsWith("/.dockerignore")) continue;
-    if (existsSync(candidate)) return compileIgnore(readFileSync(candidate, "utf8"), candidate);
+    if (existsSync(candidate)) {
+      const text = readFileSync(candidate, "utf8");
+      return { rules: compileIgnore(text, candidate), file: candidate, text };
+    }
   }
   return undefined;
 }
@@ -120,6 +125,7 @@ function contextIgnore(req: BuildRequest): IgnoreRules | undefined {
 export class Builder {
   private readonly store: ImageStore;
   private readonly cache: StepCache;
+  readonly sourceMemos: SourceMemos;
   private runtimeInstance?: ContainerRuntime;
   private readonly layerDirCache = new Map<string, string>();
   private readonly opaqueCache = new Map<string, Set<string>>();
@@ -127,6 +133,7 @@ export class Builder {
   constructor(private readonly env: BuildEnvironment) {
     this.store = env.store ?? new ImageStore(env.stateDir);
     this.cache = new StepCache(env.stateDir);
+    this.sourceMemos = new SourceMemos(this.cache.root);
     this.runtimeInstance = env.runtime;
   }
 
@@ -167,8 +174,8 @@ export class Builder {
     const plan = planBuild(instructions, { ...planOptions, imageEnv: (ref) => baseEnvs.get(ref) });
     for (const a of plan.unusedBuildArgs) onProgress({ type: "warning", message: `build arg ${a} was given but no ARG declares it` });
 
+    // The build's own folder (RUN steps' files, the build network's) is made by the first step that needs it.
     const tmpDir = join(this.env.runDir, "build", `${process.pid}-${randomBytes(4).toString("hex")}`);
-    mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
     const run = new BuildRun(this, req, plan, fileLabel, tmpDir, onProgress, baseRecords);
     let outcome: { ok: true; result: BuildResult } | { ok: false; error: unknown };
     try {
@@ -189,7 +196,7 @@ export class Builder {
     // Build containers are removed while later steps run; the build is done once they are gone.
     const leftover = await run.removeContainers();
     await run.closeNetwork().catch((e: unknown) => onProgress({ type: "warning", message: `the build network could not be removed: ${(e as Error).message}` }));
-    rmSync(tmpDir, { recursive: true, force: true });
+    run.removeTmp();
     if (!outcome.ok) throw outcome.error;
     if (leftover !== undefined) throw leftover;
     return outcome.result;
@@ -317,6 +324,8 @@ class BuildRun {
   private readonly total: number;
   private readonly numbers = new Map<PlannedStep | PlannedStage, number>();
   private readonly context: ContextFs;
+  /** The .dockerignore's file and text ("" without one), part of the memo key of a step reading the context. */
+  private readonly ignoreId: string;
   /** Remembered content digests, one set per context folder read by this build. */
   private readonly digests = new Map<string, ContentDigests>();
 
@@ -325,7 +334,7 @@ class BuildRun {
     private readonly req: BuildRequest,
     private readonly plan: BuildPlan,
     private readonly file: string,
-    private readonly tmpDir: string,
+    private readonly tmpPath: string,
     private readonly onProgress: (e: BuildProgress) => void,
     /** Base images the ENV pre-pass found in the store (used again unless --pull asks for a fresh look). */
     private readonly baseRecords = new Map<string, ImageRecord>(),
@@ -338,7 +347,9 @@ class BuildRun {
         for (const s of stage.steps) this.numbers.set(s, ++n);
       }
     this.total = n;
-    this.context = new ContextFs(req.context, contextIgnore(req), undefined, this.digestsOf(req.context));
+    const ignore = contextIgnore(req);
+    this.ignoreId = ignore ? `${ignore.file}\n${ignore.text}` : "";
+    this.context = new ContextFs(req.context, ignore?.rules, undefined, this.digestsOf(req.context));
   }
 
   private digestsOf(folder: string): ContentDigests {
@@ -353,6 +364,21 @@ class BuildRun {
 
   saveDigests(): void {
     for (const d of this.digests.values()) d.save();
+  }
+
+  private tmpMade = false;
+
+  /** The build's temporary folder, made on first use. */
+  private get tmpDir(): string {
+    if (!this.tmpMade) {
+      mkdirSync(this.tmpPath, { recursive: true, mode: 0o700 });
+      this.tmpMade = true;
+    }
+    return this.tmpPath;
+  }
+
+  removeTmp(): void {
+    if (this.tmpMade) rmSync(this.tmpPath, { recursive: true, force: true });
   }
 
   /** The build network, made (and its module loaded) by the first RUN that needs it. */
@@ -491,9 +517,24 @@ class BuildRun {
       }
       case "copy":
       case "add": {
+        const copyIns = { ...ins, line: 0, endLine: 0 };
+        // A step reading the build context whose memo still holds is confirmed without being planned (source-memo.ts).
+        const memoKey = this.memoKeyOf(ins, copyIns, state);
+        const memos = this.builder.sourceMemos;
+        if (memoKey !== undefined && !this.req.noCache) {
+          const known = memos.check(memoKey, this.context.root);
+          const rec = known !== undefined ? await lookup(known) : undefined;
+          if (known !== undefined && rec) {
+            useRecord(known, rec);
+            done(true);
+            return next;
+          }
+        }
         const image = await this.builder.view(state.layers);
-        const copy = await this.planCopyStep(ins, state, image, states, where);
-        const key = stepKey(state.key, { copy: { ...ins, line: 0, endLine: 0 }, chown: copy.chownResolved }, copy.plan.digest);
+        const observer = memoKey !== undefined ? new SourceObserver(Date.now()) : undefined;
+        const copy = await this.planCopyStep(ins, state, image, states, where, observer);
+        const key = stepKey(state.key, { copy: copyIns, chown: copy.chownResolved }, copy.plan.digest);
+        if (memoKey !== undefined) memos.save(memoKey, this.context.root, key, observer!);
         const rec = await lookup(key);
         if (rec) {
           useRecord(key, rec);
@@ -570,7 +611,17 @@ class BuildRun {
     return { fs: new LayeredSource(await this.builder.view(layers, true), `image ${from}`), key: record.id, fromContext: false };
   }
 
-  private async planCopyStep(ins: Extract<Instruction, { kind: "copy" | "add" }>, state: StageState, image: LayeredFs, states: Map<number, StageState>, where: string): Promise<{ plan: CopyPlan; chownResolved?: { uid: number; gid: number } }> {
+  /**
+   * The memo key of a COPY/ADD that reads the build context (none for --from
+   * and URLs): everything its plan depends on besides what it observes there.
+   */
+  private memoKeyOf(ins: Extract<Instruction, { kind: "copy" | "add" }>, copyIns: unknown, state: StageState): string | undefined {
+    if (ins.kind === "copy" && ins.from !== undefined) return undefined;
+    if (ins.kind === "add" && ins.sources.some(isUrl)) return undefined;
+    return SourceMemos.key(["copy", state.key, stableJson(copyIns), this.context.root, this.ignoreId]);
+  }
+
+  private async planCopyStep(ins: Extract<Instruction, { kind: "copy" | "add" }>, state: StageState, image: LayeredFs, states: Map<number, StageState>, where: string, observer?: SourceObserver): Promise<{ plan: CopyPlan; chownResolved?: { uid: number; gid: number } }> {
     const source = ins.kind === "copy" && ins.from !== undefined ? await this.sourceOf(ins.from, states, where) : { fs: this.context as SourceFs, key: "", fromContext: true };
     const chown = ins.chown !== undefined ? parseChown(ins.chown, image, where) : undefined;
     const chmod = ins.chmod !== undefined ? parseChmod(ins.chmod, where) : undefined;
@@ -581,23 +632,30 @@ class BuildRun {
         downloads.set(s, await download(s, ins.checksum, where));
       }
     }
-    const plan = planCopy({
-      kind: ins.kind,
-      sources: ins.sources,
-      dest: ins.dest,
-      workdir: state.config.WorkingDir || "/",
-      heredocs: ins.heredocs,
-      ...(chown ? { chown } : {}),
-      ...(chmod !== undefined ? { chmod } : {}),
-      exclude: ins.exclude,
-      parents: ins.parents,
-      from: source.fs,
-      fromContext: source.fromContext,
-      image,
-      unpackArchives: ins.kind === "add" && (ins.unpack ?? true) && source.fromContext,
-      ...(downloads ? { downloads } : {}),
-      where,
-    });
+    // planCopy is synchronous: no other step's plan runs while the observer is set.
+    if (observer && source.fs === this.context) this.context.observer = observer;
+    let plan: CopyPlan;
+    try {
+      plan = planCopy({
+        kind: ins.kind,
+        sources: ins.sources,
+        dest: ins.dest,
+        workdir: state.config.WorkingDir || "/",
+        heredocs: ins.heredocs,
+        ...(chown ? { chown } : {}),
+        ...(chmod !== undefined ? { chmod } : {}),
+        exclude: ins.exclude,
+        parents: ins.parents,
+        from: source.fs,
+        fromContext: source.fromContext,
+        image,
+        unpackArchives: ins.kind === "add" && (ins.unpack ?? true) && source.fromContext,
+        ...(downloads ? { downloads } : {}),
+        where,
+      });
+    } finally {
+      this.context.observer = undefined;
+    }
     if (source.key) plan.digest = createHash("sha256").update(`${plan.digest}\0${source.key}`).digest("hex");
     return { plan, ...(chown ? { chownResolved: chown } : {}) };
   }

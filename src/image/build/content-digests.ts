@@ -66,22 +66,32 @@ export interface DigestStats {
 
 export class ContentDigests {
   private readonly file: string;
-  private readonly files: Record<string, Remembered>;
-  private readonly used = new Set<string>();
+  /** Read on the first digest asked for (a build whose steps are all confirmed by their memos never needs it). */
+  private loaded: Record<string, Remembered> | undefined;
+  /** Paths asked for by this build, tracked only when the file is near MAX_ENTRIES (then the others are dropped on save). */
+  private used: Set<string> | undefined;
   private dirty = false;
   readonly stats: DigestStats = { hits: 0, reads: 0 };
 
   /** `cacheDir`: `$STACK_STATE_DIR/build-cache`; `root`: the context folder whose files are asked for. */
   constructor(cacheDir: string, readonly root: string, private readonly now: () => number = Date.now) {
     this.file = join(cacheDir, "digests", `${createHash("sha256").update(root).digest("hex").slice(0, 32)}.json`);
-    this.files = loadDigestFile(this.file, root);
+  }
+
+  private get files(): Record<string, Remembered> {
+    if (this.loaded === undefined) {
+      this.loaded = loadDigestFile(this.file, this.root);
+      this.used = Object.keys(this.loaded).length > MAX_ENTRIES / 2 ? new Set() : undefined;
+    }
+    return this.loaded;
   }
 
   /** The sha256 (hex) of the content of `hostPath`, whose lstat is `st`; `keep` gets the content when it was read whole. */
   digest(hostPath: string, st: Stats, keep?: (content: Buffer) => void): string {
     const key = hostPath;
-    this.used.add(key);
-    const known = this.files[key];
+    const files = this.files;
+    this.used?.add(key);
+    const known = files[key];
     if (Array.isArray(known) && known.length === 6 && known[0] === st.dev && known[1] === st.ino && known[2] === st.size && known[3] === st.mtimeMs && known[4] === st.ctimeMs) {
       this.stats.hits++;
       return known[5];
@@ -90,10 +100,10 @@ export class ContentDigests {
     const hex = hashFileContent(hostPath, st.size, keep);
     this.stats.reads++;
     if (Math.max(st.mtimeMs, st.ctimeMs) < readAt - RACY_MS) {
-      this.files[key] = [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, hex];
+      files[key] = [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, hex];
       this.dirty = true;
     } else if (known) {
-      delete this.files[key];
+      delete files[key];
       this.dirty = true;
     }
     return hex;
@@ -103,7 +113,8 @@ export class ContentDigests {
   save(): void {
     if (!this.dirty) return;
     let files = this.files;
-    if (Object.keys(files).length > MAX_ENTRIES) files = Object.fromEntries(Object.entries(files).filter(([k]) => this.used.has(k)));
+    const used = this.used;
+    if (used !== undefined && Object.keys(files).length > MAX_ENTRIES) files = Object.fromEntries(Object.entries(files).filter(([k]) => used.has(k)));
     const data: DigestFile = { version: 1, root: this.root, files };
     try {
       // Compact: the file is read by every build of the context.

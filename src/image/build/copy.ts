@@ -4,17 +4,16 @@
 // type, mode, owner, link target, content — not mtime). Writing the layer
 // is a separate step, done only when the cache misses.
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readFileSync, readlinkSync, readSync, type Stats } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, readlinkSync, readSync, type Stats } from "node:fs";
 import { posix } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import * as tar from "tar-stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { compileIgnore, patternToRegExp } from "../dockerignore.js";
 import type { Heredoc } from "../dockerfile/heredoc.js";
 import type { LayeredFs } from "./layered-fs.js";
 import { layerTar, type LayerEntry } from "./layer-tar.js";
-import { isExcludedContext, type SourceFs } from "./source-fs.js";
+import type { SourceFs } from "./source-fs.js";
 
 export interface Owner {
   uid: number;
@@ -54,6 +53,9 @@ export interface CopyPlan {
 }
 
 const GLOB = /[*?[]/;
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFCHR, S_IFBLK } = constants;
+/** Permission bits in octal by value, as the digest lines write them (a number-to-octal conversion per entry costs more than its line). */
+const OCTAL: string[] = [];
 /** Content read for a digest is kept for the layer for files up to KEEP_FILE bytes, KEEP_TOTAL in all. */
 const KEEP_FILE = 256 << 10;
 const KEEP_TOTAL = 64 << 20;
@@ -130,16 +132,28 @@ export function planCopy(input: CopyInput): CopyPlan {
   const excludes = input.exclude.length > 0 ? compileIgnore(input.exclude.join("\n"), `${where} --exclude`) : undefined;
   const links = new Map<string, string>();
   // Small files read for their digest keep their content for the layer (no second read), up to a bound.
+  // One callback for all (the digest calls it synchronously for the file being added), not a closure per file.
   let kept = 0;
-  const keepContent = (e: LayerEntry, size: number) => (size <= KEEP_FILE && kept + size <= KEEP_TOTAL ? (content: Buffer) => ((e.content = content), (kept += content.length)) : undefined);
+  let keeping: LayerEntry | undefined;
+  const keep = (content: Buffer) => {
+    keeping!.content = content;
+    kept += content.length;
+  };
 
   let dest = input.dest.startsWith("/") ? input.dest : posix.join(input.workdir, input.dest);
   const destIsDir = /\/\.?$/.test(input.dest) || input.dest === ".";
   dest = posix.normalize(dest);
 
-  const record = (e: LayerEntry, contentHash = "") => {
-    hash.update(`${e.path}\0${e.type}\0${e.mode.toString(8)}\0${e.uid}:${e.gid}\0${e.linkname ?? ""}\0${contentHash}\n`);
+  // What the step reads, one line per entry, handed to the hash in batches (one update per line costs more than the line).
+  let pending = "";
+  const feed = (line: string) => {
+    pending += line;
+    if (pending.length > 65536) {
+      hash.update(pending);
+      pending = "";
+    }
   };
+  const record = (e: LayerEntry, contentHash = "") => feed(`${e.path}\0${e.type}\0${(OCTAL[e.mode] ??= e.mode.toString(8))}\0${e.uid}:${e.gid}\0${e.linkname ?? ""}\0${contentHash}\n`);
   // The parents of an entry: existing folders of the image keep their metadata; new ones belong to the --chown owner (root otherwise).
   const ensureParents = (path: string) => {
     // Every emitted path has its parents emitted: a known parent ends the work.
@@ -163,49 +177,63 @@ export function planCopy(input: CopyInput): CopyPlan {
     const parent = image.resolve(posix.dirname(target));
     return posix.join(parent, posix.basename(target)).slice(1);
   };
-  const root: Owner = { uid: 0, gid: 0 };
-  const owner = (st: Stats): Owner => input.chown ?? (input.fromContext ? root : { uid: st.uid, gid: st.gid });
-  const modeOf = (st: Stats): number => (input.chmod !== undefined ? input.chmod : st.mode & 0o7777);
+  const chmod = input.chmod;
+  const chown = input.chown;
+  const fromContext = input.fromContext;
 
+  // Runs once per entry of a walk, mostly as cold code in a fresh process: the type from the mode bits
+  // (one test instead of a chain of Stats methods), object literals written out.
   const addOne = (hostPath: string, st: Stats, path: string) => {
     if (emitted.has(path)) return;
     ensureParents(path);
     emitted.add(path);
-    const o = owner(st);
-    const { uid, gid } = o;
+    // --chown wins; context files belong to root, stage and image files keep their owner.
+    const uid = chown !== undefined ? chown.uid : fromContext ? 0 : st.uid;
+    const gid = chown !== undefined ? chown.gid : fromContext ? 0 : st.gid;
+    const mode = chmod !== undefined ? chmod : st.mode & 0o7777;
     const mtime = new Date(st.mtimeMs);
-    // Object literals written out (no spread of a shared base): this runs once per file of the context.
     let e: LayerEntry;
     let contentHash = "";
-    if (st.isDirectory()) e = { path, type: "directory", mode: modeOf(st), uid, gid, mtime };
-    else if (st.isSymbolicLink()) e = { path, type: "symlink", mode: 0o777, uid, gid, mtime, linkname: readlinkSync(hostPath) };
-    else if (st.isFile()) {
-      const key = st.nlink > 1 ? `${st.dev}:${st.ino}` : "";
-      const first = st.nlink > 1 && !input.fromContext ? links.get(key) : undefined;
-      if (first !== undefined) e = { path, type: "link", mode: modeOf(st), uid, gid, mtime, linkname: first };
-      else {
-        if (st.nlink > 1) links.set(key, path);
-        const file: LayerEntry = { path, type: "file", mode: modeOf(st), uid, gid, mtime, hostPath, size: st.size, content: undefined };
-        contentHash = input.from.contentDigest(hostPath, st, keepContent(file, st.size));
-        e = file;
+    switch (st.mode & S_IFMT) {
+      case S_IFREG: {
+        const first = st.nlink > 1 ? links.get(`${st.dev}:${st.ino}`) : undefined;
+        if (first !== undefined && !fromContext) e = { path, type: "link", mode, uid, gid, mtime, linkname: first };
+        else {
+          if (st.nlink > 1 && first === undefined) links.set(`${st.dev}:${st.ino}`, path);
+          const file: LayerEntry = { path, type: "file", mode, uid, gid, mtime, hostPath, size: st.size, content: undefined };
+          keeping = file;
+          contentHash = input.from.contentDigest(hostPath, st, st.size <= KEEP_FILE && kept + st.size <= KEEP_TOTAL ? keep : undefined);
+          e = file;
+        }
+        break;
       }
-    } else if (st.isFIFO()) e = { path, type: "fifo", mode: modeOf(st), uid, gid, mtime };
-    else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      e = { path, type: st.isCharacterDevice() ? "character-device" : "block-device", mode: modeOf(st), uid, gid, mtime, devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
-    } else return;
+      case S_IFDIR:
+        e = { path, type: "directory", mode, uid, gid, mtime };
+        break;
+      case S_IFLNK:
+        e = { path, type: "symlink", mode: 0o777, uid, gid, mtime, linkname: readlinkSync(hostPath) };
+        break;
+      case S_IFIFO:
+        e = { path, type: "fifo", mode, uid, gid, mtime };
+        break;
+      case S_IFCHR:
+      case S_IFBLK:
+        e = { path, type: (st.mode & S_IFMT) === S_IFCHR ? "character-device" : "block-device", mode, uid, gid, mtime, devmajor: Math.floor(st.rdev / 256) & 0xfff, devminor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00) };
+        break;
+      default:
+        return; // sockets
+    }
     entries.push(e);
     record(e, contentHash);
   };
 
   const walk = (srcPath: string, target: string, rel: string) => {
-    for (const name of input.from.readdir(srcPath)) {
-      const child = posix.join(srcPath, name);
+    const dir = srcPath.endsWith("/") ? srcPath : `${srcPath}/`;
+    for (const { name, entry: e } of input.from.children(srcPath)) {
       const childRel = rel === "" ? name : `${rel}/${name}`;
-      const e = input.from.lstat(child);
-      if (!e) continue;
-      const skip = isExcludedContext(input.from, child) || excludes?.excludes(childRel);
-      if (!skip) addOne(e.hostPath, e.stat, `${target}/${name}`);
-      if (e.stat.isDirectory()) walk(child, `${target}/${name}`, childRel);
+      const childTarget = `${target}/${name}`;
+      if (e.excluded !== true && (excludes === undefined || !excludes.excludes(childRel))) addOne(e.hostPath, e.stat, childTarget);
+      if (e.stat.isDirectory()) walk(`${dir}${name}`, childTarget, childRel);
     }
   };
 
@@ -255,7 +283,7 @@ export function planCopy(input: CopyInput): CopyPlan {
     if (e.stat.isDirectory()) {
       // A folder's content goes into the destination (not the folder itself); with --parents its path is kept.
       const target = place(input.parents ? posix.join(dest, r.src) : dest);
-      if (target !== "") addOne(e.hostPath, { ...e.stat, mode: e.stat.mode, isDirectory: () => true, isSymbolicLink: () => false, isFile: () => false } as Stats, target);
+      if (target !== "") addOne(e.hostPath, e.stat, target);
       walk(src, target, "");
       continue;
     }
@@ -263,23 +291,27 @@ export function planCopy(input: CopyInput): CopyPlan {
       const target = place(dest).replace(/\/$/, "");
       if (target !== "") ensureParents(`${target}/x`);
       archives.push({ hostPath: e.hostPath, dest: target });
-      hash.update(`archive\0${target}\0${input.from.contentDigest(e.hostPath, e.stat)}\n`);
+      feed(`archive\0${target}\0${input.from.contentDigest(e.hostPath, e.stat)}\n`);
       continue;
     }
     const name = posix.basename(r.src);
     const target = place(input.parents ? posix.join(dest, r.src) : destDirExists() ? posix.join(dest, name) : dest);
     addOne(e.hostPath, e.stat, target);
   }
-  return { entries, archives, digest: hash.digest("hex") };
+  return { entries, archives, digest: hash.update(pending).digest("hex") };
 }
 
 
 /** The layer of a COPY/ADD: the planned entries, then each archive's entries under its folder. */
 export function copyLayerTar(plan: CopyPlan): Readable {
   if (plan.archives.length === 0) return layerTar(plan.entries);
-  const pack = tar.pack();
   const out = new PassThrough();
   void (async () => {
+    // tar-stream is loaded by the first ADD of an archive only (a cached build never needs it).
+    const tar = await import("tar-stream");
+    const pack = tar.pack();
+    pack.on("error", (err) => out.destroy(err));
+    pack.pipe(out);
     try {
       const entryHeaders = plan.entries;
       for (const e of entryHeaders) {
@@ -318,9 +350,8 @@ export function copyLayerTar(plan: CopyPlan): Readable {
     } catch (err) {
       pack.destroy(err as Error);
     }
-  })();
-  pack.on("error", (err) => out.destroy(err));
-  return pack.pipe(out);
+  })().catch((err: unknown) => out.destroy(err as Error));
+  return out;
 }
 
 function gunzip(data: Buffer): Promise<Buffer> {

@@ -6,10 +6,19 @@ import { join, posix } from "node:path";
 import type { IgnoreRules } from "../dockerignore.js";
 import { hashFileContent, type ContentDigests } from "./content-digests.js";
 import type { LayeredFs } from "./layered-fs.js";
+import type { SourceObserver } from "./source-memo.js";
 
 export interface SourceEntry {
   hostPath: string;
   stat: Stats;
+  /** A context folder the .dockerignore excludes, present only because a `!` line may bring back something below it: walks skip it and look below. */
+  excluded?: true;
+}
+
+/** A folder's entry as a walk sees it: its name and what lstat said. */
+export interface SourceChild {
+  name: string;
+  entry: SourceEntry;
 }
 
 export interface SourceFs {
@@ -17,6 +26,8 @@ export interface SourceFs {
   readonly label: string;
   lstat(path: string): SourceEntry | undefined;
   readdir(path: string): string[];
+  /** The entries of folder `path`, sorted by name (ignored ones left out): a walk's one question per folder. */
+  children(path: string): SourceChild[];
   /** Resolves symlinks inside the source (never out of it). */
   resolve(path: string, followLast?: boolean): string;
   /** sha256 (hex) of the content of a regular file of this source, given its lstat; `keep` gets the content when it was read whole. */
@@ -34,8 +45,15 @@ export class ContextFs implements SourceFs {
     return this.digests ? this.digests.digest(hostPath, stat, keep) : hashFileContent(hostPath, stat.size, keep);
   }
 
-  /** lstat results by relative path: a build sees each context entry once, as one snapshot (null: absent or ignored). */
-  private readonly entries = new Map<string, SourceEntry | null>();
+  /**
+   * lstat results of the paths a build names (sources, globs, bind mounts, symlinks on the way) by
+   * relative path, so each is looked at once: what lstat said (undefined: absent) and the entry
+   * (null: absent or ignored). A walk's entries are not kept.
+   */
+  private readonly entries = new Map<string, { stat: Stats | undefined; entry: SourceEntry | null }>();
+
+  /** Told every lstat result and folder listing a step's plan uses (source-memo.ts), while set. */
+  observer: SourceObserver | undefined;
 
   private rel(path: string): string {
     // The common case (a clean path from a walk) skips normalisation.
@@ -46,31 +64,55 @@ export class ContextFs implements SourceFs {
 
   lstat(path: string): SourceEntry | undefined {
     const rel = this.rel(path);
-    let e = this.entries.get(rel);
-    if (e === undefined) {
-      e = this.lstatUncached(rel);
-      this.entries.set(rel, e);
+    let seen = this.entries.get(rel);
+    if (seen === undefined) {
+      const hostPath = rel === "" ? this.root : join(this.root, rel);
+      const stat = lstatOrUndefined(hostPath);
+      seen = { stat, entry: this.entryOf(rel, hostPath, stat) };
+      this.entries.set(rel, seen);
     }
-    return e ?? undefined;
+    this.observer?.entry(rel, seen.stat);
+    return seen.entry ?? undefined;
   }
 
-  private lstatUncached(rel: string): SourceEntry | null {
-    const hostPath = rel === "" ? this.root : join(this.root, rel);
-    let stat: Stats;
-    try {
-      stat = lstatSync(hostPath);
-    } catch {
-      return null;
-    }
+  /** The entry of a clean relative path with the .dockerignore applied (null: absent or ignored). */
+  private entryOf(rel: string, hostPath: string, stat: Stats | undefined): SourceEntry | null {
+    if (stat === undefined) return null;
+    if (rel === "" || this.ignore === undefined || !this.ignore.excludes(rel)) return { hostPath, stat };
     // An excluded folder is still walked when a `!` line may bring something below it back.
-    if (rel !== "" && this.ignore?.excludes(rel) && !(stat.isDirectory() && this.ignore.hasExceptions)) return null;
-    return { hostPath, stat };
+    return stat.isDirectory() && this.ignore.hasExceptions ? { hostPath, stat, excluded: true } : null;
   }
 
   readdir(path: string): string[] {
+    return this.children(path).map((c) => c.name);
+  }
+
+  children(path: string): SourceChild[] {
     const rel = this.rel(path);
-    const names = readdirSync(rel === "" ? this.root : join(this.root, rel)).sort();
-    return names.filter((n) => this.lstat(rel === "" ? n : `${rel}/${n}`) !== undefined);
+    const dir = rel === "" ? this.root : join(this.root, rel);
+    const names = readdirSync(dir).sort();
+    const observer = this.observer;
+    observer?.dir(rel, names);
+    const out: SourceChild[] = [];
+    // A walk of a large context runs this once per entry, mostly in a fresh process (cold code): one lstat and two string joins each.
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const childRel = rel === "" ? name : `${rel}/${name}`;
+      // Not kept in the lookup table: a large context would keep a Stats (and its four Dates) per entry alive for the build.
+      const seen = this.entries.get(childRel);
+      let entry: SourceEntry | null;
+      if (seen !== undefined) {
+        observer?.entry(childRel, seen.stat);
+        entry = seen.entry;
+      } else {
+        const hostPath = `${dir}/${name}`;
+        const stat = lstatOrUndefined(hostPath);
+        observer?.entry(childRel, stat);
+        entry = this.entryOf(childRel, hostPath, stat);
+      }
+      if (entry !== null) out.push({ name, entry });
+    }
+    return out;
   }
 
   resolve(path: string, followLast = true): string {
@@ -80,10 +122,15 @@ export class ContextFs implements SourceFs {
     });
   }
 
-  /** Whether an excluded folder's entry is excluded itself (walks skip it, but keep looking below). */
-  excluded(path: string): boolean {
-    const rel = this.rel(path);
-    return rel !== "" && (this.ignore?.excludes(rel) ?? false);
+}
+
+const NO_THROW = { throwIfNoEntry: false } as const;
+
+function lstatOrUndefined(hostPath: string): Stats | undefined {
+  try {
+    return lstatSync(hostPath, NO_THROW);
+  } catch {
+    return undefined; // not a folder on the way, too long, …: absent, as for a missing entry
   }
 }
 
@@ -95,6 +142,15 @@ export class LayeredSource implements SourceFs {
   }
   readdir(path: string): string[] {
     return this.fs.readdir(path);
+  }
+  children(path: string): SourceChild[] {
+    const out: SourceChild[] = [];
+    const dir = path.endsWith("/") ? path : `${path}/`;
+    for (const name of this.fs.readdir(path)) {
+      const entry = this.fs.lstat(`${dir}${name}`);
+      if (entry) out.push({ name, entry });
+    }
+    return out;
   }
   resolve(path: string, followLast = true): string {
     return this.fs.resolve(path, followLast);
@@ -127,8 +183,4 @@ export function resolveIn(path: string, followLast: boolean, linkOf: (path: stri
     done = next;
   }
   return done;
-}
-
-export function isExcludedContext(fs: SourceFs, path: string): boolean {
-  return fs instanceof ContextFs && fs.excluded(path);
 }

@@ -10,7 +10,6 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { InvalidInputError } from "../../errors.js";
-import { extractLayer } from "../tar/extract-layer.js";
 import type { SpecialFiles } from "../tar/special-files.js";
 import { digestHex, syncDir } from "./content-store.js";
 import { processAlive } from "../../fs/process-alive.js";
@@ -83,6 +82,8 @@ export class LayerStore {
       });
       const source = await openTar();
       source.on("error", (e) => hashing.destroy(e));
+      // The tar reader (and tar-stream) load with the first unpack: a cached build or a `stack ps` never needs them.
+      const { extractLayer } = await import("../tar/extract-layer.js");
       const result = await extractLayer(source.pipe(hashing), tmp, this.special);
       await options.beforeCommit?.();
       const diffId = `sha256:${hash.digest("hex")}`;

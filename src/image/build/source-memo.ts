@@ -1,0 +1,151 @@
+// What a COPY/ADD from a context folder looked at, remembered with the
+// digest it led to, so a rebuild can confirm "nothing it reads changed" with
+// one lstat per entry and one listing per folder — without planning the
+// step again (no layer entries, no digest lines, no content digests).
+//
+// The plan of a COPY is a function of the step (its parent key, the
+// instruction, the resolved --chown, the .dockerignore: all in the memo's
+// key) and of what it observes in the context: the lstat of each path it
+// asks for (or that it is absent), the names in each folder it lists, and
+// the content of the files it hashes, which is trusted to be unchanged while
+// the file's (device, inode, size, mtime, ctime) are — the rule of
+// content-digests.ts. Folder listings are compared name by name, never
+// trusted from timestamps. So when every observation still holds, the plan
+// would be the same, and so would its digest.
+//
+// An observation is not remembered when its mtime or ctime lies within
+// RACY_MS of the moment it was made (it could still change within the same
+// timestamp tick), nor when one path was seen twice with different stats
+// during the plan (it changed while the step looked): such a step is planned
+// in full on every build until it settles.
+import { createHash } from "node:crypto";
+import { lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../fs/atomic-write.js";
+import { RACY_MS } from "./content-digests.js";
+
+/** Numbers kept per observed path: dev, ino, mode, size, mtimeMs, ctimeMs (dev -1: absent). */
+const FIELDS = 6;
+
+interface MemoFile {
+  version: 1;
+  root: string;
+  digest: string;
+  /** Observed paths relative to root ("" is root itself), joined by "\n". */
+  paths: string;
+  /** FIELDS numbers per path. */
+  stats: number[];
+  /** Listed folders: [relative path, names sorted and joined by "/"]. */
+  dirs: Array<[string, string]>;
+}
+
+/** Receives what a context source observes while a step is planned. */
+export class SourceObserver {
+  private readonly stats = new Map<string, Stats | undefined>();
+  private readonly dirs = new Map<string, string>();
+  /** A path seen twice with different stats: the step must not be remembered. */
+  private unsettled = false;
+
+  constructor(private readonly startedAt: number) {}
+
+  entry(rel: string, st: Stats | undefined): void {
+    if (this.stats.has(rel)) {
+      const seen = this.stats.get(rel);
+      if (!sameStat(seen, st)) this.unsettled = true;
+      return;
+    }
+    this.stats.set(rel, st);
+  }
+
+  dir(rel: string, names: string[]): void {
+    const joined = names.join("/");
+    const seen = this.dirs.get(rel);
+    if (seen !== undefined && seen !== joined) this.unsettled = true;
+    this.dirs.set(rel, joined);
+  }
+
+  /** The memo of what was observed, or undefined when it cannot be trusted later (racy or unsettled). */
+  memo(root: string, digest: string): MemoFile | undefined {
+    if (this.unsettled) return undefined;
+    const limit = this.startedAt - RACY_MS;
+    const paths: string[] = [];
+    const stats: number[] = [];
+    for (const [rel, st] of this.stats) {
+      paths.push(rel);
+      if (st === undefined) stats.push(-1, 0, 0, 0, 0, 0);
+      else {
+        if (st.mtimeMs >= limit || st.ctimeMs >= limit) return undefined;
+        stats.push(st.dev, st.ino, st.mode, st.size, st.mtimeMs, st.ctimeMs);
+      }
+    }
+    return { version: 1, root, digest, paths: paths.join("\n"), stats, dirs: [...this.dirs] };
+  }
+}
+
+function sameStat(a: Stats | undefined, b: Stats | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.dev === b.dev && a.ino === b.ino && a.mode === b.mode && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+const NO_THROW = { throwIfNoEntry: false } as const;
+
+/** The memos under `$STACK_STATE_DIR/build-cache/sources/`, one small JSON file per step key. */
+export class SourceMemos {
+  constructor(private readonly cacheDir: string) {}
+
+  /** The memo key of a step: what its plan depends on besides the context's files. */
+  static key(parts: unknown): string {
+    return createHash("sha256").update(JSON.stringify(parts)).digest("hex");
+  }
+
+  private file(key: string): string {
+    return join(this.cacheDir, "sources", `${key}.json`);
+  }
+
+  /**
+   * The remembered digest of the step `key` reading the folder `root`, when
+   * every observation still holds; undefined when there is no memo, it is
+   * unreadable, or anything differs.
+   */
+  check(key: string, root: string): string | undefined {
+    let memo: MemoFile;
+    try {
+      memo = JSON.parse(readFileSync(this.file(key), "utf8")) as MemoFile;
+    } catch {
+      return undefined;
+    }
+    if (memo?.version !== 1 || memo.root !== root || typeof memo.paths !== "string" || !Array.isArray(memo.stats) || !Array.isArray(memo.dirs)) return undefined;
+    const paths = memo.paths.split("\n");
+    const stats = memo.stats;
+    if (stats.length !== paths.length * FIELDS) return undefined;
+    // One lstat per path, compared in place: the loop a fully cached build spends its time in.
+    try {
+      for (let i = 0, o = 0; i < paths.length; i++, o += FIELDS) {
+        const rel = paths[i]!;
+        const st = lstatSync(rel === "" ? root : `${root}/${rel}`, NO_THROW);
+        if (st === undefined) {
+          if (stats[o] !== -1) return undefined;
+        } else if (stats[o] !== st.dev || stats[o + 1] !== st.ino || stats[o + 2] !== st.mode || stats[o + 3] !== st.size || stats[o + 4] !== st.mtimeMs || stats[o + 5] !== st.ctimeMs) {
+          return undefined;
+        }
+      }
+      for (const [rel, names] of memo.dirs) {
+        if (readdirSync(rel === "" ? root : `${root}/${rel}`).sort().join("/") !== names) return undefined;
+      }
+    } catch {
+      return undefined; // a folder became a file, permissions …: plan the step
+    }
+    return typeof memo.digest === "string" ? memo.digest : undefined;
+  }
+
+  /** Remembers a plan's observations (nothing when they cannot be trusted); a failure to write only costs a full plan next time. */
+  save(key: string, root: string, digest: string, observer: SourceObserver): void {
+    const memo = observer.memo(root, digest);
+    if (!memo) return;
+    try {
+      writeFileAtomic(this.file(key), JSON.stringify(memo), 0o644, { durable: false });
+    } catch {
+      // an optimisation only
+    }
+  }
+}
