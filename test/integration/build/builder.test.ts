@@ -154,6 +154,36 @@ RUN cat /b.txt > /b.copy
     expect(readFileSync((await rootfs("test/digests:1")).lstat("/seen")!.hostPath, "utf8")).toBe("v2\n");
   });
 
+  it("a COPY confirmed by its memo plans nothing; a same-size change with the mtime put back, a new file and a .dockerignore change each rebuild it", async () => {
+    const ctx = context("memo", { Dockerfile: `FROM ${base}\nCOPY app/ /app/\n`, "app/a.txt": "a1\n", "app/b.txt": "b1\n", "app/sub/c.txt": "c\n" });
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    for (const f of ["app/a.txt", "app/b.txt", "app/sub/c.txt"]) utimesSync(join(ctx, f), past, past);
+    const copy = ["COPY app/ /app/"];
+    await build(request(ctx, "test/memo:1"));
+    // The files' ctimes are racy for a second after they were written: then the next build leaves a memo.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await build(request(ctx, "test/memo:1"))).cached).toEqual(copy);
+    const digests = join(stateDir, "build-cache", "digests");
+    rmSync(digests, { recursive: true, force: true });
+    const confirmed = await build(request(ctx, "test/memo:1"));
+    expect(confirmed.cached).toEqual(copy);
+    // No plan: no file digest was asked for, so none was written.
+    expect(existsSync(digests)).toBe(false);
+
+    writeFileSync(join(ctx, "app/a.txt"), "a2\n");
+    utimesSync(join(ctx, "app/a.txt"), past, past);
+    expect((await build(request(ctx, "test/memo:1"))).cached).toEqual([]);
+    expect(readFileSync((await rootfs("test/memo:1")).lstat("/app/a.txt")!.hostPath, "utf8")).toBe("a2\n");
+
+    writeFileSync(join(ctx, "app/sub/new.txt"), "n\n");
+    expect((await build(request(ctx, "test/memo:1"))).cached).toEqual([]);
+    expect((await rootfs("test/memo:1")).lstat("/app/sub/new.txt")).toBeDefined();
+
+    writeFileSync(join(ctx, ".dockerignore"), "app/b.txt\n");
+    expect((await build(request(ctx, "test/memo:1"))).cached).toEqual([]);
+    expect((await rootfs("test/memo:1")).lstat("/app/b.txt")).toBeUndefined();
+  });
+
   it("a COPY layer's folder, written beside its tar, is what the store unpacks from the tar", async () => {
     const ctx = context("folder", { Dockerfile: `FROM ${base}\nCOPY --chmod=4750 tree/ /opt/tree/\nCOPY --chown=1000:1001 tree/sub/ /home/\n`, "tree/a.txt": "a", "tree/sub/b.txt": "b", "tree/sub/deeper/c.txt": "c".repeat(5000) });
     symlinkSync("a.txt", join(ctx, "tree/link"));
