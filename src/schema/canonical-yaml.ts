@@ -28,13 +28,17 @@ export function canonicalYaml(root: Record<string, unknown>): string {
   if (keys.length === 0) return "{}\n";
   const writer = new Writer();
   writer.mapping(root, keys, 0);
-  return `${writer.out}\n`;
+  return writer.text();
 }
 
-// The writer collects pieces and joins them once (`stack config` prints
-// hundreds of KB): appending to a string would make one live cons-string
-// cell per piece, which every young-generation GC then copies. Most pieces
-// already exist (keys, values, indentation made once per depth).
+// The writer appends pieces (most of them strings that already exist: keys,
+// values, indentation made once per depth) to a string. Each append makes a
+// rope cell; a rope as long as the whole output (hundreds of thousands of
+// cells for `stack config` on a large file) stays alive to the end, and
+// every young-generation GC copies the cells made since the last one. So the
+// text is cut into segments of a few KB: each is flattened as soon as it is
+// complete (its cells die young, at no cost to the GC), and the segments are
+// joined once at the end.
 const INDENTS: string[] = [""];
 const BREAKS: string[] = ["\n"];
 function indentOf(depth: number): string {
@@ -62,8 +66,27 @@ function keyText(key: string, depth: number): string {
   return text;
 }
 
+/** Segments are cut at the next mapping entry once they hold this many characters. */
+const SEGMENT = 4096;
+
 class Writer {
+  /** The segment being written. */
   out = "";
+  private readonly segments: string[] = [];
+
+  /** The whole document, ending with a newline. */
+  text(): string {
+    this.segments.push(this.out, "\n");
+    return this.segments.join("");
+  }
+
+  private cut(): void {
+    if (this.out.length < SEGMENT) return;
+    // Reading a character of a rope makes V8 flatten it into one string.
+    this.out.charCodeAt(0);
+    this.segments.push(this.out);
+    this.out = "";
+  }
 
   /** A non-empty mapping whose keys sit at `depth` (the first key is written where the text is now). */
   mapping(obj: Record<string, unknown>, keys: string[], depth: number): void {
@@ -73,6 +96,7 @@ class Writer {
       const text = keyText(key, depth);
       if (text.length > 1024) throw new OutsideCanonicalYaml(`a key of ${text.length} characters`);
       if (i > 0) this.out += BREAKS[depth]!;
+      this.cut();
       this.out += text;
       this.out += ":";
       this.valueAfter(obj[key], depth + 1, true);
@@ -128,9 +152,43 @@ class Writer {
 /**
  * The order in which the keys of a sorted copy would be enumerated: a
  * JavaScript object lists array-index keys ("0", "42") first, in numeric
- * order, whatever order they were inserted in.
+ * order, whatever order they were inserted in. The result may be shared
+ * between calls: never change it.
  */
 function sortedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  const n = keys.length;
+  if (n === 0) return keys;
+  // Object.keys lists index keys first: a first key that starts with no digit means there are none.
+  const c = keys[0]!.charCodeAt(0);
+  if (c >= 48 && c <= 57) return sortedKeysSlow(obj);
+  let inOrder = true;
+  for (let i = 0; i < n; i++) {
+    const key = keys[i]!;
+    if (obj[key] === undefined) return sortedKeysSlow(obj);
+    if (i > 0 && keys[i - 1]! > key) inOrder = false;
+  }
+  if (inOrder) return keys;
+  // A model repeats a few shapes (a service, a port, a mount) hundreds of
+  // times, with keys inserted in the same order: their sorted order is kept
+  // by first key, and reused when the same keys come in the same order.
+  const shape = shapes.get(keys[0]!);
+  if (shape !== undefined && sameKeys(shape.keys, keys)) return shape.sorted;
+  const sorted = keys.slice().sort();
+  if (shape !== undefined || shapes.size < 512) shapes.set(keys[0]!, { keys, sorted });
+  return sorted;
+}
+
+const shapes = new Map<string, { keys: string[]; sorted: string[] }>();
+
+function sameKeys(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** sortedKeys for objects with index keys or undefined members. */
+function sortedKeysSlow(obj: Record<string, unknown>): string[] {
   const keys: string[] = [];
   let indexes: string[] | undefined;
   for (const key of Object.keys(obj)) {
@@ -226,8 +284,14 @@ const NOT_A_STRING = [
 /** First characters with which a string can match NOT_A_STRING ("" included). */
 const MAYBE_NOT_A_STRING = /^(?:$|[~nNyYtTfFoOeE+\-.0-9])/;
 
+/** The NOT_A_STRING forms that can start with a letter: null, booleans, and exponents (`e5`). */
+const NULL_OR_BOOL = /^(?:[Nn]ull|NULL|Y|y|[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON|N|n|[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
+const EXPONENT = NOT_A_STRING[8]!;
+
 function resolvesToOther(value: string): boolean {
   if (!MAYBE_NOT_A_STRING.test(value)) return false;
+  const c = value.charCodeAt(0) | 0x20; // lower case, for letters
+  if (c >= 97 && c <= 122) return NULL_OR_BOOL.test(value) || (c === 101 && EXPONENT.test(value));
   for (const re of NOT_A_STRING) if (re.test(value)) return true;
   return false;
 }

@@ -134,11 +134,27 @@ const DECIMAL = /^[1-9][0-9]{0,14}$/;
 /** Letters that no int or float starting with a digit contains (hex digits, `e`, `o` and `x` may). */
 const NOT_A_NUMBER = /[g-np-wyzG-NP-WYZ]/;
 
+const WORD = /^[A-Za-z][A-Za-z_-]*$/;
+/** The words js-yaml's null and bool types resolve (YAML 1.2 core schema). */
+const WORD_VALUES: Record<string, null | boolean> = {
+  null: null,
+  Null: null,
+  NULL: null,
+  true: true,
+  True: true,
+  TRUE: true,
+  false: false,
+  False: false,
+  FALSE: false,
+};
+
 /** A plain scalar's value by the implicit types above, tried in order as js-yaml does (`<<` stays the string "<<"). */
 export const resolvePlainScalar: PlainResolver = (text) => {
   // Every implicit type above starts with one of these (or is empty); most
   // scalars (names, paths, images) do not, and skip the resolvers.
   if (!MAY_RESOLVE.test(text)) return text;
+  // A word of letters (`none`, `tcp`, `target`, `true`) can only be a null or a boolean.
+  if (WORD.test(text)) return Object.hasOwn(WORD_VALUES, text) ? WORD_VALUES[text] : text;
   const first = text.charCodeAt(0);
   if (first >= 48 && first <= 57) {
     // A decimal without a leading zero is an int whatever the types above say;

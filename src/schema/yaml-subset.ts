@@ -296,11 +296,11 @@ class FlowReader {
     private readonly depth: number,
   ) {}
 
-  node(): unknown {
-    if (this.depth > MAX_DEPTH) giveUp();
+  node(depth = this.depth): unknown {
+    if (depth > MAX_DEPTH) giveUp();
     const c = this.text[this.pos];
-    if (c === "[") return this.list();
-    if (c === "{") return this.map();
+    if (c === "[") return this.list(depth);
+    if (c === "{") return this.map(depth);
     return this.scalar();
   }
 
@@ -308,7 +308,7 @@ class FlowReader {
     while (this.text[this.pos] === " ") this.pos++;
   }
 
-  private list(): unknown[] {
+  private list(depth: number): unknown[] {
     this.pos++;
     const out: unknown[] = [];
     this.skipSpaces();
@@ -318,10 +318,7 @@ class FlowReader {
     }
     for (;;) {
       this.skipSpaces();
-      const item = new FlowReader(this.text, this.resolvePlain, this.anchors, this.depth + 1);
-      item.pos = this.pos;
-      out.push(item.node());
-      this.pos = item.pos;
+      out.push(this.node(depth + 1));
       this.skipSpaces();
       const c = this.text[this.pos];
       this.pos++;
@@ -332,7 +329,7 @@ class FlowReader {
     }
   }
 
-  private map(): Record<string, unknown> {
+  private map(depth: number): Record<string, unknown> {
     this.pos++;
     const out: Record<string, unknown> = {};
     this.skipSpaces();
@@ -349,10 +346,7 @@ class FlowReader {
       if (this.text[this.pos] !== ":" || this.text[this.pos + 1] !== " ") giveUp();
       this.pos += 2;
       this.skipSpaces();
-      const value = new FlowReader(this.text, this.resolvePlain, this.anchors, this.depth + 1);
-      value.pos = this.pos;
-      out[key] = value.node();
-      this.pos = value.pos;
+      out[key] = this.node(depth + 1);
       this.skipSpaces();
       const c = this.text[this.pos];
       this.pos++;
@@ -374,13 +368,14 @@ class FlowReader {
       return c === '"' ? unescapeDouble(body) : body.replace(/''/g, "'");
     }
     if (c === "*" && !isKey) {
-      const m = /^\*([^\s,[\]{}]+)/.exec(text.slice(this.pos));
+      FLOW_ALIAS.lastIndex = this.pos;
+      const m = FLOW_ALIAS.exec(text);
       if (!m || !this.anchors.has(m[1]!)) giveUp();
       this.pos += m[0].length;
       return this.anchors.get(m[1]!);
     }
-    // Plain: up to `,` `]` `}` or `: `; a `:` glued to the next character stays in the scalar.
-    const m = /^[^\s,[\]{}#&*!|>'"%@`?:-](?:[^,[\]{}:#]|:(?=[^\s,[\]{}]))*|^-(?=[^\s,[\]{}])(?:[^,[\]{}:#]|:(?=[^\s,[\]{}]))*/.exec(text.slice(this.pos));
+    FLOW_PLAIN.lastIndex = this.pos;
+    const m = FLOW_PLAIN.exec(text);
     if (!m) giveUp();
     const raw = m[0].trimEnd();
     if (raw.includes(" #")) giveUp();
@@ -389,3 +384,8 @@ class FlowReader {
     return this.resolvePlain(raw);
   }
 }
+
+// Sticky (matched where the reader is, without copying the rest of the line).
+const FLOW_ALIAS = /\*([^\s,[\]{}]+)/y;
+/** A plain flow scalar: up to `,` `]` `}` or `: `; a `:` glued to the next character stays in the scalar. */
+const FLOW_PLAIN = /[^\s,[\]{}#&*!|>'"%@`?:-](?:[^,[\]{}:#]|:(?=[^\s,[\]{}]))*|-(?=[^\s,[\]{}])(?:[^,[\]{}:#]|:(?=[^\s,[\]{}]))*/y;

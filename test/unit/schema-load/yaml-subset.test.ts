@@ -83,7 +83,7 @@ describe("parseYamlSubset", () => {
   });
 
   it("resolves plain scalars of every first character as js-yaml does", () => {
-    const tails = ["", "1", "0", "rue", "alse", "ull", "ULL", "x", ".5", "e3", "<", "_1", "b1", "o7", "x1F", "inf", "nan", "NaN"];
+    const tails = ["", "1", "0", "rue", "alse", "ull", "ULL", "x", ".5", "e3", "<", "_1", "b1", "o7", "x1F", "inf", "nan", "NaN", "o", "ff", "es", "-x", "_y", "FF", "RUE"];
     for (let code = 33; code < 127; code++) {
       for (const tail of tails) {
         const text = String.fromCharCode(code) + tail;

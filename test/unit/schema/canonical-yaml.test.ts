@@ -63,6 +63,39 @@ describe("canonicalYaml", () => {
     expect(canonicalYaml(doc)).toBe(reference(doc));
   });
 
+  it("orders objects of one shape (the same first key) right, whatever their other keys and their order", () => {
+    const shapes: Array<Record<string, unknown>> = [
+      { name: 1, b: 2, a: 3 },
+      { name: 1, b: 2, a: 3 },
+      { name: 1, a: 3, b: 2 },
+      { name: 1, b: 2 },
+      { name: 1, b: 2, a: undefined },
+      { name: 1, c: 2, a: 3 },
+      { name: 1, b: 2, a: 3, "7": 4 },
+      { name: 1, zz: [{ name: 2, y: 1, x: 2 }], b: { name: 3, b: 1, a: 2 } },
+      { a: 1, b: 2 },
+      { b: 1, a: 2, name: 3 },
+    ];
+    for (const doc of shapes) expect(canonicalYaml({ doc }), JSON.stringify(doc)).toBe(reference({ doc }));
+    expect(canonicalYaml({ all: shapes })).toBe(reference({ all: shapes }));
+  });
+
+  it("prints a document of many KB (written in segments) as the yaml library does", () => {
+    const services: Record<string, unknown> = {};
+    for (let i = 0; i < 300; i++) {
+      services[`svc${i}`] = { image: `app:${i}`, ports: [{ target: 8000 + i, published: String(9000 + i) }], environment: { A: "1", LONG: "x".repeat(i * 7) }, command: ["serve", "--port", `${i}`] };
+    }
+    const doc = { name: "big", services };
+    const text = canonicalYaml(doc);
+    expect(text.length).toBeGreaterThan(100_000);
+    expect(text).toBe(reference(doc));
+  });
+
+  it("quotes words that read as null, booleans or exponents, and no others", () => {
+    const words = ["e5", "E+3", "e", "eE", "e5x", "tRUE", "oN", "Off", "yes-no", "nULL", "nil", "off_", "YES", "tcp", "tmpfs", "none", "E1"];
+    for (const w of words) expect(canonicalYaml({ [w]: w }), w).toBe(reference({ [w]: w }));
+  });
+
   it("matches the yaml library on seeded random documents", () => {
     let seed = 2026;
     const random = () => {
