@@ -1,18 +1,22 @@
 // Build speed: a 10-step Dockerfile that copies 2,000 small files, built
 // cold (fresh state dir), rebuilt fully cached, and rebuilt with one file
 // changed. Times are stack's own (in-process buildImage(), after Node and
-// the modules are loaded) and the CLI's wall time for the cached rebuild
-// minus a bare `node -e 0` (the median of 5 pairs per run, interleaved, as
-// the host is shared). The load average is printed beside the figures.
-// Root; run `npm run build` first.
+// the modules are loaded) and the CLI's for the cached rebuild minus a bare
+// `node -e 0`, in wall time and in CPU time (user+sys, through /usr/bin/time
+// when it is there: on a shared host CPU time moves less than wall time),
+// the median of 5 interleaved pairs per run. The load average is printed
+// beside the figures. Root; run `npm run build` first.
 //
-//   node bench/build.mjs [--runs N]
+//   node bench/build.mjs [--runs N] [--baseline PATH/bin/stack]
+//       --baseline: another build of stack (a checkout of an earlier
+//       commit, built) timed the same way, interleaved, on the same state:
+//       a before/after from one run.
 //   STACK_BENCH_DOCKER=1 node bench/build.mjs   also installs docker.io (apt)
 //                                               and times `docker build`
 //                                               (legacy and BuildKit) on the
 //                                               same context.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -21,7 +25,23 @@ import { ImageStore } from "../dist/image/store/index.js";
 import { ensureDocker, median } from "./lib.mjs";
 
 const runs = Number(process.argv[process.argv.indexOf("--runs") + 1]) || 5;
+const baseline = process.argv.includes("--baseline") ? process.argv[process.argv.indexOf("--baseline") + 1] : undefined;
+if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline ${baseline}: no such file`);
 const root = mkdtempSync(join(tmpdir(), "stack-bench-build-"));
+const timeBin = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
+/** Runs `node argv…`: its wall time, and its CPU time (user+sys, ms) when /usr/bin/time can tell. */
+function timedNode(argv, options) {
+  const cpuFile = join(root, "cpu.txt");
+  const [file, args] = timeBin ? [timeBin, ["-f", "%U %S", "-o", cpuFile, process.execPath, ...argv]] : [process.execPath, argv];
+  const t0 = performance.now();
+  const p = spawnSync(file, args, { encoding: "utf8", ...options });
+  const wall = performance.now() - t0;
+  if (p.status !== 0) throw new Error(`node ${argv.join(" ")} failed: ${p.stderr}`);
+  if (!timeBin) return { wall };
+  const [user, sys] = readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number);
+  return { wall, cpu: (user + sys) * 1000 };
+}
 
 function makeContext() {
   const ctx = join(root, "ctx");
@@ -67,7 +87,8 @@ const request = { context: ctx, dockerfile: join(ctx, "Dockerfile"), args: {}, l
 const cold = [];
 const cached = [];
 const changed = [];
-const cli = [];
+// CLI cached rebuilds beyond a bare node start, per run: wall and CPU, for this build and the baseline.
+const cli = { wall: [], cpu: [], baseWall: [], baseCpu: [] };
 let stateDir;
 const runDir = join(root, "run");
 try {
@@ -91,22 +112,27 @@ try {
     mkdirSync(proj, { recursive: true });
     writeFileSync(join(proj, "compose.yaml"), `services:\n  app:\n    image: stack-bench/app:latest\n    build:\n      context: ${ctx}\n      network: none\n`);
     const env = { ...process.env, STACK_STATE_DIR: stateDir, STACK_RUN_DIR: runDir };
-    const time = (argv) => {
-      const s = performance.now();
-      const p = spawnSync(process.execPath, argv, { cwd: proj, env, encoding: "utf8" });
-      if (p.status !== 0) throw new Error(p.stderr);
-      return performance.now() - s;
-    };
-    const beyond = [];
+    // As a user's files are: older than a second (files changed within the last second are always read again).
+    await new Promise((r) => setTimeout(r, 1100));
+    const beyond = { wall: [], cpu: [], baseWall: [], baseCpu: [] };
     for (let k = 0; k < 5; k++) {
-      const bare = time(["-e", "0"]);
-      beyond.push(time([new URL("../bin/stack", import.meta.url).pathname, "build", "-q"]) - bare);
+      const bare = timedNode(["-e", "0"], { cwd: proj, env });
+      const own = timedNode([new URL("../bin/stack", import.meta.url).pathname, "build", "-q"], { cwd: proj, env });
+      beyond.wall.push(own.wall - bare.wall);
+      if (own.cpu !== undefined) beyond.cpu.push(own.cpu - bare.cpu);
+      if (baseline !== undefined) {
+        const base = timedNode([baseline, "build", "-q"], { cwd: proj, env });
+        beyond.baseWall.push(base.wall - bare.wall);
+        if (base.cpu !== undefined) beyond.baseCpu.push(base.cpu - bare.cpu);
+      }
     }
-    cli.push(median(beyond));
+    for (const k of Object.keys(cli)) if (beyond[k].length > 0) cli[k].push(median(beyond[k]));
   }
   const f = (xs) => `${median(xs).toFixed(0)} ms`;
   console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
-  console.log(`stack build (${runs} runs, medians): cold ${f(cold)}, cached ${f(cached)}, one file changed ${f(changed)}; CLI cached rebuild beyond node start ${f(cli)}`);
+  const cpu = (xs) => (xs.length > 0 ? `, CPU ${f(xs)}` : "");
+  console.log(`stack build (${runs} runs, medians): cold ${f(cold)}, cached ${f(cached)}, one file changed ${f(changed)}; CLI cached rebuild beyond node start: wall ${f(cli.wall)}${cpu(cli.cpu)}`);
+  if (baseline !== undefined) console.log(`baseline ${baseline}, same runs: CLI cached rebuild beyond node start: wall ${f(cli.baseWall)}${cpu(cli.baseCpu)}`);
   if (process.env.STACK_BENCH_DOCKER === "1") {
     // The peer, side by side: `docker build` (legacy and BuildKit) against
     // stack's CLI (`stack build`, wall time, Node start included), each run

@@ -3,7 +3,7 @@
 // cores), and print one line per finished step with its time — plain lines
 // when stdout is not a terminal or --progress=plain, JSON lines with
 // --progress=json, nothing with -q / --progress=quiet.
-import { cpus } from "node:os";
+import { availableParallelism } from "node:os";
 import type { CliContext } from "../../cli/context.js";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { buildImage, type BuildProgress } from "./builder.js";
@@ -72,6 +72,6 @@ export async function runBuildCommand(ctx: CliContext, services: string[], opts:
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(cpus().length, requests.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(availableParallelism(), requests.length)) }, worker));
   if (failure !== undefined) throw failure;
 }

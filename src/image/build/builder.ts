@@ -7,7 +7,7 @@
 // The result's config and manifest are written to the store and tagged.
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { availableParallelism } from "node:os";
 import { basename, isAbsolute, join, posix, resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
@@ -182,7 +182,7 @@ export class Builder {
       const states = new Map<number, StageState>();
       for (const level of plan.levels) {
         const built = await bounded(
-          this.env.parallel ?? cpus().length,
+          this.env.parallel ?? availableParallelism(),
           level.map((i) => () => run.buildStage(plan.stages[i]!, states)),
         );
         level.forEach((i, k) => states.set(i, built[k]!));
