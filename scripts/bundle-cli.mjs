@@ -115,6 +115,25 @@ async function buildConfigPathScript() {
   const source = `${held}(function (require, module, exports, __stackScriptUrl) {\n${ascii}\n})`;
   const name = `config-path-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
   const filename = join(outdir, `${name}.js`);
+  // V8 accepts a cache only under the flags it was made with: one cache as
+  // Node starts, one with the optimizing compiler off (src/schema/v8-tuning.ts).
+  const cache = codeCache(source, filename);
+  v8.setFlagsFromString("--no-opt");
+  let noOptCache;
+  try {
+    noOptCache = codeCache(source, filename);
+  } finally {
+    v8.setFlagsFromString("--opt");
+  }
+  // The default cache must still be one this Node accepts as it runs bin/stack.
+  if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it made");
+  const exported = {};
+  for (const [key, path] of Object.entries(configModules)) exported[key] = Object.keys(await import(pathToFileURL(path).href)).sort();
+  return { name, source, cache, noOptCache, exported };
+}
+
+/** The code cache of `source` with every function compiled, under the V8 flags of the moment. */
+function codeCache(source, filename) {
   v8.setFlagsFromString("--no-lazy");
   let script;
   try {
@@ -123,16 +142,14 @@ async function buildConfigPathScript() {
     v8.setFlagsFromString("--lazy");
   }
   const cache = script.createCachedData();
-  // The cache must be one this Node accepts as it runs bin/stack.
   if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it just made");
-  const exported = {};
-  for (const [key, path] of Object.entries(configModules)) exported[key] = Object.keys(await import(pathToFileURL(path).href)).sort();
-  return { name, source, cache, exported };
+  return cache;
 }
 
 /** The module that runs the config-path script (once) and hands out its exports. */
 function configPathLoader(name) {
   return `import * as errors from ${JSON.stringify(errorsModule)};
+import { isOptimizerOff } from ${JSON.stringify(join(dist, "schema", "v8-tuning.js"))};
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -141,7 +158,7 @@ import vm from "node:vm";
 const url = new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url);
 let cachedData;
 try {
-  cachedData = readFileSync(new URL(${JSON.stringify(`./${name}.cache`)}, import.meta.url));
+  cachedData = readFileSync(new URL(isOptimizerOff() ? ${JSON.stringify(`./${name}.no-opt.cache`)} : ${JSON.stringify(`./${name}.cache`)}, import.meta.url));
 } catch {
   // no cache: V8 compiles the script from its source
 }
@@ -205,6 +222,7 @@ const written = new Set();
 const scriptFiles = [
   { path: join(outdir, `${configPath.name}.js`), contents: configPath.source },
   { path: join(outdir, `${configPath.name}.cache`), contents: configPath.cache },
+  { path: join(outdir, `${configPath.name}.no-opt.cache`), contents: configPath.noOptCache },
 ];
 const files = [...scriptFiles, ...[...result.outputFiles].sort((a, b) => (a.path === entry) - (b.path === entry))];
 for (const file of files) {

@@ -35,6 +35,9 @@ export function registerConfig(program: Command): void {
         throw new InvalidInputError(`--format: "${opts.format}" is not a config format`, { hint: "use yaml or json" });
       }
       const ctx = contextFrom(command);
+      // One cold pass over the file, then exit: the optimizing compiler would only cost CPU.
+      const { turnOptimizerOff } = await import("../../schema/v8-tuning.js");
+      turnOptimizerOff();
       const { loadProject } = await import("../project.js");
       const { model } = await loadProject(ctx, { interpolate: opts.interpolate, services: services.length > 0 ? services : undefined });
       if (opts.quiet) return;
