@@ -156,7 +156,8 @@ class SubsetReader {
 
   private mapping(indent: number, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    const overridable = new Set<string>();
+    // Keys a merge (`<<`) brought in, which a key written here may override (made on the first merge).
+    let overridable: Set<string> | undefined;
     while (this.pos < this.lines.length) {
       const line = this.lines[this.pos]!;
       if (line.indent < indent) break;
@@ -169,11 +170,11 @@ class SubsetReader {
       if (key === "__proto__") giveUp();
       const value = this.valueAfterIndicator(m[4], indent, depth, true);
       if (isMerge) {
-        this.merge(out, value, overridable);
+        this.merge(out, value, (overridable ??= new Set<string>()));
         continue;
       }
-      if (Object.hasOwn(out, key) && !overridable.has(key)) giveUp(); // duplicate key: js-yaml reports it
-      overridable.delete(key);
+      if (Object.hasOwn(out, key) && !overridable?.has(key)) giveUp(); // duplicate key: js-yaml reports it
+      overridable?.delete(key);
       out[key] = value;
     }
     return out;
