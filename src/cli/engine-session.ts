@@ -1,6 +1,7 @@
 // What every verb that touches containers starts with: the project's model,
 // the project lock (for verbs that change it), the engine over the real
 // layers, and the progress renderer chosen by --progress and the terminal.
+import type { ProjectState } from "../engine/state.js";
 import type { Engine } from "../engine/wiring.js";
 import type { StackModel } from "../schema/model.js";
 import type { CliContext } from "./context.js";
@@ -28,19 +29,22 @@ function isTty(stream: NodeJS.WritableStream): boolean {
 }
 
 export async function openSession(ctx: CliContext, options: SessionOptions = {}): Promise<Session> {
+  return openSessionFor(ctx, await sessionModel(ctx, options), options);
+}
+
+/** The project's model as a session opens it (read-only verbs such as ps use it without the engine). */
+export async function sessionModel(ctx: CliContext, options: Pick<SessionOptions, "services" | "lock"> = {}): Promise<StackModel> {
   const { loadProject, recordedProject } = await import("./project.js");
-  let model: StackModel;
   try {
-    ({ model } = await loadProject(ctx, options.services ? { services: options.services } : {}));
+    return (await loadProject(ctx, options.services ? { services: options.services } : {})).model;
   } catch (e) {
     // `stack -p NAME down` (ps, logs, stop …) without the stack file at hand, as Compose allows:
     // the project as it was recorded. Verbs that make containers (up, run) need the file.
     const creates = options.lock === "up" || options.lock === "run";
     const recorded = creates ? undefined : await recordedProject(ctx, e);
     if (!recorded) throw e;
-    model = recorded;
+    return recorded;
   }
-  return openSessionFor(ctx, model, options);
 }
 
 export async function openSessionFor(ctx: CliContext, model: StackModel, options: SessionOptions = {}): Promise<Session> {
@@ -103,11 +107,16 @@ export async function openSessionFor(ctx: CliContext, model: StackModel, options
 
 /** Recorded containers of the named services (all when none), sorted by service then index; unknown names are an error. */
 export async function containersOf(session: Session, services: string[], includeOneOff = false): Promise<Array<{ name: string; service: string; index: number }>> {
+  return selectContainers(session.engine.state.read(), session.model, services, includeOneOff);
+}
+
+/** containersOf() over a project state read without the engine. */
+export async function selectContainers(state: ProjectState, model: StackModel, services: string[], includeOneOff = false): Promise<Array<{ name: string; service: string; index: number }>> {
   const { InvalidInputError } = await import("../errors.js");
-  const all = Object.values(session.engine.state.read().containers).filter((c) => includeOneOff || !c.oneOff);
+  const all = Object.values(state.containers).filter((c) => includeOneOff || !c.oneOff);
   for (const s of services) {
-    if (!(s in session.model.services) && !all.some((c) => c.service === s)) {
-      throw new InvalidInputError(`no such service: ${JSON.stringify(s)}`, { hint: `services are: ${Object.keys(session.model.services).sort().join(", ")}` });
+    if (!(s in model.services) && !all.some((c) => c.service === s)) {
+      throw new InvalidInputError(`no such service: ${JSON.stringify(s)}`, { hint: `services are: ${Object.keys(model.services).sort().join(", ")}` });
     }
   }
   return all

@@ -2,7 +2,7 @@
 import { InvalidInputError } from "../../errors.js";
 import type { ServiceModel } from "../../schema/model.js";
 import type { CliContext } from "../context.js";
-import { containersOf, openSession } from "../engine-session.js";
+import { containersOf, openSession, selectContainers, sessionModel } from "../engine-session.js";
 import { LogFormatter, logPrefix, useColor } from "../log-format.js";
 
 export interface PsFlags {
@@ -27,32 +27,30 @@ export async function runPs(ctx: CliContext, services: string[], flags: PsFlags)
   for (const s of flags.status ?? []) {
     if (!STATES.includes(s)) throw new InvalidInputError(`--status: ${JSON.stringify(s)} is not a container state`, { hint: `use one of ${STATES.join(", ")}` });
   }
-  const session = await openSession(ctx);
-  try {
-    const { psRow, renderPsTable } = await import("../../engine/ps.js");
-    const names = await containersOf(session, services);
-    const statuses = await session.engine.statusOf(names.map((n) => n.name));
-    const now = Date.now();
-    const watched = await (await import("./watch.js")).watchedServices(session);
-    let rows = statuses.map((s) => {
-      const record = session.engine.record(s.name);
-      return psRow(record, s, record.command ? record.command.join(" ") : commandText(record.config as ServiceModel), now, watched.has(record.service));
-    });
-    if (flags.status && flags.status.length > 0) rows = rows.filter((r) => flags.status!.includes(r.State));
-    else if (!flags.all) rows = rows.filter((r) => r.State === "running" || r.State === "restarting" || r.State === "paused");
-    if (flags.services) {
-      ctx.stdout.write([...new Set(rows.map((r) => r.Service))].sort().map((s) => `${s}\n`).join(""));
-      return;
-    }
-    if (flags.quiet) {
-      ctx.stdout.write(rows.map((r) => `${session.engine.record(r.Name).id}\n`).join(""));
-      return;
-    }
-    if (format === "json") ctx.stdout.write(rows.map((r) => JSON.stringify({ ID: session.engine.record(r.Name).id, Project: session.model.name, ...r }) + "\n").join(""));
-    else ctx.stdout.write(renderPsTable(rows));
-  } finally {
-    await session.close();
+  // Read-only: the model, the state files and one supervisor query; no engine, lock or progress renderer.
+  const model = await sessionModel(ctx);
+  const [{ psRow, renderPsTable }, { readProjectState }, { readProjectStatus }] = await Promise.all([import("../../engine/ps.js"), import("../../engine/state.js"), import("../../engine/status-reader.js")]);
+  const state = readProjectState(ctx.stateDir, model.name);
+  const names = await selectContainers(state, model, services);
+  const { statuses, watched } = await readProjectStatus({ project: model.name, stateDir: ctx.stateDir, runDir: ctx.runDir }, state, names.map((n) => n.name));
+  const now = Date.now();
+  const record = (name: string) => state.containers[name]!;
+  let rows = statuses.map((s) => {
+    const r = record(s.name);
+    return psRow(r, s, r.command ? r.command.join(" ") : commandText(r.config as ServiceModel), now, watched.has(r.service));
+  });
+  if (flags.status && flags.status.length > 0) rows = rows.filter((r) => flags.status!.includes(r.State));
+  else if (!flags.all) rows = rows.filter((r) => r.State === "running" || r.State === "restarting" || r.State === "paused");
+  if (flags.services) {
+    ctx.stdout.write([...new Set(rows.map((r) => r.Service))].sort().map((s) => `${s}\n`).join(""));
+    return;
   }
+  if (flags.quiet) {
+    ctx.stdout.write(rows.map((r) => `${record(r.Name).id}\n`).join(""));
+    return;
+  }
+  if (format === "json") ctx.stdout.write(rows.map((r) => JSON.stringify({ ID: record(r.Name).id, Project: model.name, ...r }) + "\n").join(""));
+  else ctx.stdout.write(renderPsTable(rows));
 }
 
 export interface LogsFlags {
