@@ -214,12 +214,10 @@ export class LinuxNetworkHost implements NetworkHost {
   }
 
   async readRoutes(): Promise<HostRoute[]> {
-    const read = async (family: string[]): Promise<HostRoute[]> => {
-      const r = await run(["ip", ...family, "-j", "route", "show", "table", "all"]);
-      if (r.exitCode !== 0 || !r.stdout) return [];
-      return (JSON.parse(String(r.stdout)) as Array<{ dst: string; type?: string }>).filter((x) => x.type !== "local" && x.type !== "broadcast");
-    };
-    return [...(await read([])), ...(await read(["-6"]))];
+    // IPv4 and IPv6 routes of every table from one process: a batch of two
+    // listings (`root ::/0` selects IPv6 as -6 would), one JSON array a line.
+    const r = await run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
+    return parseRouteListings(r.exitCode === 0 ? String(r.stdout) : "");
   }
 
   readSysctl(key: string): string {
@@ -301,4 +299,14 @@ export function parseForwardFilter(listing: string): HostForwardFilter {
   const dockerUserExists = lines.some((l) => l.trim() === "-N DOCKER-USER");
   const ours = (l: string) => (l.startsWith("-A DOCKER-USER ") || l.startsWith("-A FORWARD ")) && l.includes(`--comment ${stackComment} `);
   return { ...(policy ? { forwardPolicy: policy } : {}), dockerUserExists, stackRules: lines.filter(ours) };
+}
+
+/** The routes in `ip -j -batch` output (one JSON array per line), without local and broadcast ones. */
+export function parseRouteListings(text: string): HostRoute[] {
+  const routes: HostRoute[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("[")) continue;
+    for (const x of JSON.parse(line) as Array<{ dst: string; type?: string }>) if (x.type !== "local" && x.type !== "broadcast") routes.push(x);
+  }
+  return routes;
 }

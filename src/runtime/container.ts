@@ -57,6 +57,10 @@ export interface RuntimeDeps {
   pipeBufferBytes?: number;
   /** Looks up a host device for `devices:` (undefined when absent). */
   statDevice: (path: string) => DeviceStat | undefined;
+  /** perl's path: the monitor is one perl process instead of sh + perl + mv (src/fs/perl-helper.ts says why processes count). */
+  perl?: string;
+  /** Makes FIFOs without a process (the perl helper); mkfifo(1) without it. */
+  mkfifo?: (paths: string[], mode: number) => Promise<void>;
   /**
    * Whether a process lives (kill -0). With it, status() answers from the pid
    * and exit files and the freezer without spawning the OCI runtime: `stack
@@ -268,28 +272,19 @@ export class ContainerRuntime {
     // The pid file is runc's first trace of a start; `runc run` refuses a duplicate id anyway.
     if (existsSync(h.pidFile)) {
       if (!existsSync(h.exitFile)) throw new ConflictError(`container ${h.id} is already running`, { hint: "stop it first" });
-      await this.deps.runtime.delete(h.id);
+      await this.deps.runtime.deleteStopped(h.id);
       rmSync(h.pidFile, { force: true });
       this.cgroup(h).create(h.limits ?? {});
     }
     rmSync(h.exitFile, { force: true });
     const fifos = [h.stdoutFifo, h.stderrFifo].filter((f) => !existsSync(f));
-    if (fifos.length > 0) {
-      const r = await this.deps.runner.run(["mkfifo", "-m", "600", ...fifos]);
-      if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifos.join(" and ")}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
-    }
+    if (fifos.length > 0) await this.makeFifos(fifos);
     await hooks.beforeSpawn?.();
     // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
     const out = openSync(h.stdoutFifo, constants.O_RDWR);
     const err = openSync(h.stderrFifo, constants.O_RDWR);
     try {
-      // The monitor: raises the FIFOs' pipe buffer (F_SETPIPE_SZ; Node has no fcntl, perl is Essential in
-      // Debian) so a container can write that much while no log reader is attached (best effort: the
-      // kernel's 64 KiB stays without perl), runs the runtime in the foreground, and records its exit.
-      const F_SETPIPE_SZ = 1031;
-      const grow = `command -v perl >/dev/null 2>&1 && perl -e 'fcntl(STDOUT, ${F_SETPIPE_SZ}, 0 + $ARGV[0]); fcntl(STDERR, ${F_SETPIPE_SZ}, 0 + $ARGV[0])' "$size"; `;
-      const script = `exit_file=$1; size=$2; shift 2; ${this.deps.pipeBufferBytes !== undefined ? grow : ""}"$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"`;
-      this.deps.runner.spawnDetached(["sh", "-c", script, "stack-monitor", h.exitFile, String(this.deps.pipeBufferBytes ?? 0), ...this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)], { stdout: out, stderr: err });
+      this.deps.runner.spawnDetached(monitorArgv(this.deps.perl, h.exitFile, this.deps.pipeBufferBytes, this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)), { stdout: out, stderr: err });
     } finally {
       closeSync(out);
       closeSync(err);
@@ -307,6 +302,19 @@ export class ContainerRuntime {
       if (Date.now() > deadline) throw new SystemError(`container ${h.id} did not start within ${timeoutMs} ms`, { hint: "check the runtime's messages in the container's log" });
       await this.deps.sleep(2);
     }
+  }
+
+  private async makeFifos(fifos: string[]): Promise<void> {
+    if (this.deps.mkfifo) {
+      try {
+        await this.deps.mkfifo(fifos, 0o600);
+      } catch (e) {
+        throw new SystemError(`cannot make ${fifos.join(" and ")}: ${(e as Error).message}`, { cause: e, hint: "check STACK_STATE_DIR" });
+      }
+      return;
+    }
+    const r = await this.deps.runner.run(["mkfifo", "-m", "600", ...fifos]);
+    if (r.exitCode !== 0) throw new SystemError(`cannot make ${fifos.join(" and ")}: ${r.stderr.trim()}`, { hint: "check STACK_STATE_DIR" });
   }
 
   async status(h: ContainerHandle): Promise<ContainerStatusInfo> {
@@ -480,7 +488,11 @@ export class ContainerRuntime {
       await cgroup.killAll();
       await this.wait(h, 10_000);
     }
-    if (this.deps.runtime.hasState(h.id)) await this.deps.runtime.delete(h.id);
+    if (this.deps.runtime.hasState(h.id)) {
+      // The monitor records the exit once `run` returned: a stopped container's state goes without a process.
+      if (existsSync(h.exitFile)) await this.deps.runtime.deleteStopped(h.id);
+      else await this.deps.runtime.delete(h.id);
+    }
     for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
     cgroup.remove();
     rmSync(h.dir, { recursive: true, force: true });
@@ -569,4 +581,30 @@ export function signalName(signal: string): NodeJS.Signals | undefined {
   if (/^\d+$/.test(signal)) return Object.keys(known).find((k) => known[k] === Number(signal)) as NodeJS.Signals | undefined;
   const name = signal.toUpperCase().startsWith("SIG") ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
   return name in known ? (name as NodeJS.Signals) : undefined;
+}
+
+const F_SETPIPE_SZ = 1031;
+
+/**
+ * The detached monitor of one container: raises the FIFOs' pipe buffer
+ * (F_SETPIPE_SZ; Node has no fcntl) so a container can write that much while
+ * no log reader is attached, runs the OCI runtime in the foreground, and
+ * records its exit status (128 + signal for a killed runtime, as a shell
+ * would) in `exitFile`, atomically. With perl (Essential on Debian) it is one
+ * process; without it a shell does the same minus the pipe buffer.
+ */
+export function monitorArgv(perl: string | undefined, exitFile: string, pipeBufferBytes: number | undefined, runtimeArgv: string[]): string[] {
+  const size = String(pipeBufferBytes ?? 0);
+  if (perl) {
+    const script = [
+      "my ($exit_file, $size, @cmd) = @ARGV;",
+      `if ($size > 0) { fcntl(STDOUT, ${F_SETPIPE_SZ}, $size + 0); fcntl(STDERR, ${F_SETPIPE_SZ}, $size + 0); }`,
+      "my $code = 127; my $pid = fork;",
+      "if (defined $pid && $pid == 0) { exec { $cmd[0] } @cmd; exit 127; }",
+      "if (defined $pid) { waitpid($pid, 0); $code = ($? & 127) ? 128 + ($? & 127) : ($? >> 8); }",
+      'open(my $f, ">", "$exit_file.tmp") or exit 1; print $f "$code\n"; close($f) or exit 1; rename("$exit_file.tmp", $exit_file) or exit 1;',
+    ].join(" ");
+    return [perl, "-e", script, exitFile, size, ...runtimeArgv];
+  }
+  return ["sh", "-c", 'exit_file=$1; size=$2; shift 2; "$@"; echo $? > "$exit_file.tmp" && mv "$exit_file.tmp" "$exit_file"', "stack-monitor", exitFile, size, ...runtimeArgv];
 }

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { realCgroupFs, detectCgroupVersion } from "./cgroup.js";
 import { realCommandRunner } from "../fs/command-runner.js";
 import { ContainerRuntime } from "./container.js";
-import { CommandMounter } from "./mounter.js";
+import { perlHelper } from "../fs/perl-helper.js";
+import { CommandMounter, SyscallMounter } from "./mounter.js";
 import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";
 import { parseProcLimits } from "./rlimits.js";
 import { statDevice } from "./devices.js";
@@ -60,13 +61,14 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     if (found) available[name] = found;
   }
   const choice = chooseRuntime(available, detectCgroupMode(cgroupRoot), options.runtimeOverride);
+  const helper = perlHelper();
   return new ContainerRuntime({
     stateDir: options.stateDir,
     runDir: options.runDir,
     cgroupRoot,
     cgroupVersion: detectCgroupVersion(realCgroupFs, cgroupRoot),
     cgroupFs: realCgroupFs,
-    mounter: new CommandMounter(realCommandRunner),
+    mounter: helper ? new SyscallMounter(helper) : new CommandMounter(realCommandRunner),
     runner: realCommandRunner,
     runtime: new OciRuntime(realCommandRunner, choice, join(options.runDir, choice.name)),
     signal: (pid, sig) => {
@@ -82,6 +84,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     arch: process.arch,
     statDevice,
     pipeBufferBytes: pipeMaxSize(),
+    ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode) } : {}),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }

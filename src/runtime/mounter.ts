@@ -1,7 +1,9 @@
-// The narrow mount interface, and its real form on mount(8)/umount(8).
+// The narrow mount interface, and its real forms: mount(2) through the perl
+// helper (no process per mount), or mount(8)/umount(8) where it cannot run.
 import { readFileSync } from "node:fs";
 import { SystemError } from "../errors.js";
 import type { CommandRunner } from "../fs/command-runner.js";
+import type { PerlHelper } from "../fs/perl-helper.js";
 import type { MountDescription } from "./overlay.js";
 
 export interface Mounter {
@@ -26,6 +28,45 @@ export function parseMountPoints(mountinfo: string): string[] {
     .map(unescapeMountPath);
 }
 
+const mountHint = "check that the kernel has overlayfs and the layer dirs exist";
+
+/** mount(2), umount2(2) and mkfifo(3) through the process's perl helper (src/fs/perl-helper.ts). */
+export class SyscallMounter implements Mounter {
+  constructor(private readonly helper: PerlHelper) {}
+
+  async mount(m: MountDescription, fifos: string[] = []): Promise<void> {
+    try {
+      if (fifos.length > 0) await this.helper.mkfifo(fifos, 0o600);
+    } catch (e) {
+      throw new SystemError(`cannot mount ${m.type} at ${m.target}: mkfifo ${fifos.join(" ")}: ${(e as Error).message}`, { cause: e, hint: "check that the container's folder exists under STACK_STATE_DIR" });
+    }
+    try {
+      await this.helper.mount(m.source, m.target, m.type, m.options.join(","));
+    } catch (e) {
+      throw new SystemError(`cannot mount ${m.type} at ${m.target}: ${(e as Error).message}`, { cause: e, hint: mountHint });
+    }
+  }
+
+  async unmount(target: string): Promise<void> {
+    if (!this.mountsUnder(target).includes(target)) return;
+    try {
+      await this.helper.umount(target);
+    } catch (e) {
+      throw new SystemError(`cannot unmount ${target}: ${(e as Error).message}`, { cause: e, hint: "a process may still use it; stop the container first" });
+    }
+  }
+
+  mountsUnder(prefix: string): string[] {
+    return mountPointsUnder(prefix);
+  }
+}
+
+/** Mount points at or below `prefix` in this process's mount table, deepest first. */
+function mountPointsUnder(prefix: string): string[] {
+  const all = parseMountPoints(readFileSync("/proc/self/mountinfo", "utf8"));
+  return [...new Set(all.filter((p) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)))].sort((a, b) => b.length - a.length);
+}
+
 export class CommandMounter implements Mounter {
   constructor(private readonly runner: CommandRunner) {}
 
@@ -35,7 +76,7 @@ export class CommandMounter implements Mounter {
     const refs = fifos.map((_, i) => `"$${i + 1}"`).join(" ");
     const r = await this.runner.run(fifos.length === 0 ? argv : ["sh", "-c", `mkfifo -m 600 ${refs} && shift ${fifos.length} && exec "$@"`, "stack-mount", ...fifos, ...argv]);
     if (r.exitCode !== 0) {
-      throw new SystemError(`cannot mount ${m.type} at ${m.target}: ${r.stderr.trim()}`, { hint: "check that the kernel has overlayfs and the layer dirs exist" });
+      throw new SystemError(`cannot mount ${m.type} at ${m.target}: ${r.stderr.trim()}`, { hint: mountHint });
     }
   }
 
@@ -46,7 +87,6 @@ export class CommandMounter implements Mounter {
   }
 
   mountsUnder(prefix: string): string[] {
-    const all = parseMountPoints(readFileSync("/proc/self/mountinfo", "utf8"));
-    return [...new Set(all.filter((p) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)))].sort((a, b) => b.length - a.length);
+    return mountPointsUnder(prefix);
   }
 }

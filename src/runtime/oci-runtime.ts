@@ -1,7 +1,7 @@
 // runc and crun behind one interface: they share the command line stack uses
 // (state, kill, delete, exec, run --keep). Every call passes our own --root
 // (under STACK_RUN_DIR), never the runtime's default state dir.
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SystemError, UnsupportedError } from "../errors.js";
 import type { CommandRunner } from "../fs/command-runner.js";
@@ -94,6 +94,18 @@ export class OciRuntime {
     if (r.exitCode !== 0 && !/does not exist/i.test(r.stderr)) {
       throw new SystemError(`${this.choice.name} delete ${id} failed: ${r.stderr.trim()}`, { hint: "stop the container first" });
     }
+  }
+
+  /**
+   * Deletes the state of a container whose `run` has returned (its init, and
+   * with it its whole PID namespace, is gone). For runc that is its state
+   * folder and nothing more — no hooks are configured, and the cgroup is
+   * stack's to remove — so the folder goes without a `runc delete` process;
+   * other runtimes are asked to delete.
+   */
+  async deleteStopped(id: string): Promise<void> {
+    if (this.choice.name !== "runc") return this.delete(id);
+    rmSync(join(this.root, id), { recursive: true, force: true });
   }
 
   execArgv(id: string, processFile: string, tty: boolean): string[] {

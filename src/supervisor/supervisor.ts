@@ -78,7 +78,7 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     this.now = opts.now ?? Date.now;
     mkdirSync(opts.projectStateDir, { recursive: true });
-    this.state = readJson<PersistedState>(join(opts.projectStateDir, STATE_FILE), { version: 1, containers: {} });
+    this.state = this.readState();
     this.events = new RotatingFile(opts.projectStateDir, { maxSizeBytes: 1024 * 1024, maxFiles: 2 }, "events.jsonl");
   }
 
@@ -428,8 +428,30 @@ export class Supervisor {
     for (const f of this.eventFollowers) f(e);
   }
 
+  /**
+   * The state file after a restart or a kill -9 of an earlier supervisor. One
+   * that an OS crash left unreadable (it is written without fsync, see
+   * persist) describes containers that died with the OS: it starts empty, and
+   * the next `stack up` hands the containers over again.
+   */
+  private readState(): PersistedState {
+    const path = join(this.opts.projectStateDir, STATE_FILE);
+    try {
+      return readJson<PersistedState>(path, { version: 1, containers: {} });
+    } catch (e) {
+      this.log(`${path} is unreadable (${(e as Error).message}); starting with no containers`);
+      return { version: 1, containers: {} };
+    }
+  }
+
+  /**
+   * Atomic (a reader or a killed supervisor sees the old or the new file) but
+   * not fsynced: every container start, exit and health change writes it, an
+   * fsync costs 5–30 ms of a blocked event loop on the development VM, and
+   * what it records (live containers) does not outlive an OS crash anyway.
+   */
   private persist(): void {
-    writeJsonAtomic(join(this.opts.projectStateDir, STATE_FILE), this.state);
+    writeJsonAtomic(join(this.opts.projectStateDir, STATE_FILE), this.state, { durable: false });
     this.opts.onChange?.();
   }
 

@@ -1,7 +1,7 @@
 // The Supervisor class in-process (no daemon), on real host processes, for
 // what is easier to steer from inside: a runtime that reports OOM kills, a
 // supervisor replaced while a restart is pending, health reset on restart.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -111,6 +111,26 @@ describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host pro
     expect(state(s2, "job-1")!.restarts).toBe(2);
     s2.stopping(["job-1"]);
     expect(state(s2, "job-1")!.state).toBe("stopped");
+  });
+
+  it("a state file an OS crash left unreadable (it is not fsynced) starts empty, with a line in the log, and is written anew", async () => {
+    mkdirSync(join(stateDir, "project"), { recursive: true });
+    writeFileSync(join(stateDir, "project", "supervisor-state.json"), "");
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (logged.push(String(chunk)), true)) as typeof process.stderr.write;
+    let s: Supervisor;
+    try {
+      s = open();
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(logged.join("")).toMatch(/supervisor-state\.json is unreadable \(.*\); starting with no containers/);
+    s.resume();
+    expect(s.status()).toEqual([]);
+    s.watch(await launch("web-1", ["sleep", "30"]));
+    await waitFor(() => state(s, "web-1")?.state === "running", 5000, "the new container running");
+    s.stopping(["web-1"]);
   });
 
   it("resets health to starting on a restart", async () => {

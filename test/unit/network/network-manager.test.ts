@@ -9,7 +9,7 @@ import { NetworkManager, macAddressFor, orderServiceNetworks } from "../../../sr
 import type { NetworkHost } from "../../../src/network/host-system.js";
 import type { IpCommand } from "../../../src/network/link-plan.js";
 import type { HostForwardFilter } from "../../../src/network/firewall.js";
-import { parseForwardFilter } from "../../../src/network/host-system.js";
+import { parseForwardFilter, parseRouteListings } from "../../../src/network/host-system.js";
 import type { NetworkModel, ServiceNetworkModel } from "../../../src/schema/model.js";
 import { buildDnsZones } from "../../../src/network/dns-records.js";
 
@@ -316,5 +316,14 @@ describe("parseForwardFilter (one `iptables -S` of the filter table)", () => {
   it("a host without Docker (or without iptables: empty listing)", () => {
     expect(parseForwardFilter("-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n")).toEqual({ forwardPolicy: "ACCEPT", dockerUserExists: false, stackRules: [] });
     expect(parseForwardFilter("")).toEqual({ dockerUserExists: false, stackRules: [] });
+  });
+});
+
+describe("parseRouteListings (one `ip -j -batch` of the IPv4 and IPv6 route tables)", () => {
+  it("reads both arrays, drops local and broadcast routes, and yields nothing for no output", () => {
+    const out = '[{"dst":"default","gateway":"192.0.2.1","dev":"eth0"},{"type":"local","dst":"10.0.0.5","dev":"eth0"},{"dst":"10.0.0.0/24","dev":"eth0"}]\n[{"dst":"fd00:1::/64","dev":"eth0"},{"type":"broadcast","dst":"10.0.0.255"}]\n';
+    expect(parseRouteListings(out).map((r) => r.dst)).toEqual(["default", "10.0.0.0/24", "fd00:1::/64"]);
+    expect(parseRouteListings("")).toEqual([]);
+    expect(parseRouteListings("[]\n[]\n")).toEqual([]);
   });
 });

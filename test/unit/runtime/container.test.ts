@@ -123,10 +123,32 @@ describe("ContainerRuntime on fakes", () => {
     expect(await rt.status(h)).toEqual({ status: "exited", exitCode: 137, oomKilled: true });
     expect(() => rt.namespacePath(h)).toThrow(/web-3 is not running, so its net namespace cannot be shared/);
     await rt.remove(h);
-    expect(runner.calls).toContainEqual(["/usr/sbin/runc", "--root", root, "delete", "--force", "web-3"]);
+    // Stopped (the monitor wrote the exit): runc's state folder goes without a `runc delete` process.
+    expect(runner.calls.some((c) => c.includes("delete"))).toBe(false);
+    expect(existsSync(join(root, "web-3"))).toBe(false);
     expect(mounter.mounted).toEqual([]);
     expect(fs.dirs.has("/cg/memory/stack/shop/web-3")).toBe(false);
     expect(existsSync(h.dir)).toBe(false);
+  });
+
+  test("runtime state without a recorded exit (a start cut short) is deleted by the runtime itself", async () => {
+    const h = await rt.create({ project: "shop", id: "web-5", service: makeService("web"), image: { Cmd: ["serve"] }, lowerdirs: ["/l"], network: { mode: "none" } });
+    const root = join(base, "run", "runc");
+    mkdirSync(join(root, "web-5"), { recursive: true });
+    await rt.remove(h);
+    expect(runner.calls).toContainEqual(["/usr/sbin/runc", "--root", root, "delete", "--force", "web-5"]);
+  });
+
+  test("a non-runc runtime is asked to delete even a stopped container", async () => {
+    const crun = new OciRuntime(runner, { name: "crun", binary: "/usr/bin/crun" }, join(base, "run", "crun"));
+    mkdirSync(join(base, "run", "crun", "x-1"), { recursive: true });
+    await crun.deleteStopped("x-1");
+    expect(runner.calls).toContainEqual(["/usr/bin/crun", "--root", join(base, "run", "crun"), "delete", "--force", "x-1"]);
+    const runcRt = new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc"));
+    mkdirSync(join(base, "run", "runc", "x-2", "sub"), { recursive: true });
+    await runcRt.deleteStopped("x-2");
+    expect(existsSync(join(base, "run", "runc", "x-2"))).toBe(false);
+    expect(runner.calls.filter((c) => c.includes("delete"))).toHaveLength(1);
   });
 
   test("a container whose runtime fails before the pid file is a start error", async () => {

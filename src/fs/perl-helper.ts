@@ -1,0 +1,169 @@
+// One long-lived perl process per stack process that makes FIFOs, mounts and
+// unmounts on request: Node has neither mkfifo(3) nor mount(2), and starting
+// mkfifo(1) or mount(8) costs a whole process each time (~20–35 ms of CPU on
+// the 2-core development VM, where exec is the dearest thing a container
+// start does). perl-base is Essential on Debian and Ubuntu; where perl is
+// missing, or the architecture's syscall numbers are not known here, callers
+// fall back to the commands (PerlHelper.create returns undefined).
+//
+// Protocol: one request per line on perl's stdin, fields separated by tabs,
+// each field hex-encoded (so no path can break a line); one answer line per
+// request, in order: `ok`, or `err<TAB>errno<TAB>message`. perl exits at EOF
+// on its stdin, so it never outlives us, and it is unreferenced while idle,
+// so it never keeps us alive.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { SystemError } from "../errors.js";
+
+/** mount(2) and umount2(2) by architecture (Node's process.arch names). */
+const SYSCALLS: Record<string, { mount: number; umount2: number }> = {
+  x64: { mount: 165, umount2: 166 },
+  arm64: { mount: 40, umount2: 39 },
+};
+
+const SCRIPT = String.raw`
+use strict; use POSIX ();
+$| = 1; umask 0;
+my ($sys_mount, $sys_umount2) = map { $_ + 0 } @ARGV;
+while (defined(my $line = <STDIN>)) {
+  chomp $line;
+  my ($op, @a) = map { pack("H*", $_) } split(/\t/, $line, -1);
+  my $ok = 0;
+  if ($op eq "mkfifo") {
+    my $mode = oct(shift @a); $ok = 1;
+    for my $p (@a) { unless (POSIX::mkfifo($p, $mode)) { $ok = 0; last } }
+  } elsif ($op eq "mount") {
+    $ok = syscall($sys_mount, "$a[0]\0", "$a[1]\0", "$a[2]\0", 0, "$a[3]\0") == 0;
+  } elsif ($op eq "umount") {
+    $ok = syscall($sys_umount2, "$a[0]\0", 0) == 0;
+  } else {
+    $! = 22;
+  }
+  if ($ok) { print "ok\n" } else { printf "err\t%d\t%s\n", $! + 0, "$!" }
+}
+`;
+
+export class PerlHelperError extends Error {
+  constructor(
+    message: string,
+    readonly errno: number,
+  ) {
+    super(message);
+  }
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+const hex = (s: string) => Buffer.from(s, "utf8").toString("hex");
+
+/** One perl process and the requests it has yet to answer. */
+interface Session {
+  child: ChildProcess;
+  waiting: Waiter[];
+  partial: string;
+}
+
+export class PerlHelper {
+  private session: Session | undefined;
+
+  private constructor(
+    /** perl's path (other one-shot perl uses may share it). */
+    readonly perl: string,
+    private readonly numbers: { mount: number; umount2: number },
+  ) {}
+
+  /** The helper, or undefined where perl or the syscall numbers are missing (use the commands then). */
+  static create(arch: string = process.arch, perlPaths: string[] = ["/usr/bin/perl", "/bin/perl"]): PerlHelper | undefined {
+    const numbers = SYSCALLS[arch];
+    const perl = perlPaths.find((p) => existsSync(p));
+    return numbers && perl ? new PerlHelper(perl, numbers) : undefined;
+  }
+
+  /** FIFOs with exactly `mode` (no umask). */
+  mkfifo(paths: string[], mode: number): Promise<void> {
+    return this.request(["mkfifo", mode.toString(8), ...paths]);
+  }
+
+  /** mount(2) without flags: `data` is the option string (`lowerdir=…,upperdir=…`). */
+  mount(source: string, target: string, fstype: string, data: string): Promise<void> {
+    return this.request(["mount", source, target, fstype, data]);
+  }
+
+  /** umount2(2) without flags. */
+  umount(target: string): Promise<void> {
+    return this.request(["umount", target]);
+  }
+
+  /** Ends the perl process once it has answered what it was asked (it would end with us anyway); the next request starts another. */
+  close(): void {
+    this.session?.child.stdin?.end();
+    this.session = undefined;
+  }
+
+  private request(fields: string[]): Promise<void> {
+    const session = this.session ?? this.start();
+    return new Promise<void>((resolve, reject) => {
+      if (session.waiting.length === 0) hold(session.child, true);
+      session.waiting.push({ resolve, reject });
+      session.child.stdin!.write(`${fields.map(hex).join("\t")}\n`);
+    });
+  }
+
+  private start(): Session {
+    const child = spawn(this.perl, ["-e", SCRIPT, String(this.numbers.mount), String(this.numbers.umount2)], { stdio: ["pipe", "pipe", "pipe"] });
+    const session: Session = { child, waiting: [], partial: "" };
+    this.session = session;
+    let stderr = "";
+    child.stdout!.setEncoding("utf8");
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (d: string) => (stderr += d));
+    child.stdin!.on("error", () => undefined); // perl gone: "exit" below fails what waits
+    child.stdout!.on("data", (d: string) => answer(session, d));
+    const gone = (why: string) => {
+      if (this.session === session) this.session = undefined;
+      for (const w of session.waiting.splice(0)) {
+        w.reject(new SystemError(`the perl helper ended (${why})${stderr ? `: ${stderr.trim()}` : ""}`, { hint: "perl (Debian's perl-base) must run; STACK_DEBUG=1 shows the trace" }));
+      }
+    };
+    child.on("error", (e) => gone(e.message));
+    child.on("exit", (code, signal) => gone(signal ? `signal ${signal}` : `exit ${code}`));
+    hold(child, false);
+    return session;
+  }
+}
+
+function answer(session: Session, data: string): void {
+  session.partial += data;
+  let nl: number;
+  while ((nl = session.partial.indexOf("\n")) >= 0) {
+    const line = session.partial.slice(0, nl);
+    session.partial = session.partial.slice(nl + 1);
+    const w = session.waiting.shift();
+    if (!w) continue;
+    if (line === "ok") w.resolve();
+    else {
+      const [, errno, message] = line.split("\t");
+      w.reject(new PerlHelperError(message ?? line, Number(errno) || 0));
+    }
+    if (session.waiting.length === 0) hold(session.child, false);
+  }
+}
+
+/** Keeps the event loop alive while answers are due, and only then. */
+function hold(child: ChildProcess, on: boolean): void {
+  for (const h of [child, child.stdin, child.stdout, child.stderr] as Array<{ ref?: () => void; unref?: () => void } | null>) {
+    if (on) h?.ref?.();
+    else h?.unref?.();
+  }
+}
+
+let shared: PerlHelper | undefined | null = null;
+
+/** The process's one helper (made on first use), or undefined where it cannot run. */
+export function perlHelper(): PerlHelper | undefined {
+  if (shared === null) shared = PerlHelper.create();
+  return shared;
+}

@@ -1,0 +1,140 @@
+// The perl helper (mkfifo, mount, umount without a process each) and the
+// container monitor in perl, on the real perl of the host.
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeEach, describe, expect, test } from "vitest";
+import { PerlHelper, PerlHelperError } from "../../../src/fs/perl-helper.js";
+import { monitorArgv } from "../../../src/runtime/container.js";
+import { SyscallMounter } from "../../../src/runtime/mounter.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+
+const helper = PerlHelper.create()!;
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "stack-perl-helper-"));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => helper.close());
+
+test("perl is there (Essential on Debian) and the architecture's syscall numbers are known", () => {
+  expect(helper).toBeDefined();
+  expect(PerlHelper.create("mips")).toBeUndefined();
+  expect(PerlHelper.create("x64", ["/nonexistent/perl"])).toBeUndefined();
+});
+
+test("mkfifo makes real FIFOs with exactly the mode asked (no umask), names with blanks and tabs included", async () => {
+  const a = join(dir, "a b.fifo");
+  const b = join(dir, "tab\there.fifo");
+  await helper.mkfifo([a, b], 0o600);
+  for (const p of [a, b]) {
+    const st = statSync(p);
+    expect(st.isFIFO()).toBe(true);
+    expect(st.mode & 0o777).toBe(0o600);
+  }
+  await helper.mkfifo([join(dir, "wide.fifo")], 0o666);
+  expect(statSync(join(dir, "wide.fifo")).mode & 0o777).toBe(0o666);
+});
+
+test("a failure answers with errno and the system's words, and the helper goes on answering", async () => {
+  const err = await helper.mkfifo([join(dir, "missing", "x.fifo")], 0o600).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(PerlHelperError);
+  expect((err as PerlHelperError).errno).toBe(2);
+  expect((err as Error).message).toMatch(/No such file or directory/);
+  const again = await helper.mkfifo([join(dir, "a.fifo"), join(dir, "a.fifo")], 0o600).catch((e: unknown) => e);
+  expect((again as PerlHelperError).errno).toBe(17); // EEXIST on the second name
+  await helper.mkfifo([join(dir, "b.fifo")], 0o600);
+  expect(statSync(join(dir, "b.fifo")).isFIFO()).toBe(true);
+});
+
+test("many requests at once are answered in order", async () => {
+  const names = Array.from({ length: 50 }, (_, i) => join(dir, `f${i}`));
+  const results = await Promise.allSettled(names.map((n, i) => helper.mkfifo([i % 10 === 9 ? join(dir, "nope", "x") : n], 0o600)));
+  results.forEach((r, i) => expect(r.status).toBe(i % 10 === 9 ? "rejected" : "fulfilled"));
+});
+
+test("an idle helper does not keep Node alive, and a new one starts after close", async () => {
+  const h = PerlHelper.create()!;
+  await h.mkfifo([join(dir, "x.fifo")], 0o600);
+  h.close();
+  await h.mkfifo([join(dir, "y.fifo")], 0o600);
+  expect(statSync(join(dir, "y.fifo")).isFIFO()).toBe(true);
+  h.close();
+  // A Node process that used the helper and does nothing else exits on its own.
+  const code = await new Promise<number | null>((resolve) => {
+    // The built module (npm run build), as the CLI runs it.
+    const child = spawn(process.execPath, ["-e", `import("${new URL("../../../dist/fs/perl-helper.js", import.meta.url).pathname}").then(async (m) => { await m.PerlHelper.create().mkfifo([${JSON.stringify(join(dir, "z.fifo"))}], 0o600); })`], { stdio: "ignore" });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.on("exit", (c) => (clearTimeout(timer), resolve(c)));
+  });
+  expect(code).toBe(0);
+  expect(statSync(join(dir, "z.fifo")).isFIFO()).toBe(true);
+});
+
+describe("the perl monitor", () => {
+  const run = async (argv: string[]) => {
+    const exitFile = join(dir, "exit");
+    const out = openSync(join(dir, "out"), "w");
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", out, out] });
+    closeSync(out);
+    await new Promise((r) => child.on("exit", r));
+    return { exit: existsSync(exitFile) ? readFileSync(exitFile, "utf8") : undefined, tmpLeft: existsSync(`${exitFile}.tmp`), out: readFileSync(join(dir, "out"), "utf8") };
+  };
+
+  test("runs the command with the monitor's stdout/stderr and records its exit status atomically", async () => {
+    expect(await run(monitorArgv(helper.perl, join(dir, "exit"), 65536, ["sh", "-c", "echo to-out; echo to-err >&2; exit 7"]))).toEqual({ exit: "7\n", tmpLeft: false, out: "to-out\nto-err\n" });
+  });
+
+  test("a command killed by a signal is recorded as 128 + the signal, as a shell would; a missing one as 127", async () => {
+    expect((await run(monitorArgv(helper.perl, join(dir, "exit"), undefined, ["sh", "-c", "kill -TERM $$"]))).exit).toBe("143\n");
+    expect((await run(monitorArgv(helper.perl, join(dir, "exit"), undefined, ["/nonexistent/runtime"]))).exit).toBe("127\n");
+  });
+
+  test("the shell form (no perl) records the same", async () => {
+    expect((await run(monitorArgv(undefined, join(dir, "exit"), 65536, ["sh", "-c", "exit 7"]))).exit).toBe("7\n");
+    expect((await run(monitorArgv(undefined, join(dir, "exit"), undefined, ["sh", "-c", "kill -TERM $$"]))).exit).toBe("143\n");
+  });
+
+  test("it raises the pipe buffer of a FIFO on its stdout", async () => {
+    const fifo = join(dir, "out.fifo");
+    await helper.mkfifo([fifo], 0o600);
+    const keep = openSync(fifo, "r+");
+    try {
+      const child = spawn(...(([a, ...r]) => [a!, r] as const)(monitorArgv(helper.perl, join(dir, "exit"), 1024 * 1024, ["sh", "-c", "head -c 700000 /dev/zero"])), { stdio: ["ignore", keep, "ignore"] });
+      // 700 KB fit into the raised buffer with no reader: the command ends; the kernel's 64 KiB would block it.
+      const ended = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 10_000);
+        child.on("exit", () => (clearTimeout(timer), resolve(true)));
+      });
+      expect(ended).toBe(true);
+      expect(readFileSync(join(dir, "exit"), "utf8")).toBe("0\n");
+    } finally {
+      closeSync(keep);
+    }
+  });
+});
+
+describe.skipIf(skipUnlessRoot("mount(2) through the perl helper"))("SyscallMounter", () => {
+  test("mounts and unmounts an overlay, makes the FIFOs first; a bad mount fails naming the target", async () => {
+    for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d));
+    writeFileSync(join(dir, "lower", "from-lower"), "x");
+    const m = new SyscallMounter(helper);
+    const target = join(dir, "merged");
+    await m.mount({ type: "overlay", source: "overlay", target, options: [`lowerdir=${join(dir, "lower")}`, `upperdir=${join(dir, "upper")}`, `workdir=${join(dir, "work")}`] }, [join(dir, "o.fifo")]);
+    try {
+      expect(m.mountsUnder(dir)).toEqual([target]);
+      expect(existsSync(join(target, "from-lower"))).toBe(true);
+      expect(statSync(join(dir, "o.fifo")).isFIFO()).toBe(true);
+    } finally {
+      await m.unmount(target);
+    }
+    expect(m.mountsUnder(dir)).toEqual([]);
+    await m.unmount(target); // absent: not an error
+    const bad = await m.mount({ type: "overlay", source: "overlay", target, options: [`lowerdir=${join(dir, "nope")}`, `upperdir=${join(dir, "upper")}`, `workdir=${join(dir, "work")}`] }).catch((e: unknown) => e);
+    expect((bad as Error).message).toMatch(new RegExp(`cannot mount overlay at ${target}: No such file or directory`));
+    expect(m.mountsUnder(dir)).toEqual([]);
+    const fifoFail = await m.mount({ type: "overlay", source: "overlay", target, options: [] }, [join(dir, "nope", "x.fifo")]).catch((e: unknown) => e);
+    expect((fifoFail as Error).message).toMatch(/cannot mount overlay at .*: mkfifo .*nope\/x\.fifo: No such file or directory/);
+  });
+});
