@@ -61,9 +61,6 @@ try {
   const floodFile = join(dir, "flood.yaml");
   writeFileSync(floodFile, generateAliasFlood(1_000_000));
 
-  // Peer in the same run: bare Node start-up, the floor under any CLI.
-  const node = [];
-  for (let i = 0; i < runs; i++) node.push(timeRun(["-e", ""], dir));
 
   const first = timeRun([bin, "-f", stackFile, "config"], dir);
   if (first.status !== 0) {
@@ -79,12 +76,19 @@ try {
     process.exit(1);
   }
   const loadBefore = loadAverage();
+  // Interleaved, one of each per round, so that a change of load on the
+  // shared machine weighs on every figure alike. The peer: bare Node
+  // start-up, the floor under any CLI.
+  const node = [];
   const config = [];
-  for (let i = 0; i < runs; i++) config.push(timeRun([bin, "-f", stackFile, "config"], dir));
   const quiet = [];
-  for (let i = 0; i < runs; i++) quiet.push(timeRun([bin, "-f", stackFile, "config", "-q"], dir));
   const unbundled = [];
-  for (let i = 0; i < runs; i++) unbundled.push(timeRun([bin, "-f", stackFile, "config"], dir, { STACK_NO_BUNDLE: "1" }));
+  for (let i = 0; i < runs; i++) {
+    node.push(timeRun(["-e", ""], dir));
+    config.push(timeRun([bin, "-f", stackFile, "config"], dir));
+    quiet.push(timeRun([bin, "-f", stackFile, "config", "-q"], dir));
+    unbundled.push(timeRun([bin, "-f", stackFile, "config"], dir, { STACK_NO_BUNDLE: "1" }));
+  }
 
   const floods = [];
   let floodError = "";
