@@ -2,7 +2,7 @@
 // in temp folders (handle, pid and exit files, a cgroupfs-shaped tree), and
 // the supervisor query against the real protocol server on a unix socket.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,7 +68,11 @@ describe("runtimeStatus (files and cgroup as the runtime reads them)", () => {
       if (c.pid) writeFileSync(h.pidFile, `${c.pid === "alive" ? process.pid : deadPid()}`);
       if (c.exit !== undefined) writeFileSync(h.exitFile, c.exit);
       const cgroup = new ContainerCgroup({ fs: realCgroupFs, signal: () => undefined, sleep: async () => undefined }, root, "p", "abc");
-      expect(await runtimeStatus(h, cgroup, async () => undefined)).toEqual(c.expected);
+      const { startedAt, finishedAt, ...rest } = await runtimeStatus(h, cgroup, async () => undefined);
+      expect(rest).toEqual(c.expected);
+      // the pid file's mtime is the start, the exit file's the end
+      expect(startedAt).toEqual(c.pid ? statSync(h.pidFile).mtime.toISOString() : undefined);
+      expect(finishedAt).toEqual(c.exit !== undefined ? statSync(h.exitFile).mtime.toISOString() : undefined);
     });
   }
 
@@ -80,7 +84,7 @@ describe("runtimeStatus (files and cgroup as the runtime reads them)", () => {
       if (++waits === 3) writeFileSync(h.exitFile, "7\n");
     };
     const cgroup = new ContainerCgroup({ fs: realCgroupFs, signal: () => undefined, sleep }, join(dir, "cgroup"), "p", "abc", 1);
-    expect(await runtimeStatus(h, cgroup, sleep)).toEqual({ status: "exited", exitCode: 7, oomKilled: false });
+    expect(await runtimeStatus(h, cgroup, sleep)).toMatchObject({ status: "exited", exitCode: 7, oomKilled: false, finishedAt: statSync(h.exitFile).mtime.toISOString() });
     expect(waits).toBe(3);
   });
 
@@ -90,7 +94,7 @@ describe("runtimeStatus (files and cgroup as the runtime reads them)", () => {
     let waits = 0;
     const sleep = async () => void waits++;
     const cgroup = new ContainerCgroup({ fs: realCgroupFs, signal: () => undefined, sleep }, join(dir, "cgroup"), "p", "abc", 1);
-    expect(await runtimeStatus(h, cgroup, sleep)).toEqual({ status: "exited" });
+    expect(await runtimeStatus(h, cgroup, sleep)).toEqual({ status: "exited", startedAt: statSync(h.pidFile).mtime.toISOString() });
     expect(waits).toBe(100);
   });
 });
