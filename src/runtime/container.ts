@@ -61,6 +61,8 @@ export interface RuntimeDeps {
   perl?: string;
   /** Makes FIFOs without a process (the perl helper); mkfifo(1) without it. */
   mkfifo?: (paths: string[], mode: number) => Promise<void>;
+  /** Starts what creating and removing containers will use (the perl helper), ahead of need. */
+  warm?: () => void;
   /**
    * Whether a process lives (kill -0). With it, status() answers from the pid
    * and exit files and the freezer without spawning the OCI runtime: `stack
@@ -302,6 +304,11 @@ export class ContainerRuntime {
       if (Date.now() > deadline) throw new SystemError(`container ${h.id} did not start within ${timeoutMs} ms`, { hint: "check the runtime's messages in the container's log" });
       await this.deps.sleep(2);
     }
+  }
+
+  /** A command about to create or remove containers calls this first: the helper starts while it does other work. */
+  warm(): void {
+    this.deps.warm?.();
   }
 
   private async makeFifos(fifos: string[]): Promise<void> {

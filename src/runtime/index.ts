@@ -84,7 +84,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     arch: process.arch,
     statDevice,
     pipeBufferBytes: pipeMaxSize(),
-    ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode) } : {}),
+    ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode), warm: () => helper.warm() } : {}),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }

@@ -61,9 +61,17 @@ export class SyscallMounter implements Mounter {
   }
 }
 
+/** The kernel's octal escapes of a path in /proc/self/mountinfo. */
+function escapeMountPath(p: string): string {
+  return p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`);
+}
+
 /** Mount points at or below `prefix` in this process's mount table, deepest first. */
 function mountPointsUnder(prefix: string): string[] {
-  const all = parseMountPoints(readFileSync("/proc/self/mountinfo", "utf8"));
+  // Only lines that name the prefix are parsed: a host with many mounts has a long table.
+  const needle = escapeMountPath(prefix);
+  const lines = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(needle));
+  const all = parseMountPoints(lines.join("\n"));
   return [...new Set(all.filter((p) => p === prefix || p.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`)))].sort((a, b) => b.length - a.length);
 }
 

@@ -108,6 +108,7 @@ export function parseRunPort(value: string): PortModel {
 
 export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags): Promise<number> {
   const session = await openSession(ctx, { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) });
+  session.engine.runtime.warm();
   let lockHeld = true;
   try {
     const { model, engine } = session;

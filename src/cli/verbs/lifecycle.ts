@@ -62,6 +62,7 @@ export async function runDown(ctx: CliContext, flags: DownFlags): Promise<void> 
   }
   const timeoutMs = parseSeconds("--timeout", flags.timeout);
   const session = await openSession(ctx, { lock: "down" });
+  session.engine.runtime.warm();
   try {
     const { down } = await import("../../engine/down.js");
     const { engine, model } = session;

@@ -65,6 +65,7 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   }
   const imageFlags = { ...(flags.build === true ? { build: true } : {}), ...(flags.build === false ? { noBuild: true } : {}), ...(flags.pull ? { pull: flags.pull } : {}) };
   const session = await openSession(ctx, { services, lock: "up", imageFlags });
+  session.engine.runtime.warm();
   const { model, engine } = session;
   if (flags.exitCodeFrom && !(flags.exitCodeFrom in model.services)) {
     throw new InvalidInputError(`--exit-code-from: no such service: ${JSON.stringify(flags.exitCodeFrom)}`, { hint: `services are: ${Object.keys(model.services).sort().join(", ")}` });

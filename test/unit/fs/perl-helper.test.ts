@@ -48,6 +48,15 @@ test("a failure answers with errno and the system's words, and the helper goes o
   expect(statSync(join(dir, "b.fifo")).isFIFO()).toBe(true);
 });
 
+test("warm starts perl ahead of the first request; warming twice and then asking works", async () => {
+  const h = PerlHelper.create()!;
+  h.warm();
+  h.warm(); // once
+  await h.mkfifo([join(dir, "w.fifo")], 0o640);
+  expect(statSync(join(dir, "w.fifo")).mode & 0o777).toBe(0o640);
+  h.close();
+});
+
 test("many requests at once are answered in order", async () => {
   const names = Array.from({ length: 50 }, (_, i) => join(dir, `f${i}`));
   const results = await Promise.allSettled(names.map((n, i) => helper.mkfifo([i % 10 === 9 ? join(dir, "nope", "x") : n], 0o600)));
@@ -117,13 +126,14 @@ describe("the perl monitor", () => {
 
 describe.skipIf(skipUnlessRoot("mount(2) through the perl helper"))("SyscallMounter", () => {
   test("mounts and unmounts an overlay, makes the FIFOs first; a bad mount fails naming the target", async () => {
-    for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d));
+    for (const d of ["lower", "upper", "work", "merged here"]) mkdirSync(join(dir, d));
     writeFileSync(join(dir, "lower", "from-lower"), "x");
     const m = new SyscallMounter(helper);
-    const target = join(dir, "merged");
+    const target = join(dir, "merged here"); // a blank, as mountinfo escapes it (\040)
     await m.mount({ type: "overlay", source: "overlay", target, options: [`lowerdir=${join(dir, "lower")}`, `upperdir=${join(dir, "upper")}`, `workdir=${join(dir, "work")}`] }, [join(dir, "o.fifo")]);
     try {
       expect(m.mountsUnder(dir)).toEqual([target]);
+      expect(m.mountsUnder(target)).toEqual([target]);
       expect(existsSync(join(target, "from-lower"))).toBe(true);
       expect(statSync(join(dir, "o.fifo")).isFIFO()).toBe(true);
     } finally {
