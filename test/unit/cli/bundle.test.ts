@@ -54,7 +54,7 @@ describe("the bundled CLI", () => {
     for (const name of readdirSync(bundleDir).filter((n) => n.endsWith(".js"))) {
       const text = readFileSync(join(bundleDir, name), "utf8");
       // (The config-path script gets its own URL as __stackScriptUrl.)
-      for (const m of text.matchAll(/new URL\("([^"]+)", (?:import\.meta\.url|__stackScriptUrl)\)\.href/g)) rewritten.add(m[1]!);
+      for (const m of text.matchAll(/new URL\("([^"]+)", ?(?:import\.meta\.url|__stackScriptUrl)\)\.href/g)) rewritten.add(m[1]!);
     }
     // wiring.js (the supervisor entry), client.js, version.js, render.js and yaml-file.js (createRequire) at least.
     expect(rewritten.size).toBeGreaterThanOrEqual(5);

@@ -97,11 +97,15 @@ describe("alias bombs", () => {
     expect((f.doc.m399 as { big: unknown[] }).big).toHaveLength(2000);
   });
 
-  it("refuses a file of 10^6 aliases in under a second", () => {
+  // bench/config.mjs holds the goal (under a second, the whole CLI); here,
+  // among other tests on 2 shared cores, the bound only shows that the file
+  // is refused before anything is expanded (that would take minutes, or all
+  // the memory).
+  it("refuses a file of 10^6 aliases at once", () => {
     const text = "a: &a [x]\nb:\n" + "  - *a\n".repeat(1_000_000);
     const t = performance.now();
     expect(() => parseYamlFile(text, "flood.yaml")).toThrow(`flood.yaml: too many YAML aliases (more than ${MAX_ALIASES} aliases)`);
-    expect(performance.now() - t).toBeLessThan(1000);
+    expect(performance.now() - t).toBeLessThan(5000);
   });
 
   it("accepts a file that uses an anchor many times, as real stack files do", () => {
