@@ -121,6 +121,7 @@ export async function selectContainers(state: ProjectState, model: StackModel, s
   }
   return all
     .filter((c) => services.length === 0 || services.includes(c.service))
-    .sort((a, b) => a.service.localeCompare(b.service) || a.index - b.index)
+    // Code-unit order (Go's, as Compose sorts): localeCompare's first call builds an ICU collator, ~20 ms of a `ps`.
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : a.index - b.index))
     .map((c) => ({ name: c.name, service: c.service, index: c.index }));
 }
