@@ -41,6 +41,8 @@ export interface BuildEnvironment {
   pull?: (ref: string) => Promise<void>;
   /** At most this many stages at once (default: the number of cores). */
   parallel?: number;
+  /** Told once, when the first step misses the cache, before it does its work (the CLI turns V8's optimizing compiler back on). */
+  onCacheMiss?: () => void;
 }
 
 export type BuildProgress =
@@ -248,6 +250,15 @@ export class Builder {
 
   get pull(): BuildEnvironment["pull"] {
     return this.env.pull;
+  }
+
+  private missed = false;
+
+  /** A step missed the cache: onCacheMiss, the first time. */
+  cacheMissed(): void {
+    if (this.missed) return;
+    this.missed = true;
+    this.env.onCacheMiss?.();
   }
 
   /** The layer folders of a state, top-most first, unpacked when needed. */
@@ -510,6 +521,7 @@ class BuildRun {
           done(true);
           return next;
         }
+        this.builder.cacheMissed();
         const layer = await this.execRun(state, step, mounts, where, `step ${n}/${this.total} (${where}) ${text}`, stageName, n);
         fresh(key, layer);
         done(false);
@@ -541,6 +553,7 @@ class BuildRun {
           done(true);
           return next;
         }
+        this.builder.cacheMissed();
         const layer = copy.plan.archives.length > 0 ? await this.builder.storeLayerTar(() => copyLayerTar(copy.plan)) : await this.builder.storeLayer(copy.plan.entries);
         fresh(key, layer);
         done(false);
@@ -556,6 +569,7 @@ class BuildRun {
           return next;
         }
         // WORKDIR makes the folder when the image lacks it, as Docker does.
+        this.builder.cacheMissed();
         const image = await this.builder.view(state.layers);
         const dir = next.config.WorkingDir ?? "/";
         const resolved = image.resolve(dir);

@@ -215,6 +215,18 @@ RUN cat /b.txt > /b.copy
     expect((await new ImageStore(stateDir).get("test/nowrite:2")).id).toBe(first.result.id);
   });
 
+  it("onCacheMiss is told once when steps miss the cache, never by a fully cached build", async () => {
+    const ctx = context("misses", { Dockerfile: `FROM ${base}\nWORKDIR /w\nCOPY f /w/f\nRUN cp /w/f /w/g\n`, f: "f" });
+    let misses = 0;
+    const onCacheMiss = () => void misses++;
+    await buildImage({ stateDir, runDir, onCacheMiss }, request(ctx, "test/misses:1"));
+    expect(misses).toBe(1);
+    await buildImage({ stateDir, runDir, onCacheMiss }, request(ctx, "test/misses:1"));
+    expect(misses).toBe(1);
+    await buildImage({ stateDir, runDir, onCacheMiss }, request(ctx, "test/misses:1", { noCache: true }));
+    expect(misses).toBe(2);
+  });
+
   it("a build container that cannot be removed fails the build once every step is done", async () => {
     const { openRuntime } = await import("../../../src/runtime/index.js");
     const runtime = openRuntime({ stateDir, runDir });
