@@ -21,7 +21,14 @@ export function turnOptimizerOff(): void {
   optimizerOff = true;
 }
 
-/** Whether turnOptimizerOff ran in this process. */
+/** Turns it back on (for work that loops long enough to gain from it); a later cache choice then follows. */
+export function turnOptimizerOn(): void {
+  if (!optimizerOff) return;
+  setFlagsFromString("--opt");
+  optimizerOff = false;
+}
+
+/** Whether the optimizing compiler is off (turnOptimizerOff ran, and turnOptimizerOn did not since). */
 export function isOptimizerOff(): boolean {
   return optimizerOff;
 }
