@@ -39,9 +39,11 @@ interface MemoFile {
   dirs: Array<[string, string]>;
 }
 
-/** Receives what a context source observes while a step is planned. */
+/** Receives what a context source observes while a step is planned (numbers only: no Stats object is kept per entry). */
 export class SourceObserver {
-  private readonly stats = new Map<string, Stats | undefined>();
+  private readonly paths: string[] = [];
+  private readonly stats: number[] = [];
+  private readonly index = new Map<string, number>();
   private readonly dirs = new Map<string, string>();
   /** A path seen twice with different stats: the step must not be remembered. */
   private unsettled = false;
@@ -49,12 +51,18 @@ export class SourceObserver {
   constructor(private readonly startedAt: number) {}
 
   entry(rel: string, st: Stats | undefined): void {
-    if (this.stats.has(rel)) {
-      const seen = this.stats.get(rel);
-      if (!sameStat(seen, st)) this.unsettled = true;
+    const seen = this.index.get(rel);
+    if (seen === undefined) {
+      this.index.set(rel, this.paths.length);
+      this.paths.push(rel);
+      if (st === undefined) this.stats.push(-1, 0, 0, 0, 0, 0);
+      else this.stats.push(st.dev, st.ino, st.mode, st.size, st.mtimeMs, st.ctimeMs);
       return;
     }
-    this.stats.set(rel, st);
+    const s = this.stats;
+    const o = seen * FIELDS;
+    const same = st === undefined ? s[o] === -1 : s[o] === st.dev && s[o + 1] === st.ino && s[o + 2] === st.mode && s[o + 3] === st.size && s[o + 4] === st.mtimeMs && s[o + 5] === st.ctimeMs;
+    if (!same) this.unsettled = true;
   }
 
   dir(rel: string, names: string[]): void {
@@ -68,23 +76,12 @@ export class SourceObserver {
   memo(root: string, digest: string): MemoFile | undefined {
     if (this.unsettled) return undefined;
     const limit = this.startedAt - RACY_MS;
-    const paths: string[] = [];
-    const stats: number[] = [];
-    for (const [rel, st] of this.stats) {
-      paths.push(rel);
-      if (st === undefined) stats.push(-1, 0, 0, 0, 0, 0);
-      else {
-        if (st.mtimeMs >= limit || st.ctimeMs >= limit) return undefined;
-        stats.push(st.dev, st.ino, st.mode, st.size, st.mtimeMs, st.ctimeMs);
-      }
+    const s = this.stats;
+    for (let o = 0; o < s.length; o += FIELDS) {
+      if (s[o] !== -1 && (s[o + 4]! >= limit || s[o + 5]! >= limit)) return undefined;
     }
-    return { version: 1, root, digest, paths: paths.join("\n"), stats, dirs: [...this.dirs] };
+    return { version: 1, root, digest, paths: this.paths.join("\n"), stats: s, dirs: [...this.dirs] };
   }
-}
-
-function sameStat(a: Stats | undefined, b: Stats | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.dev === b.dev && a.ino === b.ino && a.mode === b.mode && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
 const NO_THROW = { throwIfNoEntry: false } as const;
