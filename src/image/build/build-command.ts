@@ -4,7 +4,6 @@
 // when stdout is not a terminal or --progress=plain, JSON lines with
 // --progress=json, nothing with -q / --progress=quiet.
 import { availableParallelism } from "node:os";
-import { setFlagsFromString } from "node:v8";
 import type { CliContext } from "../../cli/context.js";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { buildImage, type BuildProgress } from "./builder.js";
@@ -44,9 +43,9 @@ export async function runBuildCommand(ctx: CliContext, services: string[], opts:
   // CPU a cached `stack build -q` spends beyond node's start). It is
   // turned back on when a step misses the cache: writing layers and running steps are loops it pays off for.
   // Off before the project loads, so the schema stages' code cache made for that setting is the one used.
-  const { turnOptimizerOff } = await import("../../schema/v8-tuning.js");
+  const { turnOptimizerOff, turnOptimizerOn } = await import("../../schema/v8-tuning.js");
   turnOptimizerOff();
-  const onCacheMiss = () => setFlagsFromString("--opt");
+  const onCacheMiss = turnOptimizerOn;
   const { loadProject } = await import("../../cli/project.js");
   const { model } = await loadProject(ctx, services.length > 0 ? { services } : {});
   for (const s of services) if (!model.services[s]) throw new NotFoundError(`no such service: ${JSON.stringify(s)}`, { hint: `services: ${Object.keys(model.services).sort().join(", ")}` });
