@@ -11,6 +11,7 @@
 //   remove: supervisor forgets, ports and network detached, runtime removes
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { supervisorEntry } from "./supervisor-entry.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError } from "../errors.js";
@@ -78,10 +79,9 @@ export function imageRefOf(project: string, service: ServiceModel): string {
 }
 
 function defaultSupervisorEntry(): string {
-  const here = fileURLToPath(new URL("../supervisor/main.js", import.meta.url));
-  if (existsSync(here)) return here;
-  // Running from the TypeScript sources (tests): the built daemon.
-  return join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "supervisor", "main.js");
+  const here = fileURLToPath(new URL("..", import.meta.url));
+  // From dist/ (built) or src/ (tests run the sources): the built daemon either way.
+  return supervisorEntry(existsSync(join(here, "supervisor", "main.js")) ? here : join(here, "..", "dist"));
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {

@@ -406,6 +406,9 @@ export class NetworkManager {
   }
 
   /** Renders this state directory's part of stack's nft table, and the host forward-filter accepts, from every project's state. */
+  /** The inputs of this manager's last complete applyFirewall(). */
+  private appliedFirewall: string | undefined;
+
   async applyFirewall(): Promise<void> {
     const states = this.store.readAll();
     const seen = new Map<string, FirewallBridge>();
@@ -414,10 +417,14 @@ export class NetworkManager {
     const dnat: DnatRule[] = states.flatMap((s) =>
       s.ports.map((p) => ({ hostIp: p.hostIp || undefined, hostPort: p.hostPort, protocol: p.protocol, containerAddress: p.containerAddress, containerPort: p.target })),
     );
-    const script = planStackTable(this.owner, bridges, dnat, await this.host.readStackTable());
-    if (script) await this.host.runNft(script);
     // The host filter's accepts are shared too: keep every stack bridge present on the host.
     const present = new Set(this.host.listLinks());
+    // Rendered from every project's state of this state dir: what another command applied since
+    // holds ours too, so the same inputs twice in one command (down, then its final clean-up) apply once.
+    const inputs = JSON.stringify([bridges, dnat, [...present].filter((l) => l.startsWith("stk")).sort()]);
+    if (inputs === this.appliedFirewall) return;
+    const script = planStackTable(this.owner, bridges, dnat, await this.host.readStackTable());
+    if (script) await this.host.runNft(script);
     const filter = await this.host.readForwardFilter();
     const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
     for (const args of planHostForwardRules(filter, wanted)) {
@@ -429,6 +436,7 @@ export class NetworkManager {
         throw e;
       }
     }
+    this.appliedFirewall = inputs;
   }
 
   private enableForwarding(): void {

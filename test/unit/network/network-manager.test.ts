@@ -104,6 +104,22 @@ describe("NetworkManager", () => {
     await m.removeNetworks("q", { all: true }).catch(() => undefined);
   });
 
+  it("the same firewall inputs twice in one command are applied once (down, then its final clean-up); a change applies again", async () => {
+    let reads = 0;
+    const read = host.readStackTable.bind(host);
+    host.readStackTable = async () => (reads++, read());
+    await m.ensureNetworks("p", [network("default", "p")]);
+    const after = reads;
+    await m.applyFirewall();
+    await m.applyFirewall();
+    expect(reads).toBe(after);
+    await m.removeNetworks("p", { all: true });
+    expect(reads).toBe(after + 1);
+    expect(host.nft.at(-1)).toMatch(/^delete table ip stack/);
+    await m.removeNetworks("p", { all: true });
+    expect(reads).toBe(after + 1);
+  });
+
   it("creates a bridge on a free subnet, enables forwarding, and restores it with the last network", async () => {
     const state = await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
     const net = state.networks["p_default"]!;
