@@ -43,8 +43,9 @@ function addListOptions(cmd: Command): Command {
     .action(listImages);
 }
 
-export function registerImage(program: Command): void {
-  addListOptions(program.command("images").description("List local images"));
+export function registerImage(program: Command, only?: string): void {
+  if (only === undefined || only === "images") addListOptions(program.command("images").description("List local images"));
+  if (only !== undefined && only !== "image") return;
 
   const image = program.command("image").description("Manage local images");
   addListOptions(image.command("ls").alias("list").description("List local images"));
