@@ -21,7 +21,7 @@ import { registerVersion } from "./version.js";
 import { registerWatch } from "./watch.js";
 
 export interface Registration {
-  /** The top-level commands `register` adds, in help order (no aliases: none has one). */
+  /** The top-level commands `register` adds, in help order (a name missing here, an alias say, is only slower: it builds every command). */
   readonly commands: readonly string[];
   readonly register: (program: Command, only?: string) => void;
 }
