@@ -12,13 +12,14 @@
 //   - the supervisor's status and file-watch state, asked on one connection
 //     in one write (the socket absent or refusing means no supervisor runs).
 // Nothing here writes, spawns or takes the project lock.
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { ConflictError, InternalError, InvalidInputError, NotFoundError, SystemError, UnsupportedError, type StackError } from "../errors.js";
 import { processAlive } from "../fs/process-alive.js";
 import { NetworkStateStore } from "../network/network-state.js";
 import { ContainerCgroup, detectCgroupVersion, realCgroupFs } from "../runtime/cgroup.js";
+import { statusFromFiles } from "../runtime/status-files.js";
 import type { ContainerHandle } from "../runtime/container.js";
 import type { ContainerStatus as SupervisedStatus, FileWatchStatus, ResponseFrame } from "../supervisor/protocol.js";
 import { createFrameDecoder, encodeFrame, PROTOCOL_VERSION } from "../supervisor/protocol.js";
@@ -156,30 +157,21 @@ export async function readProjectStatus(opts: StatusReaderOptions, state: Projec
 type RuntimeState = { status: "created" | "running" | "paused" | "exited"; exitCode?: number; oomKilled?: boolean; startedAt?: string; finishedAt?: string };
 
 /**
- * A container's state from its files, as the runtime's status() decides it
- * with a pid test (src/runtime/container.ts): an exit file means exited; no
- * pid file, created; a live pid, running or paused (the freezer); a dead pid
- * without an exit file, exited once the monitor has written it (waited for
- * up to 0.5 s). With the times ps shows: the pid file's mtime (started) and
- * the exit file's (finished). Absent files are tested, not read: a failed
- * read costs an exception, ~0.1 ms each here, 100 of them per `ps`.
+ * A container's state from its files, decided as the runtime decides it
+ * (src/runtime/status-files.ts), with the times ps shows: the pid file's
+ * mtime (started) and the exit file's (finished).
  */
 export async function runtimeStatus(h: ContainerHandle, cgroup: ContainerCgroup, sleep: (ms: number) => Promise<void>): Promise<RuntimeState> {
+  const s = await statusFromFiles(h, cgroup, processAlive, sleep);
   const started = mtimeOf(h.pidFile);
-  const times = started ? { startedAt: started } : {};
-  if (existsSync(h.exitFile)) {
-    const exit = readNumber(h.exitFile) ?? 0;
-    const exitCode = Number.isInteger(exit) ? exit : -1;
-    const finished = mtimeOf(h.exitFile);
-    return { status: "exited", exitCode, oomKilled: exitCode === 137 && cgroup.oomKills() > 0, ...times, ...(finished ? { finishedAt: finished } : {}) };
-  }
-  const pid = started ? readNumber(h.pidFile) : undefined;
-  if (pid === undefined || !(pid > 0)) return { status: "created", ...times };
-  if (!processAlive(pid)) {
-    for (let i = 0; i < 100 && !existsSync(h.exitFile); i++) await sleep(5);
-    return existsSync(h.exitFile) ? runtimeStatus(h, cgroup, sleep) : { status: "exited", ...times };
-  }
-  return { status: cgroup.frozen() ? "paused" : "running", ...times };
+  const finished = s.status === "exited" ? mtimeOf(h.exitFile) : undefined;
+  return {
+    status: s.status,
+    ...(s.exitCode !== undefined ? { exitCode: s.exitCode } : {}),
+    ...(s.oomKilled !== undefined ? { oomKilled: s.oomKilled } : {}),
+    ...(started ? { startedAt: started } : {}),
+    ...(finished ? { finishedAt: finished } : {}),
+  };
 }
 
 /** The handle the runtime saved at create (handle.json); undefined when it is gone or unreadable. */
@@ -189,17 +181,6 @@ function loadHandle(stateDir: string, project: string, id: string): ContainerHan
   } catch {
     return undefined;
   }
-}
-
-/** A file's number (NaN when it holds something else); undefined when it cannot be read. */
-function readNumber(path: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return undefined;
-  }
-  return Number(text.trim());
 }
 
 function mtimeOf(path: string): string | undefined {

@@ -23,6 +23,7 @@ import { serviceLimits, type Limits } from "./cgroup-settings.js";
 import type { CommandRunner } from "../fs/command-runner.js";
 import type { ImageConfig } from "./image-config.js";
 import type { Mounter } from "./mounter.js";
+import { readExit, readPidFile, statusFromFiles } from "./status-files.js";
 import { resolveDevice, type DeviceStat } from "./devices.js";
 import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type OciSpec } from "./oci-spec.js";
 import type { OciRuntime } from "./oci-runtime.js";
@@ -325,19 +326,10 @@ export class ContainerRuntime {
   }
 
   async status(h: ContainerHandle): Promise<ContainerStatusInfo> {
+    if (this.deps.alive) return statusFromFiles(h, this.cgroup(h), this.deps.alive, this.deps.sleep);
     if (existsSync(h.exitFile)) {
       const exitCode = readExit(h.exitFile);
-      return { status: "exited", exitCode, oomKilled: this.cgroup(h).oomKills() > 0 && exitCode === 137 };
-    }
-    if (this.deps.alive) {
-      const pid = readPidFile(h.pidFile);
-      if (pid === undefined) return { status: "created" };
-      if (!this.deps.alive(pid)) {
-        // A dead pid without an exit file: the monitor is about to write it.
-        for (let i = 0; i < 100 && !existsSync(h.exitFile); i++) await this.deps.sleep(5);
-        return existsSync(h.exitFile) ? this.status(h) : { status: "exited" };
-      }
-      return { status: this.cgroup(h).frozen() ? "paused" : "running", pid };
+      return { status: "exited", exitCode, oomKilled: exitCode === 137 && this.cgroup(h).oomKills() > 0 };
     }
     const s = await this.deps.runtime.state(h.id);
     if (!s) return existsSync(h.pidFile) ? { status: "exited" } : { status: "created" };
@@ -560,25 +552,11 @@ function userFiles(rootfs: string): UserFiles {
   return { passwd: read("etc/passwd"), group: read("etc/group") };
 }
 
-function readExit(file: string): number {
-  const n = Number(readFileSync(file, "utf8").trim());
-  return Number.isInteger(n) ? n : -1;
-}
-
 function safeList(dir: string): string[] {
   try {
     return readdirSync(dir).sort();
   } catch {
     return [];
-  }
-}
-
-function readPidFile(path: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path, "utf8").trim());
-    return pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
   }
 }
 
