@@ -17,9 +17,10 @@
 // also built as one classic script with a V8 code cache next to it
 // (config-path-<hash>.js and .cache): see configPathScript below.
 import { build } from "esbuild";
+import { esmBundleOptions, importMetaUrlRelativeTo as keepImportMetaUrl, writeBundle } from "./bundle-common.mjs";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -28,27 +29,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
 const outdir = join(dist, "bundle");
 
-/**
- * `import.meta.url` of a file under dist/, written relative to `base` (the
- * URL of the bundle file that will hold it: chunks and the config-path
- * script all sit in dist/bundle/).
- */
-function importMetaUrlRelativeTo(base) {
-  return {
-    name: "keep-import-meta-url",
-    setup(b) {
-      b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
-        const { readFile } = await import("node:fs/promises");
-        let contents = await readFile(args.path, "utf8");
-        if (contents.includes("import.meta.url")) {
-          const rel = relative(outdir, args.path).split("\\").join("/");
-          contents = contents.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, ${base}).href`);
-        }
-        return { contents, loader: "js" };
-      });
-    },
-  };
-}
+/** `import.meta.url` of a file under dist/, written relative to `base` (chunks and the config-path script all sit in dist/bundle/). */
+const importMetaUrlRelativeTo = (base) => keepImportMetaUrl(outdir, base);
 
 // ---- the config path: one classic script with a V8 code cache -------------
 //
@@ -197,42 +179,18 @@ function configPathModules(script) {
 const configPath = await buildConfigPathScript();
 
 const result = await build({
-  write: false,
+  ...esmBundleOptions,
   entryPoints: { main: join(dist, "cli", "main.js") },
   outdir,
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  external: ["yaml"],
-  // CommonJS packages inside an ESM bundle call require() for node: modules.
-  banner: { js: 'import { createRequire as __stackCreateRequire } from "node:module"; const require = __stackCreateRequire(import.meta.url);' },
   plugins: [configPathModules(configPath), importMetaUrlRelativeTo("import.meta.url")],
-  logLevel: "warning",
-  legalComments: "none",
 });
 
 // Several people (and tests) may run bin/stack while a build runs: each file
 // is written atomically, the entry last, and chunks of earlier builds stay a
 // while for processes that still run them (their names carry a content hash).
-mkdirSync(outdir, { recursive: true });
-const entry = join(outdir, "main.js");
-const written = new Set();
 const scriptFiles = [
   { path: join(outdir, `${configPath.name}.js`), contents: configPath.source },
   { path: join(outdir, `${configPath.name}.cache`), contents: configPath.cache },
   { path: join(outdir, `${configPath.name}.no-opt.cache`), contents: configPath.noOptCache },
 ];
-const files = [...scriptFiles, ...[...result.outputFiles].sort((a, b) => (a.path === entry) - (b.path === entry))];
-for (const file of files) {
-  const tmp = `${file.path}.${process.pid}.tmp`;
-  writeFileSync(tmp, file.contents);
-  renameSync(tmp, file.path);
-  written.add(file.path);
-}
-const hour = 60 * 60 * 1000;
-for (const name of readdirSync(outdir)) {
-  const path = join(outdir, name);
-  if (!written.has(path) && Date.now() - statSync(path).mtimeMs > hour) rmSync(path, { force: true });
-}
+writeBundle(outdir, [...scriptFiles, ...result.outputFiles], join(outdir, "main.js"), 60 * 60 * 1000);
