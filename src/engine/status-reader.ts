@@ -24,6 +24,7 @@ import type { ContainerHandle } from "../runtime/container.js";
 import type { ContainerStatus as SupervisedStatus, FileWatchStatus, ResponseFrame } from "../supervisor/protocol.js";
 import { createFrameDecoder, encodeFrame, PROTOCOL_VERSION } from "../supervisor/protocol.js";
 import { supervisorPaths } from "../supervisor/paths.js";
+import { composeStatus, type RuntimeView } from "./container-status.js";
 import type { ContainerStatus } from "./ports.js";
 import type { ProjectState } from "./state.js";
 
@@ -133,35 +134,16 @@ export async function readProjectStatus(opts: StatusReaderOptions, state: Projec
     return { base, id: r.id, rs: await runtimeStatus(h, cgroup, sleep) };
   }));
   const { statuses: supervised, watched } = await supervisor;
-  const statuses = files.map((f): ContainerStatus => {
-    if ("missing" in f) return { ...f.base, state: "missing" };
-    const { rs } = f;
-    const out: ContainerStatus = { ...f.base, state: rs.status };
-    if (rs.exitCode !== undefined) out.exitCode = rs.exitCode;
-    if (rs.oomKilled) out.oomKilled = true;
-    if (rs.startedAt) out.startedAt = rs.startedAt;
-    if (rs.finishedAt) out.finishedAt = rs.finishedAt;
-    const s = supervised.get(f.id);
-    if (s) {
-      if (s.state === "restarting") out.state = "restarting";
-      if (s.health && rs.status === "running") out.health = s.health;
-      if (s.healthLog) out.healthLog = s.healthLog.map((e) => e.output);
-    }
-    const own = ports.filter((p) => p.container === f.base.name);
-    if (own.length > 0) out.ports = own.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, target: p.target, protocol: p.protocol }));
-    return out;
-  });
+  const statuses = files.map((f): ContainerStatus => ("missing" in f ? { ...f.base, state: "missing" } : composeStatus(f.base, f.rs, supervised.get(f.id), ports)));
   return { statuses, watched };
 }
-
-type RuntimeState = { status: "created" | "running" | "paused" | "exited"; exitCode?: number; oomKilled?: boolean; startedAt?: string; finishedAt?: string };
 
 /**
  * A container's state from its files, decided as the runtime decides it
  * (src/runtime/status-files.ts), with the times ps shows: the pid file's
  * mtime (started) and the exit file's (finished).
  */
-export async function runtimeStatus(h: ContainerHandle, cgroup: ContainerCgroup, sleep: (ms: number) => Promise<void>): Promise<RuntimeState> {
+export async function runtimeStatus(h: ContainerHandle, cgroup: ContainerCgroup, sleep: (ms: number) => Promise<void>): Promise<RuntimeView> {
   const s = await statusFromFiles(h, cgroup, processAlive, sleep);
   const started = mtimeOf(h.pidFile);
   const finished = s.status === "exited" ? mtimeOf(h.exitFile) : undefined;

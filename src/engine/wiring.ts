@@ -12,6 +12,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { supervisorEntry } from "./supervisor-entry.js";
+import { composeStatus } from "./container-status.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError } from "../errors.js";
@@ -375,22 +376,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
         return { ...base, state: "missing" as const };
       }
       const rs = await runtime.status(h);
-      const s = supervised.get(r.id);
-      const out: ContainerStatus = { ...base, state: rs.status };
-      if (rs.exitCode !== undefined) out.exitCode = rs.exitCode;
-      if (rs.oomKilled) out.oomKilled = true;
-      const started = mtimeOf(h.pidFile);
-      if (started) out.startedAt = started;
-      const finished = rs.status === "exited" ? mtimeOf(h.exitFile) : undefined;
-      if (finished) out.finishedAt = finished;
-      if (s) {
-        if (s.state === "restarting") out.state = "restarting";
-        if (s.health && rs.status === "running") out.health = s.health;
-        if (s.healthLog) out.healthLog = s.healthLog.map((e) => e.output);
-      }
-      const own = ports.filter((p) => p.container === name);
-      if (own.length > 0) out.ports = own.map((p) => ({ hostIp: p.hostIp, hostPort: p.hostPort, target: p.target, protocol: p.protocol }));
-      return out;
+      const startedAt = mtimeOf(h.pidFile);
+      const finishedAt = rs.status === "exited" ? mtimeOf(h.exitFile) : undefined;
+      return composeStatus(base, { ...rs, ...(startedAt ? { startedAt } : {}), ...(finishedAt ? { finishedAt } : {}) }, supervised.get(r.id), ports);
     }));
   };
 
