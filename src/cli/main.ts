@@ -5,6 +5,11 @@ import { Command, CommanderError } from "commander";
 import { exitCodeFor, isStackError } from "../errors.js";
 import { registrations } from "./commands/index.js";
 
+/** The installed stack's version, from its package.json (`stack -v`, `stack version`). */
+export function stackVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -31,8 +36,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .enablePositionalOptions()
     .exitOverride();
   program.on("option:version", () => {
-    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    process.stdout.write(`stack version ${version}\n`);
+    process.stdout.write(`stack version ${stackVersion()}\n`);
     throw new CommanderError(0, "stack.version", "");
   });
   const wanted = argv === undefined ? undefined : commandToBuild(program, argv.slice(2));

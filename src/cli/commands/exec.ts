@@ -2,14 +2,14 @@
 // the service name belongs to the command (`stack exec db psql -U app`).
 import type { Command } from "commander";
 import { contextFrom } from "../context.js";
+import { adds } from "./only.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
 export function registerExec(program: Command, only?: string): void {
-  const wants = (verb: string): boolean => only === undefined || only === verb;
-  if (wants("exec")) {
+  if (adds(only, "exec")) {
     program
       .command("exec")
       .description("Run a command in a running service container")
@@ -32,7 +32,7 @@ export function registerExec(program: Command, only?: string): void {
       });
   }
 
-  if (wants("run")) {
+  if (adds(only, "run")) {
     program
       .command("run")
       .description("Run a one-off command in a new container of a service")

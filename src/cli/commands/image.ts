@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { contextFrom } from "../context.js";
 import { registerImageRegistry } from "./image-registry.js";
+import { adds } from "./only.js";
 
 interface ListOptions {
   format: string;
@@ -44,7 +45,7 @@ function addListOptions(cmd: Command): Command {
 }
 
 export function registerImage(program: Command, only?: string): void {
-  if (only === undefined || only === "images") addListOptions(program.command("images").description("List local images"));
+  if (adds(only, "images")) addListOptions(program.command("images").description("List local images"));
   if (only !== undefined && only !== "image") return;
 
   const image = program.command("image").description("Manage local images");

@@ -3,6 +3,7 @@
 // `docker compose`; implementations in ../verbs/, loaded per command.
 import type { Command } from "commander";
 import { contextFrom } from "../context.js";
+import { adds } from "./only.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -13,8 +14,7 @@ function setExit(code: number): void {
 }
 
 export function registerLifecycle(program: Command, only?: string): void {
-  const wants = (verb: string): boolean => only === undefined || only === verb;
-  if (wants("up")) {
+  if (adds(only, "up")) {
     program
       .command("up")
       .description("Create and start containers (attached: follow their logs; Ctrl-C stops them)")
@@ -58,7 +58,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("create")) {
+  if (adds(only, "create")) {
     program
       .command("create")
       .description("Create containers without starting them")
@@ -76,7 +76,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("down")) {
+  if (adds(only, "down")) {
     program
       .command("down")
       .description("Stop and remove containers and networks (and volumes with -v)")
@@ -90,7 +90,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("start")) {
+  if (adds(only, "start")) {
     program
       .command("start")
       .description("Start existing containers")
@@ -101,7 +101,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("stop")) {
+  if (adds(only, "stop")) {
     program
       .command("stop")
       .description("Stop running containers without removing them")
@@ -113,7 +113,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("restart")) {
+  if (adds(only, "restart")) {
     program
       .command("restart")
       .description("Restart containers")
@@ -126,7 +126,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("kill")) {
+  if (adds(only, "kill")) {
     program
       .command("kill")
       .description("Send a signal to running containers")
@@ -139,7 +139,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("rm")) {
+  if (adds(only, "rm")) {
     program
       .command("rm")
       .description("Remove stopped containers")
@@ -154,7 +154,7 @@ export function registerLifecycle(program: Command, only?: string): void {
   }
 
   for (const [verb, pause] of [["pause", true], ["unpause", false]] as const) {
-    if (!wants(verb)) continue;
+    if (!adds(only, verb)) continue;
     program
       .command(verb)
       .description(pause ? "Pause running containers (freeze their processes)" : "Unpause paused containers")
@@ -165,7 +165,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("wait")) {
+  if (adds(only, "wait")) {
     program
       .command("wait")
       .description("Block until containers exit; print their exit codes")
@@ -177,7 +177,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("ps")) {
+  if (adds(only, "ps")) {
     program
       .command("ps")
       .description("List the project's containers")
@@ -193,7 +193,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("logs")) {
+  if (adds(only, "logs")) {
     program
       .command("logs")
       .description("Show container output, merged in time order")
@@ -212,7 +212,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("top")) {
+  if (adds(only, "top")) {
     program
       .command("top")
       .description("Show the processes of running containers")
@@ -223,7 +223,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("stats")) {
+  if (adds(only, "stats")) {
     program
       .command("stats")
       .description("Live CPU, memory, PIDs and block I/O of running containers")
@@ -236,7 +236,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("port")) {
+  if (adds(only, "port")) {
     program
       .command("port")
       .description("Print the host address a container port is published on")
@@ -250,7 +250,7 @@ export function registerLifecycle(program: Command, only?: string): void {
       });
   }
 
-  if (wants("ls")) {
+  if (adds(only, "ls")) {
     program
       .command("ls")
       .description("List projects")

@@ -8,6 +8,7 @@ import { InvalidInputError } from "../../errors.js";
 import { contextFrom } from "../context.js";
 import { registerPull } from "./pull.js";
 import { registerPush } from "./push.js";
+import { adds } from "./only.js";
 
 interface LoginOptions {
   username?: string;
@@ -17,13 +18,12 @@ interface LoginOptions {
 
 export function registerRegistryVerbs(program: Command, only?: string): void {
   registerLogin(program, only);
-  if (only === undefined || only === "pull") registerPull(program);
-  if (only === undefined || only === "push") registerPush(program);
+  if (adds(only, "pull")) registerPull(program);
+  if (adds(only, "push")) registerPush(program);
 }
 
 export function registerLogin(program: Command, only?: string): void {
-  const wants = (verb: string): boolean => only === undefined || only === verb;
-  if (wants("login")) {
+  if (adds(only, "login")) {
     program
       .command("login")
       .description("Log in to a registry (default: Docker Hub); credentials go to Docker's config.json")
@@ -61,7 +61,7 @@ export function registerLogin(program: Command, only?: string): void {
       });
   }
 
-  if (wants("logout")) {
+  if (adds(only, "logout")) {
     program
       .command("logout")
       .description("Forget the credentials of a registry (default: Docker Hub)")
