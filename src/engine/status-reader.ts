@@ -15,14 +15,14 @@
 import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { ConflictError, InternalError, InvalidInputError, NotFoundError, SystemError, UnsupportedError, type StackError } from "../errors.js";
+import { SystemError } from "../errors.js";
 import { processAlive } from "../fs/process-alive.js";
 import { NetworkStateStore } from "../network/network-state.js";
 import { ContainerCgroup, detectCgroupVersion, realCgroupFs } from "../runtime/cgroup.js";
 import { statusFromFiles } from "../runtime/status-files.js";
 import type { ContainerHandle } from "../runtime/container.js";
 import type { ContainerStatus as SupervisedStatus, FileWatchStatus, ResponseFrame } from "../supervisor/protocol.js";
-import { createFrameDecoder, encodeFrame, PROTOCOL_VERSION } from "../supervisor/protocol.js";
+import { createFrameDecoder, encodeFrame, PROTOCOL_VERSION, toStackError } from "../supervisor/protocol.js";
 import { supervisorPaths } from "../supervisor/paths.js";
 import { composeStatus, type RuntimeView } from "./container-status.js";
 import type { ContainerStatus } from "./ports.js";
@@ -48,8 +48,6 @@ export interface ProjectStatus {
   statuses: ContainerStatus[];
   watched: Set<string>;
 }
-
-const WIRE_ERRORS = { "invalid-input": InvalidInputError, "not-found": NotFoundError, conflict: ConflictError, unsupported: UnsupportedError, system: SystemError, internal: InternalError };
 
 /**
  * Asks the project's supervisor for its container statuses and its file-watch
@@ -81,7 +79,7 @@ export function querySupervisor(runDir: string, project: string, timeoutMs = 500
       (f) => {
         if (!("ok" in f)) return;
         if (f.seq === 1) {
-          if (!f.ok) return finish(new (WIRE_ERRORS[f.error.category] ?? InternalError)(f.error.message, { hint: f.error.hint }) as StackError);
+          if (!f.ok) return finish(toStackError(f.error));
           statuses = f.result as SupervisedStatus[];
         } else if (f.seq === 2) {
           const w = f.ok ? (f.result as FileWatchStatus) : undefined;

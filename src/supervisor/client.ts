@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
-import { ConflictError, InternalError, InvalidInputError, NotFoundError, StackError, SystemError, UnsupportedError } from "../errors.js";
+import { ConflictError, SystemError } from "../errors.js";
 import { socketAnswers, supervisorPaths } from "./paths.js";
 import type { LogLine } from "./log-record.js";
 import { processAlive } from "../fs/process-alive.js";
@@ -14,6 +14,7 @@ import {
   createFrameDecoder,
   encodeFrame,
   PROTOCOL_VERSION,
+  toStackError,
   type ContainerStatus,
   type FileWatchSpec,
   type FileWatchStatus,
@@ -23,7 +24,6 @@ import {
   type ResponseFrame,
   type SupervisedContainer,
   type SupervisorEvent,
-  type WireError,
 } from "./protocol.js";
 
 export interface EnsureOptions {
@@ -97,12 +97,6 @@ function readFileSafe(path: string): string {
 }
 
 
-const errorClasses = { "invalid-input": InvalidInputError, "not-found": NotFoundError, conflict: ConflictError, unsupported: UnsupportedError, system: SystemError, internal: InternalError };
-
-function toStackError(e: WireError): StackError {
-  const Class = errorClasses[e.category] ?? InternalError;
-  return new Class(e.message, { hint: e.hint });
-}
 
 interface Pending {
   resolve(v: unknown): void;

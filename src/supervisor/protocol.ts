@@ -3,7 +3,7 @@
 // answers each with one response, or — for `logs` and `events` — with stream
 // items ending in an `end` (logs without follow) or lasting until the client
 // closes the connection. `seq` pairs answers with requests on a connection.
-import type { ErrorCategory } from "../errors.js";
+import { ConflictError, InternalError, InvalidInputError, NotFoundError, SystemError, UnsupportedError, type ErrorCategory, type StackError } from "../errors.js";
 import type { HealthSpec, HealthState, HealthStatus } from "./health.js";
 import type { LogLine } from "./log-record.js";
 import type { RotationSpec } from "./log-rotation.js";
@@ -123,6 +123,14 @@ export interface WireError {
   category: ErrorCategory;
   message: string;
   hint?: string;
+}
+
+const errorClasses = { "invalid-input": InvalidInputError, "not-found": NotFoundError, conflict: ConflictError, unsupported: UnsupportedError, system: SystemError, internal: InternalError };
+
+/** The error a wire error stands for, in the client's process. */
+export function toStackError(e: WireError): StackError {
+  const Class = errorClasses[e.category] ?? InternalError;
+  return new Class(e.message, { hint: e.hint });
 }
 
 export type ResponseFrame =
