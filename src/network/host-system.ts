@@ -27,6 +27,8 @@ export interface NetworkHost {
   /** Applies an nft script atomically (`nft -f -`). */
   runNft(script: string): Promise<void>;
   runIptables(args: string[]): Promise<void>;
+  /** Applies iptables rule changes (argument lists as runIptables takes them) to the filter table in one transaction (`iptables-restore --noflush`): all or none. */
+  runIptablesBatch(ops: string[][]): Promise<void>;
   /** `table ip stack` as it is now; undefined when it does not exist. */
   readStackTable(): Promise<StackTableView | undefined>;
   readForwardFilter(): Promise<HostForwardFilter>;
@@ -192,6 +194,14 @@ export class LinuxNetworkHost implements NetworkHost {
     }
   }
 
+  async runIptablesBatch(ops: string[][]): Promise<void> {
+    try {
+      await mustRun(["iptables-restore", "-w", "--noflush"], renderIptablesRestore(ops));
+    } catch (e) {
+      throw failure("iptables-restore", e);
+    }
+  }
+
   async readStackTable(): Promise<StackTableView | undefined> {
     const r = await run(["nft", "-j", "list", "table", "ip", stackTable]);
     if (r.exitCode !== 0) return undefined;
@@ -290,6 +300,11 @@ function findJump(exprs: unknown[]): string | undefined {
     if (jump?.target) return jump.target;
   }
   return undefined;
+}
+
+/** iptables-restore input for rule changes in the filter table (stack's arguments are single words: bridge names, "stack", targets). */
+export function renderIptablesRestore(ops: string[][]): string {
+  return `*filter\n${ops.map((args) => args.join(" ")).join("\n")}\nCOMMIT\n`;
 }
 
 /** The parts of `iptables -S` (the filter table) that stack's forward rules depend on. */

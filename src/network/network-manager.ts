@@ -423,11 +423,24 @@ export class NetworkManager {
     // holds ours too, so the same inputs twice in one command (down, then its final clean-up) apply once.
     const inputs = JSON.stringify([bridges, dnat, [...present].filter((l) => l.startsWith("stk")).sort()]);
     if (inputs === this.appliedFirewall) return;
-    const script = planStackTable(this.owner, bridges, dnat, await this.host.readStackTable());
-    if (script) await this.host.runNft(script);
-    const filter = await this.host.readForwardFilter();
+    // stack's nft table and the host's iptables filter are independent: both are read at once, then both written at once.
+    const [view, filter] = await Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]);
+    const script = planStackTable(this.owner, bridges, dnat, view);
     const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
-    for (const args of planHostForwardRules(filter, wanted)) {
+    await Promise.all([script ? this.host.runNft(script) : undefined, this.applyHostForwardRules(planHostForwardRules(filter, wanted))]);
+    this.appliedFirewall = inputs;
+  }
+
+  /** The host filter's changes in one process; rule by rule only when that transaction fails (a stale rule another command removed meanwhile). */
+  private async applyHostForwardRules(ops: string[][]): Promise<void> {
+    if (ops.length === 0) return;
+    try {
+      await this.host.runIptablesBatch(ops);
+      return;
+    } catch {
+      // Nothing of it was applied: each change alone below says which one fails, and why.
+    }
+    for (const args of ops) {
       try {
         await this.host.runIptables(args);
       } catch (e) {
@@ -436,7 +449,6 @@ export class NetworkManager {
         throw e;
       }
     }
-    this.appliedFirewall = inputs;
   }
 
   private enableForwarding(): void {

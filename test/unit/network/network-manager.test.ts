@@ -9,7 +9,7 @@ import { NetworkManager, macAddressFor, orderServiceNetworks } from "../../../sr
 import type { NetworkHost } from "../../../src/network/host-system.js";
 import type { IpCommand } from "../../../src/network/link-plan.js";
 import type { HostForwardFilter } from "../../../src/network/firewall.js";
-import { parseForwardFilter, parseRouteListings } from "../../../src/network/host-system.js";
+import { parseForwardFilter, parseRouteListings, renderIptablesRestore } from "../../../src/network/host-system.js";
 import type { NetworkModel, ServiceNetworkModel } from "../../../src/schema/model.js";
 import { buildDnsZones } from "../../../src/network/dns-records.js";
 
@@ -40,6 +40,13 @@ class RecordingHost implements NetworkHost {
   }
   async runIptables(args: string[]) {
     this.iptables.push(args);
+  }
+  batches: string[][][] = [];
+  /** iptables-restore's all-or-none: fails when any one change would. */
+  batchFails: (args: string[]) => boolean = () => false;
+  async runIptablesBatch(ops: string[][]) {
+    if (ops.some((o) => this.batchFails(o))) throw new Error("iptables-restore failed: line 2 failed");
+    this.batches.push(ops);
   }
   async readForwardFilter(): Promise<HostForwardFilter> {
     return { forwardPolicy: "ACCEPT", dockerUserExists: false, stackRules: [] };
@@ -89,6 +96,7 @@ describe("NetworkManager", () => {
   it("a stale accept rule another project removed meanwhile (iptables: Bad rule) is not an error; a failed insert is", async () => {
     const stale = "-A DOCKER-USER -i stkgone -m comment --comment stack -j ACCEPT";
     host.readForwardFilter = async () => ({ forwardPolicy: "DROP", dockerUserExists: true, stackRules: [stale] });
+    host.batchFails = (args) => args[0] === "-D";
     host.runIptables = async (args: string[]) => {
       host.iptables.push(args);
       if (args[0] === "-D") throw new Error("iptables -D DOCKER-USER failed: iptables: Bad rule (does a matching rule exist in that chain?).");
@@ -97,11 +105,28 @@ describe("NetworkManager", () => {
     const bridge = state.networks["p_default"]!.bridge;
     expect(host.iptables).toContainEqual(["-D", "DOCKER-USER", "-i", "stkgone", "-m", "comment", "--comment", "stack", "-j", "ACCEPT"]);
     expect(host.iptables).toContainEqual(["-I", "DOCKER-USER", "1", "-i", bridge, "-m", "comment", "--comment", "stack", "-j", "ACCEPT"]);
+    host.batchFails = (args) => args[0] === "-I";
     host.runIptables = async (args: string[]) => {
       if (args[0] === "-I") throw new Error("iptables -I DOCKER-USER failed: iptables: No chain/target/match by that name.");
     };
     await expect(m.ensureNetworks("q", [network("default", "q")])).rejects.toThrow(/No chain\/target\/match/);
     await m.removeNetworks("q", { all: true }).catch(() => undefined);
+  });
+
+  it("the host filter's accept rules go in as one iptables-restore transaction, read alongside stack's nft table", async () => {
+    host.readForwardFilter = async () => ({ forwardPolicy: "DROP", dockerUserExists: true, stackRules: ["-A DOCKER-USER -i stkgone -m comment --comment stack -j ACCEPT"] });
+    const state = await m.ensureNetworks("p", [network("default", "p")]);
+    const bridge = state.networks["p_default"]!.bridge;
+    expect(host.iptables).toEqual([]); // nothing rule by rule
+    expect(host.batches).toEqual([
+      [
+        ["-D", "DOCKER-USER", "-i", "stkgone", "-m", "comment", "--comment", "stack", "-j", "ACCEPT"],
+        ["-I", "DOCKER-USER", "1", "-i", bridge, "-m", "comment", "--comment", "stack", "-j", "ACCEPT"],
+        ["-I", "DOCKER-USER", "1", "-o", bridge, "-m", "comment", "--comment", "stack", "-j", "ACCEPT"],
+      ],
+    ]);
+    expect(renderIptablesRestore(host.batches[0]!.slice(1, 2))).toBe(`*filter\n-I DOCKER-USER 1 -i ${bridge} -m comment --comment stack -j ACCEPT\nCOMMIT\n`);
+    await m.removeNetworks("p", { all: true });
   });
 
   it("the same firewall inputs twice in one command are applied once (down, then its final clean-up); a change applies again", async () => {
