@@ -103,7 +103,8 @@ function streamFeed(compression: Compression, what: string, tar: (bytes: Buffer)
   return {
     async write(piece) {
       check();
-      if (!input.write(piece)) await Promise.race([once(input, "drain"), consumed]);
+      // The stream keeps what it is given, and a piece may be a view of a reused read buffer: copy it.
+      if (!input.write(Buffer.from(piece))) await Promise.race([once(input, "drain"), consumed]);
       check();
     },
     async end() {

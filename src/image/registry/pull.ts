@@ -66,6 +66,11 @@ export interface PullResult {
 
 const PROGRESS_EVERY_MS = 100;
 
+/** A download in progress, which a failure elsewhere stops. */
+interface Transfer {
+  destroy(error: Error): void;
+}
+
 export function pullScopes(ref: ImageReference): string[] {
   return [`repository:${ref.path}:pull`];
 }
@@ -101,7 +106,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
      * committed only once the blob has passed its digest and size check.
      * False when the blob was already stored.
      */
-    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (r: IncomingMessage) => void, unpacking?: { layer: LayerUnpacking; what: string }): Promise<boolean> => {
+    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (transfer: Transfer) => void, unpacking?: { layer: LayerUnpacking; what: string }): Promise<boolean> => {
       if (await store.hasBlob(d.digest)) {
         await unpacking?.layer.abort();
         return false;
@@ -114,28 +119,40 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       let received = 0;
       const sizeMismatch = (n: number) => new InvalidInputError(`blob ${d.digest} has ${n} bytes, expected ${d.size}`);
       try {
-        const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
-        body = res.body;
-        if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
-        track?.(res.body);
         blob = await store.beginBlob({ digest: d.digest, size: d.size });
         if (unpacking) {
           const layer = unpacking.layer;
           feed = layerFeed(`layer ${unpacking.what}`, (tar) => layer.write(tar));
         }
-        for await (const piece of res.body as AsyncIterable<Buffer>) {
-          blob.write(piece);
-          if (blob.received > d.size) throw sizeMismatch(blob.received);
-          onBytes?.(blob.received);
-          if (feed) {
-            try {
-              const pending = feed.write(piece);
-              if (pending) await pending;
-            } catch (e) {
-              contentFailed = true;
-              throw e;
+        const writing = blob;
+        /** One body piece: into the ingest file, then (inflated) into the unpacker, before the next is read. */
+        const consume = (piece: Buffer): void | Promise<void> => {
+          writing.write(piece);
+          if (writing.received > d.size) throw sizeMismatch(writing.received);
+          onBytes?.(writing.received);
+          if (!feed) return;
+          try {
+            const pending = feed.write(piece);
+            if (pending) {
+              return pending.catch((e: unknown) => {
+                contentFailed = true;
+                throw e;
+              });
             }
+          } catch (e) {
+            contentFailed = true;
+            throw e;
           }
+        };
+        const path = `/v2/${target.path}/blobs/${d.digest}`;
+        // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().
+        const direct = await client.getInto(path, scopes, consume, (stop) => track?.({ destroy: stop }));
+        if (direct.status !== 200) {
+          const res = await client.request("GET", path, { scopes });
+          body = res.body;
+          if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
+          track?.({ destroy: (e) => res.body.destroy(e) });
+          for await (const piece of res.body as AsyncIterable<Buffer>) await consume(piece);
         }
         // A body cut short is a transfer failure, whatever the unpacker would say of the tar's end.
         if (blob.received !== d.size) throw sizeMismatch(blob.received);
@@ -194,7 +211,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
     const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
     for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
-    const inFlight = new Set<IncomingMessage>();
+    const inFlight = new Set<Transfer>();
     let downloaded = 0;
     await runPool(
       distinct,
@@ -205,6 +222,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         const unpack = options.unpack !== false && !(await store.layers.has(diffId));
         // Null when another pull unpacked the layer meanwhile.
         const layer = unpack ? await store.layers.begin(what, diffId) : null;
+        const mine: Transfer[] = [];
         const fetched = await fetchBlob(
           d,
           (n) => {
@@ -214,12 +232,12 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
               progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
             }
           },
-          (r) => {
-            inFlight.add(r);
-            r.on("close", () => inFlight.delete(r));
+          (t) => {
+            inFlight.add(t);
+            mine.push(t);
           },
           layer ? { layer, what } : undefined,
-        );
+        ).finally(() => mine.forEach((t) => inFlight.delete(t)));
         if (fetched) downloaded++;
         else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
         if (unpack && !fetched) {
