@@ -37,6 +37,8 @@ export interface BlobGetResult {
 }
 
 const READ_BUFFER = 256 * 1024;
+/** Read buffers of finished GETs, for the next ones (a pull makes one GET per blob, 3 at a time). */
+const spareReadBuffers: Buffer[] = [];
 const MAX_HEAD = 64 * 1024;
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -110,7 +112,7 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
   return new Promise<BlobGetResult>((resolve, reject) => {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    const readBuffer = Buffer.allocUnsafe(READ_BUFFER);
+    const readBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
     let settled = false;
     let head: Buffer[] = [];
     let headBytes = 0;
@@ -227,6 +229,8 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
       if (result && body?.kind === "close") finish();
     });
     socket.on("close", () => {
+      // The handle is closed: nothing reads into the buffer any more.
+      spareReadBuffers.push(readBuffer);
       if (!settled) finish(new Error(result ? `the connection closed after ${result.received} bytes of the body` : "the connection closed before the answer"));
     });
     options.onStart?.((error) => finish(error));

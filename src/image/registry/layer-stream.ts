@@ -9,7 +9,6 @@
 import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
-import { SystemError } from "../../errors.js";
 import { detectCompression, detectFileCompression, decompress, type Compression } from "../tar/decompress.js";
 import { GunzipInPlace, gunzipInPlaceAvailable } from "../tar/gunzip-in-place.js";
 
@@ -22,17 +21,12 @@ export async function openLayerTar(path: string, what: string): Promise<Readable
   return decompress(createReadStream(path, { highWaterMark: PIECE }), compression, what, PIECE);
 }
 
-/** The uncompressed tar of a layer blob arriving on `raw` (e.g. a download), its compression told by its first bytes. */
-export async function layerTarOf(raw: Readable, what: string): Promise<Readable> {
-  const head = await peek(raw, MAGIC_BYTES);
-  return decompress(raw, detectCompression(head, what), what, PIECE);
-}
-
 /**
  * Takes a blob's bytes as they arrive and gives `tar` the uncompressed tar,
  * each piece valid only during the call. write() returns a promise only when
  * a decompressor process needs time (zstd); it and end() throw what `tar`
- * throws, or a decompression error naming `what`.
+ * throws, or a decompression error naming `what`. write()'s piece may be a
+ * view of a reused buffer: it is consumed or copied before write returns.
  */
 export interface TarFeed {
   write(piece: Buffer): void | Promise<void>;
@@ -117,35 +111,4 @@ function streamFeed(compression: Compression, what: string, tar: (bytes: Buffer)
       input.destroy();
     },
   };
-}
-
-/** The first `n` bytes of a stream (fewer if it ends sooner), left in the stream to be read again. */
-export async function peek(raw: Readable, n: number): Promise<Buffer> {
-  // One set of listeners for the whole wait: adding a "readable" listener re-announces what is
-  // already buffered, so re-adding it per round would spin while fewer than n bytes are there.
-  let wake = () => undefined as void;
-  let failure: Error | undefined;
-  const signal = () => wake();
-  const fail = (e: Error) => {
-    failure = e;
-    wake();
-  };
-  raw.on("readable", signal).on("end", signal).on("close", signal).on("error", fail);
-  try {
-    for (;;) {
-      // read(n) answers only once n bytes are buffered, or with what is left at the end.
-      const head = raw.read(n) as Buffer | null;
-      if (head !== null) {
-        raw.unshift(head);
-        return head.subarray(0, n);
-      }
-      const error = failure ?? raw.errored;
-      if (error) throw error;
-      if (raw.readableEnded) return Buffer.alloc(0);
-      if (raw.destroyed) throw new SystemError("the stream was closed before its end");
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    raw.off("readable", signal).off("end", signal).off("close", signal).off("error", fail);
-  }
 }

@@ -24,6 +24,8 @@ interface GunzipInternals {
 }
 
 const OUTPUT = 1024 * 1024;
+/** Output buffers of finished inflates, for the next ones (fresh memory is what costs). */
+const spareOutputs: Buffer[] = [];
 const NO_INPUT = Buffer.alloc(0);
 
 export function gunzipInPlaceAvailable(): boolean {
@@ -54,7 +56,7 @@ export class GunzipInPlace {
     this.handle = internals._handle!;
     this.state = internals._writeState!;
     this.handle.onerror = (message) => (this.error = message);
-    this.out = Buffer.allocUnsafe(outputSize);
+    this.out = outputSize === OUTPUT ? (spareOutputs.pop() ?? Buffer.allocUnsafe(OUTPUT)) : Buffer.allocUnsafe(outputSize);
   }
 
   write(input: Uint8Array): void {
@@ -76,6 +78,7 @@ export class GunzipInPlace {
     if (this.closed) return;
     this.closed = true;
     this.gunzip.close();
+    if (this.out.length === OUTPUT) spareOutputs.push(this.out);
   }
 
   private inflate(flush: number, input: Uint8Array): void {
