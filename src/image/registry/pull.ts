@@ -14,7 +14,7 @@ import { InvalidInputError, StackError, SystemError } from "../../errors.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
 import { ImageStore, checkManifest, type BlobWriting, type Descriptor, type LayerUnpacking, type OciImage } from "../store/index.js";
 import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
-import { layerFeed, openLayerTar, type TarFeed } from "./layer-stream.js";
+import { layerFeed, unpackStoredLayer, type TarFeed } from "./layer-stream.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
 import { runPool } from "./pool.js";
@@ -242,7 +242,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
         if (unpack && !fetched) {
           progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-          await store.layers.unpack(() => openLayerTar(store.blobPath(d.digest), `layer ${what}`), what, diffId);
+          await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
         }
         progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
       },
