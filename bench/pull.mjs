@@ -14,7 +14,9 @@
 // `--baseline PATH` times another build's bin/stack (e.g. a checkout of an
 // earlier commit, built) the same way, interleaved, for a before/after.
 //
-//   node bench/pull.mjs [--runs N] [--megabytes N] [--baseline PATH/bin/stack] [--json]
+// `--profile DIR` adds one CLI pull under `node --cpu-prof` writing into DIR.
+//
+//   node bench/pull.mjs [--runs N] [--megabytes N] [--baseline PATH/bin/stack] [--profile DIR] [--json]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -33,6 +35,7 @@ const runs = option("--runs", 5);
 const megabytes = option("--megabytes", 200);
 const asJson = args.includes("--json");
 const baselineBin = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : undefined;
+const profileDir = args.includes("--profile") ? args[args.indexOf("--profile") + 1] : undefined;
 const layersCount = 10;
 
 const dist = fileURLToPath(new URL("../dist/image/registry/index.js", import.meta.url));
@@ -163,6 +166,12 @@ try {
     skopeoTimes.push(k.wall);
     if (k.cpu !== undefined) skopeoCpu.push(k.cpu), skopeoFaults.push(k.faults);
     rmSync(oci, { recursive: true, force: true });
+  }
+  if (profileDir) {
+    // One more CLI pull under the V8 profiler, after the timed runs (it slows what it watches).
+    const state = join(dir, "stack-profiled");
+    timed(process.execPath, ["--cpu-prof", "--cpu-prof-dir", profileDir, stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
+    rmSync(state, { recursive: true, force: true });
   }
   results.stackMedianMs = Math.round(median(stackTimes));
   results.skopeoMedianMs = Math.round(median(skopeoTimes));

@@ -20,7 +20,7 @@ import { familiarReference, normalizeReference, parseReference } from "../refere
 import { ImageStore, checkManifest, MediaTypes, type Descriptor, type ImageManifest, type ImageRecord, type OciImage } from "../store/index.js";
 import { detectFileCompression, openDecompressed } from "../tar/decompress.js";
 import { REF_ANNOTATION, CONTAINERD_NAME_ANNOTATION } from "../store/image-index.js";
-import { openLayerTar } from "./layer-stream.js";
+import { unpackStoredLayer } from "./layer-stream.js";
 import { classifyManifest } from "./manifest.js";
 import { hostPlatform, selectManifest } from "./platform.js";
 
@@ -298,7 +298,7 @@ async function storeImage(store: ImageStore, archive: ExtractedArchive, manifest
   for (const [i, l] of manifest.layers.entries()) {
     const path = store.blobPath(l.digest);
     const label = `${i + 1}/${manifest.layers.length} (${l.digest}) of ${what}`;
-    await store.layers.unpack(() => openLayerTar(path, `layer ${label}`), label, diffIds[i]!);
+    await unpackStoredLayer(store.layers, path, label, diffIds[i]!);
   }
   checkManifest(JSON.parse(bytes.toString("utf8")) as ImageManifest, what);
 }

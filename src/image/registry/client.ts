@@ -8,12 +8,13 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
-import { createSecureContext } from "node:tls";
+import { createSecureContext, type SecureContext } from "node:tls";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 import { loadCredentials, type CredentialHelper, type Credentials } from "./auth-config.js";
+import { blobGet, type BlobGetOptions, type BlobGetResult } from "./blob-get.js";
 import { parseChallenges, type Challenge } from "./challenge.js";
 import { DEFAULT_CERTS_DIR, tlsMaterialFor, type TlsMaterial } from "./tls-config.js";
 
@@ -87,6 +88,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, { token: string; expires: number }>();
   private readonly httpAgent: http.Agent;
   private httpsAgent?: https.Agent;
+  private tlsContext?: SecureContext;
   private readonly tls: TlsMaterial;
   private readonly credentials: Credentials | undefined;
   private readonly idleMs: number;
@@ -129,6 +131,25 @@ export class RegistryClient {
       throw this.denied(options.scopes, detail);
     }
     return res;
+  }
+
+  /**
+   * GETs `path` on a connection of its own that reads into one reused buffer
+   * (blob-get.ts), giving a 200 answer's body to `onBody` piece by piece.
+   * Any other status is returned unread for the caller to redo the request
+   * with request(), which handles token scopes, redirects and errors.
+   */
+  async getInto(path: string, scopes: string[], onBody: BlobGetOptions["onBody"], onStart?: BlobGetOptions["onStart"]): Promise<BlobGetResult> {
+    await this.ping();
+    const url = new URL(path, this.base);
+    const auth = await this.authorization(scopes, false);
+    return blobGet(url, {
+      headers: { "User-Agent": USER_AGENT, ...(auth ? { Authorization: auth } : {}) },
+      ...(url.protocol === "https:" ? { secureContext: this.secureContext() } : {}),
+      idleMs: this.idleMs,
+      onBody,
+      ...(onStart ? { onStart } : {}),
+    });
   }
 
   /** Checks credentials as `docker login` does: /v2/ with Basic, or a token with no scope. */
@@ -207,9 +228,14 @@ export class RegistryClient {
 
   /** One TLS context for all connections of this client, made on first use: each would otherwise parse the whole CA bundle again. */
   private secureAgent(): https.Agent {
-    const { ca, cert, key } = this.tls;
-    this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: createSecureContext({ ca, ...(cert ? { cert, key } : {}) }) });
+    this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: this.secureContext() });
     return this.httpsAgent;
+  }
+
+  private secureContext(): SecureContext {
+    const { ca, cert, key } = this.tls;
+    this.tlsContext ??= createSecureContext({ ca, ...(cert ? { cert, key } : {}) });
+    return this.tlsContext;
   }
 
   private basicAuth(): string | undefined {

@@ -9,14 +9,12 @@
 // downloaded again (a stored blob whose layer is missing is unpacked from the
 // file). Any failure stops the other downloads and leaves no partial blob,
 // layer or name; a retry fetches only what is missing.
-import { pipeline } from "node:stream/promises";
-import { PassThrough, Transform, type Readable } from "node:stream";
 import type { IncomingMessage } from "node:http";
 import { InvalidInputError, StackError, SystemError } from "../../errors.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
-import { ImageStore, checkManifest, type Descriptor, type OciImage } from "../store/index.js";
+import { ImageStore, checkManifest, type BlobWriting, type Descriptor, type LayerUnpacking, type OciImage } from "../store/index.js";
 import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
-import { PIECE, layerTarOf, openLayerTar } from "./layer-stream.js";
+import { layerFeed, unpackStoredLayer, type TarFeed } from "./layer-stream.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
 import { runPool } from "./pool.js";
@@ -68,6 +66,11 @@ export interface PullResult {
 
 const PROGRESS_EVERY_MS = 100;
 
+/** A download in progress, which a failure elsewhere stops. */
+interface Transfer {
+  destroy(error: Error): void;
+}
+
 export function pullScopes(ref: ImageReference): string[] {
   return [`repository:${ref.path}:pull`];
 }
@@ -96,78 +99,94 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     checkManifest(manifest, `${shown}@${chosen.digest}`);
 
     /**
-     * GETs a blob into the store, verified while streaming. With `unpack`, the
-     * same bytes also feed the layer unpacker as they arrive (a tee paced by
-     * the slower side); the unpacked folder is kept only once the blob has
-     * passed its digest and size check. False when the blob was already stored.
+     * GETs a blob into the store, verified while streaming. With `unpacking`,
+     * the same bytes also feed the layer unpacker as they arrive: each body
+     * piece is written to the ingest file, inflated in place and unpacked
+     * before the next is read (the socket waits meanwhile), and the layer is
+     * committed only once the blob has passed its digest and size check.
+     * False when the blob was already stored.
      */
-    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (r: IncomingMessage) => void, unpack?: (tar: Readable, verified: () => Promise<unknown>) => Promise<unknown>): Promise<boolean> => {
-      if (await store.hasBlob(d.digest)) return false;
-      const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
-      if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
-      track?.(res.body);
-      let seen = 0;
-      // Socket reads of ~64 KiB become 1 MiB pieces: each piece is one write to the ingest file and one gunzip call.
-      let batch: Buffer[] = [];
-      let batched = 0;
-      const counter = new Transform({
-        highWaterMark: PIECE,
-        transform(chunk: Buffer, _enc, cb) {
-          seen += chunk.length;
-          onBytes?.(seen);
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched < PIECE) return cb();
-          const piece = Buffer.concat(batch, batched);
-          batch = [];
-          batched = 0;
-          cb(null, piece);
-        },
-        flush(cb) {
-          cb(null, batched > 0 ? Buffer.concat(batch, batched) : undefined);
-        },
-      });
-      const toStore = new PassThrough({ highWaterMark: PIECE });
-      const toUnpack = unpack ? new PassThrough({ highWaterMark: PIECE }) : undefined;
-      // Their consumers see a failed transfer through their reads, whenever they start reading.
-      for (const side of [toStore, toUnpack]) side?.on("error", () => undefined);
-      let transferFailed = false;
-      const piping = pipeline(res.body, counter).catch((e: unknown) => {
-        transferFailed = true;
-        toStore.destroy(e as Error);
-        toUnpack?.destroy(e as Error);
-      });
-      counter.pipe(toStore);
-      if (toUnpack) counter.pipe(toUnpack);
-      let blobSettled = false;
-      const stored = store.writeBlob(toStore, { digest: d.digest, size: d.size }).finally(() => (blobSettled = true));
-      // The unpacker cannot commit before the blob is verified; it failing on its own (a hostile tar) stops the download.
-      let unpackFailed = false;
-      const unpacked = unpack?.(toUnpack!, () => stored).catch((e: unknown) => {
-        if (!transferFailed && !blobSettled) {
-          unpackFailed = true;
-          res.body.destroy();
+    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (transfer: Transfer) => void, unpacking?: { layer: LayerUnpacking; what: string }): Promise<boolean> => {
+      if (await store.hasBlob(d.digest)) {
+        await unpacking?.layer.abort();
+        return false;
+      }
+      let blob: BlobWriting | undefined;
+      let feed: TarFeed | undefined;
+      let body: IncomingMessage | undefined;
+      /** Whether the failure came from the bytes' content (a refused tar, a corrupt gzip) rather than from the transfer. */
+      let contentFailed = false;
+      let received = 0;
+      const sizeMismatch = (n: number) => new InvalidInputError(`blob ${d.digest} has ${n} bytes, expected ${d.size}`);
+      try {
+        blob = await store.beginBlob({ digest: d.digest, size: d.size });
+        if (unpacking) {
+          const layer = unpacking.layer;
+          feed = layerFeed(`layer ${unpacking.what}`, (tar) => layer.write(tar));
         }
-        throw e;
-      });
-      const [blob, layer] = await Promise.allSettled([
-        stored.catch((e: unknown) => {
-          res.body.destroy();
-          toUnpack?.destroy(new SystemError(`the download of blob ${d.digest} stopped`));
-          throw e;
-        }),
-        unpacked,
-      ]);
-      await piping;
-      if (blob.status === "rejected" && !unpackFailed) throw blobFailure(d, blob.reason, seen);
-      if (layer.status === "rejected") throw layer.reason;
-      if (blob.status === "rejected") throw blobFailure(d, blob.reason, seen);
+        const writing = blob;
+        /** One body piece: into the ingest file, then (inflated) into the unpacker, before the next is read. */
+        const consume = (piece: Buffer): void | Promise<void> => {
+          writing.write(piece);
+          if (writing.received > d.size) throw sizeMismatch(writing.received);
+          onBytes?.(writing.received);
+          if (!feed) return;
+          try {
+            const pending = feed.write(piece);
+            if (pending) {
+              return pending.catch((e: unknown) => {
+                contentFailed = true;
+                throw e;
+              });
+            }
+          } catch (e) {
+            contentFailed = true;
+            throw e;
+          }
+        };
+        const path = `/v2/${target.path}/blobs/${d.digest}`;
+        // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().
+        const direct = await client.getInto(path, scopes, consume, (stop) => track?.({ destroy: stop }));
+        if (direct.status !== 200) {
+          const res = await client.request("GET", path, { scopes });
+          body = res.body;
+          if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
+          track?.({ destroy: (e) => res.body.destroy(e) });
+          for await (const piece of res.body as AsyncIterable<Buffer>) await consume(piece);
+        }
+        // A body cut short is a transfer failure, whatever the unpacker would say of the tar's end.
+        if (blob.received !== d.size) throw sizeMismatch(blob.received);
+        if (feed) {
+          try {
+            await feed.end();
+          } catch (e) {
+            contentFailed = true;
+            throw e;
+          }
+        }
+        const written = blob;
+        blob = undefined;
+        received = written.received;
+        await written.commit();
+      } catch (e) {
+        received = blob?.received ?? received;
+        body?.destroy();
+        feed?.close();
+        await blob?.abort();
+        await unpacking?.layer.abort();
+        if (contentFailed) throw e;
+        throw blobFailure(d, e, received);
+      }
+      if (unpacking) await unpacking.layer.commit();
       return true;
     };
 
     const blobFailure = (d: Descriptor, e: unknown, seen: number): Error => {
       if (e instanceof InvalidInputError && /does not match its digest/.test(e.message)) {
         return new InvalidInputError(`blob ${d.digest} of ${shown} from ${target.domain} is corrupt: ${e.message}`, { hint: "nothing was stored; the registry's copy is damaged or was tampered with", cause: e });
+      }
+      if (e instanceof InvalidInputError && /bytes, expected/.test(e.message) && seen > d.size) {
+        return new InvalidInputError(`blob ${d.digest} of ${shown} from ${target.domain} is corrupt: the registry sent more than its ${d.size} bytes`, { hint: "nothing was stored; the registry's copy is damaged or the manifest is wrong", cause: e });
       }
       if (e instanceof InvalidInputError && /bytes, expected/.test(e.message)) {
         return new SystemError(`download of blob ${d.digest} of ${shown} was cut short after ${seen} of ${d.size} bytes`, { hint: "nothing half-written was kept; run the pull again", cause: e });
@@ -192,7 +211,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
     const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
     for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
-    const inFlight = new Set<IncomingMessage>();
+    const inFlight = new Set<Transfer>();
     let downloaded = 0;
     await runPool(
       distinct,
@@ -201,16 +220,9 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         let last = 0;
         const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
         const unpack = options.unpack !== false && !(await store.layers.has(diffId));
-        const unpackFrom = async (openTar: () => Promise<Readable>, beforeCommit?: () => Promise<unknown>) => {
-          let opened: Readable | undefined;
-          try {
-            await store.layers.unpack(async () => (opened = await openTar()), what, diffId, beforeCommit ? { beforeCommit } : {});
-          } finally {
-            // The layer turned up meanwhile (another pull) and the tar was never read: drain it.
-            if (!opened) unread?.resume();
-          }
-        };
-        let unread: Readable | undefined;
+        // Null when another pull unpacked the layer meanwhile.
+        const layer = unpack ? await store.layers.begin(what, diffId) : null;
+        const mine: Transfer[] = [];
         const fetched = await fetchBlob(
           d,
           (n) => {
@@ -220,17 +232,17 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
               progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
             }
           },
-          (r) => {
-            inFlight.add(r);
-            r.on("close", () => inFlight.delete(r));
+          (t) => {
+            inFlight.add(t);
+            mine.push(t);
           },
-          unpack ? (blob, verified) => ((unread = blob), unpackFrom(() => layerTarOf(blob, `layer ${what}`), verified)) : undefined,
-        );
+          layer ? { layer, what } : undefined,
+        ).finally(() => mine.forEach((t) => inFlight.delete(t)));
         if (fetched) downloaded++;
         else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
         if (unpack && !fetched) {
           progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-          await unpackFrom(() => openLayerTar(store.blobPath(d.digest), `layer ${what}`));
+          await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
         }
         progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
       },

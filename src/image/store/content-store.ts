@@ -5,8 +5,8 @@
 // same content are harmless; a crashed writer leaves only an ingest file,
 // which the next writer removes once its pid is gone.
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { closeSync, constants, createReadStream, fsync, openSync, writeSync } from "node:fs";
+import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
@@ -40,14 +40,72 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-const WRITE_BATCH = 1024 * 1024;
+/**
+ * One blob on its way into the store. write() copies its piece into the
+ * ingest file before it returns (a page-cache write, in place: cheaper than a
+ * threadpool round trip per piece, and the caller may reuse the piece at
+ * once). Exactly one of commit() and abort() ends it.
+ */
+export class BlobWriting {
+  private readonly hash = createHash("sha256");
+  private size = 0;
+  private fd: number | undefined;
 
-/** Writes all of `chunks` at the file's current offset, however many calls that takes. */
-async function writeAll(fh: FileHandle, chunks: Uint8Array[], total: number): Promise<void> {
-  let { bytesWritten } = await fh.writev(chunks);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(chunks, total);
-  while (bytesWritten < total) bytesWritten += (await fh.write(rest, bytesWritten, total - bytesWritten)).bytesWritten;
+  constructor(
+    private readonly tmp: string,
+    fd: number,
+    private readonly expected: ExpectedBlob,
+    private readonly pathOf: (digest: string) => string,
+    private readonly blobsDir: string,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Bytes received so far. */
+  get received(): number {
+    return this.size;
+  }
+
+  write(piece: Uint8Array): void {
+    if (this.fd === undefined) throw new Error("BlobWriting.write after its end");
+    this.hash.update(piece);
+    this.size += piece.length;
+    let written = writeSync(this.fd, piece);
+    while (written < piece.length) written += writeSync(this.fd, piece, written, piece.length - written);
+  }
+
+  /** Syncs the file and checks size and digest; on a mismatch nothing is stored (and the error says which). */
+  async commit(): Promise<BlobInfo> {
+    try {
+      const fd = this.fd!;
+      this.fd = undefined;
+      try {
+        await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+      } finally {
+        closeSync(fd);
+      }
+      const digest = `sha256:${this.hash.digest("hex")}`;
+      const { expected, size } = this;
+      if (expected.size !== undefined && expected.size !== size) {
+        throw new InvalidInputError(`blob ${expected.digest ?? digest} has ${size} bytes, expected ${expected.size}`, { hint: "the download was cut short or the source is corrupt; nothing was stored, try again" });
+      }
+      if (expected.digest !== undefined && expected.digest !== digest) {
+        throw new InvalidInputError(`blob content does not match its digest: expected ${expected.digest}, got ${digest}`, { hint: "the source is corrupt or tampered with; nothing was stored" });
+      }
+      await rename(this.tmp, this.pathOf(digest));
+      await syncDir(this.blobsDir);
+      return { digest, size };
+    } catch (e) {
+      await rm(this.tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    await rm(this.tmp, { force: true });
+  }
 }
 
 export class ContentStore {
@@ -95,49 +153,30 @@ export class ContentStore {
 
   /** Stores a blob, verifying `expected` (digest, size) while streaming; on a mismatch nothing is stored. */
   async write(input: Readable | Uint8Array, expected: ExpectedBlob = {}): Promise<BlobInfo> {
+    const writing = await this.begin(expected);
+    try {
+      if (input instanceof Uint8Array) writing.write(input);
+      else for await (const chunk of input as AsyncIterable<Uint8Array>) writing.write(chunk);
+    } catch (e) {
+      await writing.abort();
+      throw e;
+    }
+    return writing.commit();
+  }
+
+  /**
+   * Starts a blob that the caller hands over piece by piece
+   * (BlobWriting.write), then commits — verified against `expected` — or
+   * aborts. Until the commit it is only an ingest file.
+   */
+  async begin(expected: ExpectedBlob = {}): Promise<BlobWriting> {
     if (expected.digest !== undefined) digestHex(expected.digest);
     await mkdir(this.ingestDir, { recursive: true });
     await mkdir(this.blobsDir, { recursive: true });
     await this.sweepIngest();
     const tmp = join(this.ingestDir, `${process.pid}-${randomBytes(6).toString("hex")}`);
-    const hash = createHash("sha256");
-    let size = 0;
-    const fh = await open(tmp, "wx", 0o644);
-    try {
-      try {
-        const chunks: AsyncIterable<Uint8Array> = input instanceof Uint8Array ? [input] as unknown as AsyncIterable<Uint8Array> : input;
-        // Pieces are gathered to about 1 MiB per write: one threadpool round trip each instead of one per socket read.
-        let pending: Uint8Array[] = [];
-        let pendingBytes = 0;
-        for await (const chunk of chunks) {
-          hash.update(chunk);
-          size += chunk.length;
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          if (pendingBytes < WRITE_BATCH) continue;
-          await writeAll(fh, pending, pendingBytes);
-          pending = [];
-          pendingBytes = 0;
-        }
-        if (pendingBytes > 0) await writeAll(fh, pending, pendingBytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      const digest = `sha256:${hash.digest("hex")}`;
-      if (expected.size !== undefined && expected.size !== size) {
-        throw new InvalidInputError(`blob ${expected.digest ?? digest} has ${size} bytes, expected ${expected.size}`, { hint: "the download was cut short or the source is corrupt; nothing was stored, try again" });
-      }
-      if (expected.digest !== undefined && expected.digest !== digest) {
-        throw new InvalidInputError(`blob content does not match its digest: expected ${expected.digest}, got ${digest}`, { hint: "the source is corrupt or tampered with; nothing was stored" });
-      }
-      await rename(tmp, this.blobPath(digest));
-      await syncDir(this.blobsDir);
-      return { digest, size };
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+    return new BlobWriting(tmp, fd, expected, (digest) => this.blobPath(digest), this.blobsDir);
   }
 
   async delete(digest: string): Promise<void> {

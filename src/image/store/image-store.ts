@@ -19,7 +19,7 @@ import { familiarReference, normalizeReference, parseReference, repositoryName }
 import { detectFileCompression, openDecompressed, type Compression } from "../tar/decompress.js";
 import { systemSpecialFiles, type SpecialFiles } from "../tar/special-files.js";
 import { applyChanges } from "./changes.js";
-import { ContentStore, type BlobInfo, type ExpectedBlob } from "./content-store.js";
+import { ContentStore, type BlobInfo, type BlobWriting, type ExpectedBlob } from "./content-store.js";
 import { digestOfRef, emptyIndex, manifestDigests, refsOfDigest, removeRef, setRef, type ImageIndex } from "./image-index.js";
 import { LayerStore } from "./layer-store.js";
 import { procMountTable, type MountTable } from "./mount-table.js";
@@ -109,6 +109,11 @@ export class ImageStore {
 
   writeBlob(input: Readable | Uint8Array, expected?: ExpectedBlob): Promise<BlobInfo> {
     return this.content.write(input, expected);
+  }
+
+  /** A blob written piece by piece (a download), verified at its commit. */
+  beginBlob(expected?: ExpectedBlob): Promise<BlobWriting> {
+    return this.content.begin(expected);
   }
 
   hasBlob(digest: string): Promise<boolean> {

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Transform, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { InvalidInputError } from "../../errors.js";
 import type { SpecialFiles } from "../tar/special-files.js";
 import { digestHex, syncDir } from "./content-store.js";
@@ -33,6 +33,78 @@ export interface UnpackOptions {
    * layer from a blob that fails its digest is never kept.
    */
   beforeCommit?: () => Promise<unknown>;
+}
+
+type ExtractModule = typeof import("../tar/extract-layer.js");
+type TarReaderClass = typeof import("../tar/tar-reader.js").TarReader;
+
+/**
+ * One layer being unpacked into its temporary folder. write() is
+ * synchronous and keeps nothing of its piece (the caller may reuse it once
+ * write returns); a refused or garbled tar throws from write() at once.
+ * Exactly one of commit() and abort() ends it; a failed commit has aborted.
+ */
+export class LayerUnpacking {
+  private readonly hash = createHash("sha256");
+  private tarSize = 0;
+  private readonly extractor: InstanceType<ExtractModule["LayerExtractor"]>;
+  private readonly reader: InstanceType<TarReaderClass>;
+  private failed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly what: string,
+    private readonly expectedDiffId: string | undefined,
+    private readonly extract: ExtractModule,
+    Reader: TarReaderClass,
+    special: SpecialFiles,
+    private readonly rename: (dir: string, diffId: string) => Promise<string>,
+  ) {
+    this.extractor = new extract.LayerExtractor(dir, special);
+    this.reader = new Reader(this.extractor);
+  }
+
+  /** The next bytes of the uncompressed tar. */
+  write(piece: Buffer): void {
+    if (this.failed) throw new Error("LayerUnpacking.write after a failure");
+    this.hash.update(piece);
+    this.tarSize += piece.length;
+    try {
+      this.reader.push(piece);
+    } catch (e) {
+      this.failed = true;
+      throw this.extract.asStackError(e);
+    }
+  }
+
+  /** Checks the tar's end and its diff_id, awaits `beforeCommit`, and gives the folder its id. */
+  async commit(options: UnpackOptions = {}): Promise<UnpackedLayer> {
+    try {
+      try {
+        this.reader.finish();
+      } catch (e) {
+        throw this.extract.asStackError(e);
+      }
+      const result = await this.extractor.finish();
+      await options.beforeCommit?.();
+      const diffId = `sha256:${this.hash.digest("hex")}`;
+      if (this.expectedDiffId !== undefined && diffId !== this.expectedDiffId) {
+        throw new InvalidInputError(`layer ${this.what} unpacks to ${diffId}, but the image config says ${this.expectedDiffId}`, { hint: "the image is corrupt; remove it and pull or import it again" });
+      }
+      const dir = await this.rename(this.dir, diffId);
+      return { diffId, dir, tarSize: this.tarSize, skippedXattrs: result.skippedXattrs };
+    } catch (e) {
+      await this.abort();
+      throw e;
+    }
+  }
+
+  /** Drops the temporary folder. */
+  async abort(): Promise<void> {
+    this.failed = true;
+    this.extractor.abort();
+    await rm(this.dir, { recursive: true, force: true });
+  }
 }
 
 export function layerId(diffId: string): string {
@@ -63,39 +135,35 @@ export class LayerStore {
    * `openTar` is called at most once.
    */
   async unpack(openTar: () => Readable | Promise<Readable>, what: string, expectedDiffId?: string, options: UnpackOptions = {}): Promise<UnpackedLayer> {
-    if (expectedDiffId !== undefined && (await this.has(expectedDiffId))) {
-      return { diffId: expectedDiffId, dir: this.dirOf(expectedDiffId), tarSize: 0, skippedXattrs: [] };
+    const unpacking = await this.begin(what, expectedDiffId);
+    if (unpacking === null) return { diffId: expectedDiffId!, dir: this.dirOf(expectedDiffId!), tarSize: 0, skippedXattrs: [] };
+    let source: Readable | undefined;
+    try {
+      source = await openTar();
+      for await (const piece of source as AsyncIterable<Buffer>) unpacking.write(piece);
+    } catch (e) {
+      source?.destroy();
+      await unpacking.abort();
+      throw e;
     }
+    return unpacking.commit(options);
+  }
+
+  /**
+   * Starts unpacking a layer whose tar the caller pushes piece by piece
+   * (LayerUnpacking.write), then commits or aborts. Null when
+   * `expectedDiffId` is already unpacked.
+   */
+  async begin(what: string, expectedDiffId?: string): Promise<LayerUnpacking | null> {
+    if (expectedDiffId !== undefined && (await this.has(expectedDiffId))) return null;
     await mkdir(this.root, { recursive: true, mode: 0o711 });
     await this.sweepTemporary();
     const tmp = join(this.root, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
     await mkdir(tmp, { mode: 0o755 });
-    try {
-      const hash = createHash("sha256");
-      let tarSize = 0;
-      const hashing = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          tarSize += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      const source = await openTar();
-      source.on("error", (e) => hashing.destroy(e));
-      // The tar reader (and tar-stream) load with the first unpack: a cached build or a `stack ps` never needs them.
-      const { extractLayer } = await import("../tar/extract-layer.js");
-      const result = await extractLayer(source.pipe(hashing), tmp, this.special);
-      await options.beforeCommit?.();
-      const diffId = `sha256:${hash.digest("hex")}`;
-      if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
-        throw new InvalidInputError(`layer ${what} unpacks to ${diffId}, but the image config says ${expectedDiffId}`, { hint: "the image is corrupt; remove it and pull or import it again" });
-      }
-      const dir = await this.commit(tmp, diffId);
-      return { diffId, dir, tarSize, skippedXattrs: result.skippedXattrs };
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
+    // The extractor loads with the first unpack: a cached build or a `stack ps` never needs it.
+    const extract = await import("../tar/extract-layer.js");
+    const { TarReader } = await import("../tar/tar-reader.js");
+    return new LayerUnpacking(tmp, what, expectedDiffId, extract, TarReader, this.special, (dir, diffId) => this.commit(dir, diffId));
   }
 
   /** Gives a complete temporary folder its id; when another process got there first, theirs stays and ours goes. */

@@ -11,11 +11,14 @@
 // root reached without symlinks. Symlink *targets* are not checked: they are
 // resolved inside the container's rootfs, never by the extractor.
 //
-// Speed: metadata calls (lstat, mkdir, open, chown, chmod, utimes, close) are
-// made in place: each is a microsecond-scale inode update, while a threadpool
-// round trip per call, several per file, cost more than the calls themselves
-// and made unpacking the slow half of a pull (bench/pull). Content is written
-// in 1 MiB pieces by the threadpool, a file's smaller tail in place.
+// Speed: the extractor is a synchronous TarSink (tar-reader.ts): every call
+// — lstat, mkdir, open, write, chown, chmod, utimes, close — is made in place
+// as the reader parses, so content is written straight from the piece being
+// read (a pull's one reused inflate buffer) and nothing is allocated per
+// piece. Each call is a microsecond-scale inode update or a page-cache copy,
+// while a threadpool round trip per call cost more than the call. A new file
+// is opened with its final permission bits, so chmod is skipped when the
+// umask left them whole and chown when the owner is already the creator's.
 import {
   chmodSync,
   closeSync,
@@ -29,20 +32,19 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  readFileSync,
+  rmSync,
   symlinkSync,
   utimesSync,
-  writev,
-  writevSync,
+  writeSync,
   type Stats,
 } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import * as tar from "tar-stream";
 import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
 import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
 import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
+import { TarReader, type TarHeader, type TarSink } from "./tar-reader.js";
 
 export interface ExtractResult {
   entries: number;
@@ -53,7 +55,7 @@ export interface ExtractResult {
 }
 
 /** Seconds since the epoch; fractional when a PAX header carries sub-second time. */
-type Mtime = number | undefined;
+type Mtime = number;
 
 interface DirMeta {
   path: string;
@@ -70,37 +72,26 @@ interface PendingNode {
 }
 
 const XATTR_PAX_PREFIX = "SCHILY.xattr.";
-/**
- * File content is gathered into pieces of this much, each written by the
- * threadpool; a file's smaller tail (most files whole) is written in place.
- */
-const WRITE_BATCH = 1024 * 1024;
-
-function writevAsync(fd: number, chunks: Buffer[]): Promise<number> {
-  return new Promise((resolve, reject) => writev(fd, chunks, (e, n) => (e ? reject(e) : resolve(n))));
-}
-
-/** Writes all of `chunks` at the file's current offset, however many calls that takes. */
-async function writeAll(fd: number, chunks: Buffer[], total: number, inPlace: boolean): Promise<void> {
-  let written = inPlace ? writevSync(fd, chunks) : await writevAsync(fd, chunks);
-  if (written === total) return;
-  const rest = Buffer.concat(chunks, total);
-  while (written < total) written += inPlace ? writevSync(fd, [rest.subarray(written)]) : await writevAsync(fd, [rest.subarray(written)]);
-}
-
-function mtimeOf(h: { mtime?: Date; pax?: Record<string, string> | null }): Mtime {
-  const pax = h.pax?.mtime;
-  if (pax !== undefined && /^\d+(\.\d+)?$/.test(pax)) return Number(pax);
-  return h.mtime ? h.mtime.getTime() / 1000 : undefined;
-}
 const OPAQUE_XATTR = "trusted.overlay.opaque";
+const SPECIAL_BITS = 0o7000;
+const SETGID = 0o2000;
 
 function lstatOrNull(path: string): Stats | null {
   return lstatSync(path, { throwIfNoEntry: false }) ?? null;
 }
 
-/** The tar reader's own errors (truncated or garbled archives) become InvalidInputErrors; ours pass through. */
-function asStackError(e: unknown): unknown {
+/** This process's umask, from /proc (process.umask() to read it is deprecated); null when unknown, and then every file is chmodded. */
+function currentUmask(): number | null {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m ? parseInt(m[1]!, 8) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The tar reader's own errors are InvalidInputErrors already; a failed system call becomes a SystemError. */
+export function asStackError(e: unknown): unknown {
   if (isStackError(e)) return e;
   const err = e as NodeJS.ErrnoException;
   if (err?.code && err.syscall) {
@@ -112,207 +103,248 @@ function asStackError(e: unknown): unknown {
   });
 }
 
-export async function extractLayer(input: Readable, root: string, special: SpecialFiles): Promise<ExtractResult> {
-  const result: ExtractResult = { entries: 0, contentBytes: 0, skippedXattrs: [] };
+/**
+ * Unpacks a tar into `root` as a TarReader feeds it. entry(), data() and
+ * entryEnd() do their work before they return (data's bytes are written, not
+ * kept); finish() then makes the device nodes and xattrs and sets directory
+ * times. After a failure, abort() closes what is open; the caller removes
+ * the folder.
+ */
+export class LayerExtractor implements TarSink {
+  private readonly result: ExtractResult = { entries: 0, contentBytes: 0, skippedXattrs: [] };
   /** Paths (relative) known to be real directories we made or checked. */
-  const knownDirs = new Set<string>([""]);
-  const dirMeta = new Map<string, DirMeta>();
-  const nodes = new Map<string, PendingNode>();
-  const xattrs: XattrSpec[] = [];
+  private readonly knownDirs = new Set<string>([""]);
+  /** Directories with the set-group-ID bit: what is created in them takes their group. */
+  private readonly setgidDirs = new Map<string, number>();
+  private readonly dirMeta = new Map<string, DirMeta>();
+  private readonly nodes = new Map<string, PendingNode>();
+  private readonly xattrs: XattrSpec[] = [];
+  private readonly euid = process.geteuid?.() ?? 0;
+  private readonly egid = process.getegid?.() ?? 0;
+  private readonly umask = currentUmask();
+  /** The regular file being written, with what to set on it once its content is in. */
+  private file: { fd: number; rel: string; header: TarHeader } | undefined;
 
-  const abs = (rel: string) => (rel === "" ? root : join(root, rel));
+  constructor(private readonly root: string, private readonly special: SpecialFiles) {}
 
-  const forgetUnder = (rel: string) => {
-    for (const d of [...knownDirs]) if (d === rel || d.startsWith(rel + "/")) knownDirs.delete(d);
-    for (const d of [...dirMeta.keys()]) if (d === rel || d.startsWith(rel + "/")) dirMeta.delete(d);
-    for (const n of [...nodes.keys()]) if (n === rel || n.startsWith(rel + "/")) nodes.delete(n);
-  };
+  private abs(rel: string): string {
+    return rel === "" ? this.root : join(this.root, rel);
+  }
+
+  private forgetUnder(rel: string): void {
+    const under = (d: string) => d === rel || d.startsWith(rel + "/");
+    for (const d of [...this.knownDirs]) if (under(d)) this.knownDirs.delete(d);
+    for (const d of [...this.setgidDirs.keys()]) if (under(d)) this.setgidDirs.delete(d);
+    for (const d of [...this.dirMeta.keys()]) if (under(d)) this.dirMeta.delete(d);
+    for (const n of [...this.nodes.keys()]) if (under(n)) this.nodes.delete(n);
+  }
+
+  /** The group a new file at `rel` gets from the kernel: its directory's when that is set-group-ID. */
+  private groupOfNew(rel: string): number {
+    const slash = rel.lastIndexOf("/");
+    return this.setgidDirs.get(slash === -1 ? "" : rel.slice(0, slash)) ?? this.egid;
+  }
 
   /** Makes sure every parent of `rel` is a real directory, creating missing ones (0755, root). */
-  const ensureParents = async (name: string, rel: string, create: boolean) => {
+  private ensureParents(name: string, rel: string, create: boolean): void {
+    let parent = "";
     for (const p of parentPaths(rel)) {
-      if (knownDirs.has(p)) continue;
-      if (nodes.has(p)) throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a device node or whiteout`);
-      const st = lstatOrNull(abs(p));
-      if (st === null) {
-        if (!create) throw unsafeEntry(name, `${JSON.stringify(p)} does not exist in the layer`);
-        mkdirSync(abs(p), { mode: 0o755 });
-      } else if (st.isSymbolicLink()) {
-        throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a symlink; writing through it could reach outside the layer`);
-      } else if (!st.isDirectory()) {
-        throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is not a directory`);
+      if (!this.knownDirs.has(p)) {
+        if (this.nodes.has(p)) throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a device node or whiteout`);
+        const st = lstatOrNull(this.abs(p));
+        if (st === null) {
+          if (!create) throw unsafeEntry(name, `${JSON.stringify(p)} does not exist in the layer`);
+          mkdirSync(this.abs(p), { mode: 0o755 });
+          const inherited = this.setgidDirs.get(parent);
+          if (inherited !== undefined) this.setgidDirs.set(p, inherited); // a new directory inherits the bit and the group
+        } else if (st.isSymbolicLink()) {
+          throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is a symlink; writing through it could reach outside the layer`);
+        } else if (!st.isDirectory()) {
+          throw unsafeEntry(name, `its parent ${JSON.stringify(p)} is not a directory`);
+        } else if (st.mode & SETGID) {
+          this.setgidDirs.set(p, st.gid);
+        }
+        this.knownDirs.add(p);
       }
-      knownDirs.add(p);
+      parent = p;
     }
-  };
+  }
 
   /** Removes whatever is at `rel` unless it is a directory and `keepDir` is set. Returns true when a directory was kept. */
-  const clearPath = async (rel: string, keepDir: boolean): Promise<boolean> => {
-    nodes.delete(rel);
-    const st = lstatOrNull(abs(rel));
+  private clearPath(rel: string, keepDir: boolean): boolean {
+    this.nodes.delete(rel);
+    const st = lstatOrNull(this.abs(rel));
     if (st === null) return false;
     if (keepDir && st.isDirectory()) return true;
-    forgetUnder(rel);
-    await rm(abs(rel), { recursive: true, force: true });
+    this.forgetUnder(rel);
+    rmSync(this.abs(rel), { recursive: true, force: true });
     return false;
-  };
+  }
 
-  const queueXattrs = (name: string, rel: string, pax: Record<string, string> | null | undefined) => {
+  private queueXattrs(name: string, rel: string, pax: Record<string, string> | null): void {
     if (!pax) return;
     for (const key of Object.keys(pax).sort()) {
       if (!key.startsWith(XATTR_PAX_PREFIX)) continue;
       const attr = key.slice(XATTR_PAX_PREFIX.length);
       const value = pax[key] ?? "";
-      // tar-stream decodes PAX values as UTF-8: a binary value (e.g. security.capability) is not recoverable.
+      // PAX values are read as UTF-8: a binary value (e.g. security.capability) is not recoverable.
       if (value.includes("\uFFFD")) {
-        result.skippedXattrs.push(`${rel || "/"}: ${attr}`);
+        this.result.skippedXattrs.push(`${rel || "/"}: ${attr}`);
         continue;
       }
       if (attr.startsWith("trusted.overlay.")) throw unsafeEntry(name, `it sets the overlay-internal xattr ${JSON.stringify(attr)}`);
-      xattrs.push({ path: abs(rel), name: attr, value: Buffer.from(value, "utf8") });
+      this.xattrs.push({ path: this.abs(rel), name: attr, value: Buffer.from(value, "utf8") });
     }
-  };
+  }
 
-  const extract = tar.extract();
-  const done = pipeline(input, extract);
-  const work = (async () => {
-    for await (const entry of extract) {
-      const h = entry.header as tar.Header & { pax?: Record<string, string> | null };
-      const name = h.name;
-      const rel = entryPath(name);
-      result.entries++;
-      const white = whiteoutOf(rel);
-      if (white.kind === "ignored") {
-        entry.resume();
-        continue;
+  entry(h: TarHeader): void {
+    const name = h.name;
+    const rel = entryPath(name);
+    this.result.entries++;
+    const white = whiteoutOf(rel);
+    if (white.kind === "ignored") return;
+    if (white.kind === "opaque") {
+      this.ensureParents(name, rel, true);
+      if (white.dir !== "" && !this.clearPath(white.dir, true)) {
+        mkdirSync(this.abs(white.dir), { mode: 0o755 });
+        this.knownDirs.add(white.dir);
       }
-      if (white.kind === "opaque") {
-        entry.resume();
-        await ensureParents(name, rel, true);
-        if (white.dir !== "" && !(await clearPath(white.dir, true))) {
-          mkdirSync(abs(white.dir), { mode: 0o755 });
-          knownDirs.add(white.dir);
-        }
-        xattrs.push({ path: abs(white.dir), name: OPAQUE_XATTR, value: Buffer.from("y") });
-        continue;
-      }
-      if (white.kind === "whiteout") {
-        entry.resume();
-        await ensureParents(name, white.target, true);
-        await clearPath(white.target, false);
-        nodes.set(white.target, { node: { path: abs(white.target), kind: "char", major: 0, minor: 0 }, uid: 0, gid: 0, mode: 0o600 });
-        continue;
-      }
-      const uid = h.uid ?? 0;
-      const gid = h.gid ?? 0;
-      const mode = (h.mode ?? 0o644) & 0o7777;
-      const mtime = mtimeOf(h);
-      const target = abs(rel);
-      if (rel === "") {
-        entry.resume();
-        if (h.type === "directory") {
-          lchownSync(root, uid, gid);
-          dirMeta.set("", { path: root, mode, mtime });
-          queueXattrs(name, rel, h.pax);
-          continue;
-        }
-        throw unsafeEntry(name, "only a directory may stand for the layer root");
-      }
-      await ensureParents(name, rel, true);
-      switch (h.type) {
-        case "directory": {
-          entry.resume();
-          if (!(await clearPath(rel, true))) mkdirSync(target, { mode: 0o700 });
-          lchownSync(target, uid, gid);
-          chmodSync(target, mode);
-          knownDirs.add(rel);
-          dirMeta.set(rel, { path: target, mode, mtime });
-          break;
-        }
-        case "file":
-        case "contiguous-file":
-        case undefined:
-        case null: {
-          await clearPath(rel, false);
-          const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-          try {
-            let pending: Buffer[] = [];
-            let pendingBytes = 0;
-            for await (const chunk of entry as AsyncIterable<Buffer>) {
-              pending.push(chunk);
-              pendingBytes += chunk.length;
-              if (pendingBytes < WRITE_BATCH) continue;
-              await writeAll(fd, pending, pendingBytes, false);
-              result.contentBytes += pendingBytes;
-              pending = [];
-              pendingBytes = 0;
-            }
-            if (pendingBytes > 0) await writeAll(fd, pending, pendingBytes, true);
-            result.contentBytes += pendingBytes;
-            fchownSync(fd, uid, gid);
-            fchmodSync(fd, mode);
-            if (mtime !== undefined) futimesSync(fd, mtime, mtime);
-          } finally {
-            closeSync(fd);
-          }
-          break;
-        }
-        case "symlink": {
-          entry.resume();
-          await clearPath(rel, false);
-          symlinkSync(h.linkname ?? "", target);
-          lchownSync(target, uid, gid);
-          if (mtime !== undefined) lutimesSync(target, mtime, mtime);
-          break;
-        }
-        case "link": {
-          entry.resume();
-          const linkRel = hardLinkTarget(name, h.linkname ?? "");
-          await ensureParents(name, linkRel, false);
-          if (nodes.has(linkRel)) throw unsafeEntry(name, `its hard link target ${JSON.stringify(linkRel)} is a device node or whiteout, which hard links cannot share here`);
-          const st = lstatOrNull(abs(linkRel));
-          if (st === null) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is not earlier in the layer`);
-          if (st.isDirectory()) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is a directory`);
-          if (linkRel === rel) break;
-          await clearPath(rel, false);
-          linkSync(abs(linkRel), target);
-          break;
-        }
-        case "character-device":
-        case "block-device":
-        case "fifo": {
-          entry.resume();
-          await clearPath(rel, false);
-          const kind = h.type === "fifo" ? "fifo" : h.type === "block-device" ? "block" : "char";
-          nodes.set(rel, { node: { path: target, kind, major: h.devmajor ?? 0, minor: h.devminor ?? 0 }, uid, gid, mode, mtime });
-          break;
-        }
-        default:
-          // pax/GNU meta headers are consumed by the reader; anything else (sparse, volume labels) carries no file.
-          entry.resume();
-          continue;
-      }
-      queueXattrs(name, rel, h.pax);
+      this.xattrs.push({ path: this.abs(white.dir), name: OPAQUE_XATTR, value: Buffer.from("y") });
+      return;
     }
-  })();
-  // Whichever fails first wins; the other is awaited so no work continues in the background.
-  const outcome = await Promise.allSettled([work, done]);
-  for (const o of outcome) if (o.status === "rejected") throw asStackError(o.reason);
+    if (white.kind === "whiteout") {
+      this.ensureParents(name, white.target, true);
+      this.clearPath(white.target, false);
+      this.nodes.set(white.target, { node: { path: this.abs(white.target), kind: "char", major: 0, minor: 0 }, uid: 0, gid: 0, mode: 0o600 });
+      return;
+    }
+    const { uid, gid, mtime } = h;
+    const mode = h.mode & 0o7777;
+    const target = this.abs(rel);
+    if (rel === "") {
+      if (h.type !== "directory") throw unsafeEntry(name, "only a directory may stand for the layer root");
+      lchownSync(this.root, uid, gid);
+      this.dirMeta.set("", { path: this.root, mode, mtime });
+      this.queueXattrs(name, rel, h.pax);
+      return;
+    }
+    this.ensureParents(name, rel, true);
+    switch (h.type) {
+      case "directory": {
+        if (!this.clearPath(rel, true)) mkdirSync(target, { mode: 0o700 });
+        lchownSync(target, uid, gid);
+        chmodSync(target, mode);
+        this.knownDirs.add(rel);
+        if (mode & SETGID) this.setgidDirs.set(rel, gid);
+        else this.setgidDirs.delete(rel);
+        this.dirMeta.set(rel, { path: target, mode, mtime });
+        break;
+      }
+      case "file":
+      case "contiguous-file": {
+        this.clearPath(rel, false);
+        const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
+        this.file = { fd, rel, header: h };
+        // Owner, mode and times are set once the content is in (entryEnd).
+        break;
+      }
+      case "symlink": {
+        this.clearPath(rel, false);
+        symlinkSync(h.linkname, target);
+        if (uid !== this.euid || gid !== this.groupOfNew(rel)) lchownSync(target, uid, gid);
+        lutimesSync(target, mtime, mtime);
+        break;
+      }
+      case "link": {
+        const linkRel = hardLinkTarget(name, h.linkname);
+        this.ensureParents(name, linkRel, false);
+        if (this.nodes.has(linkRel)) throw unsafeEntry(name, `its hard link target ${JSON.stringify(linkRel)} is a device node or whiteout, which hard links cannot share here`);
+        const st = lstatOrNull(this.abs(linkRel));
+        if (st === null) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is not earlier in the layer`);
+        if (st.isDirectory()) throw unsafeEntry(name, `its hard link target ${JSON.stringify(h.linkname)} is a directory`);
+        if (linkRel === rel) break;
+        this.clearPath(rel, false);
+        linkSync(this.abs(linkRel), target);
+        break;
+      }
+      case "character-device":
+      case "block-device":
+      case "fifo": {
+        this.clearPath(rel, false);
+        const kind = h.type === "fifo" ? "fifo" : h.type === "block-device" ? "block" : "char";
+        this.nodes.set(rel, { node: { path: target, kind, major: h.devmajor, minor: h.devminor }, uid, gid, mode, mtime });
+        break;
+      }
+      default:
+        // Sparse files, volume labels and unknown types carry no file here; their content is skipped.
+        return;
+    }
+    this.queueXattrs(name, rel, h.pax);
+  }
 
-  const pending = [...nodes.keys()].sort().map((k) => nodes.get(k)!);
-  await special.makeNodes(pending.map((p) => p.node));
-  for (const p of pending) {
-    lchownSync(p.node.path, p.uid, p.gid);
-    chmodSync(p.node.path, p.mode);
-    if (p.mtime !== undefined) utimesSync(p.node.path, p.mtime, p.mtime);
+  data(bytes: Buffer): void {
+    if (!this.file) return; // content of an entry that is not a regular file
+    const { fd } = this.file;
+    let written = writeSync(fd, bytes);
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    this.result.contentBytes += bytes.length;
   }
-  await special.setXattrs(xattrs);
-  // Directory mtimes last, deepest first, so writing their children does not change them again.
-  const dirs = [...dirMeta.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
-  for (const d of dirs) {
-    const m = dirMeta.get(d)!;
-    if (d === "") chmodSync(root, m.mode);
-    if (m.mtime !== undefined) utimesSync(m.path, m.mtime, m.mtime);
+
+  entryEnd(): void {
+    const open = this.file;
+    if (!open) return;
+    this.file = undefined;
+    const { fd, rel, header: h } = open;
+    try {
+      const mode = h.mode & 0o7777;
+      const chown = h.uid !== this.euid || h.gid !== this.groupOfNew(rel);
+      if (chown) fchownSync(fd, h.uid, h.gid);
+      // open() applied mode & ~umask; chown clears set-ID bits, and open() may drop them too.
+      if (this.umask === null || (mode & this.umask) !== 0 || (mode & SPECIAL_BITS) !== 0) fchmodSync(fd, mode);
+      futimesSync(fd, h.mtime, h.mtime);
+    } finally {
+      closeSync(fd);
+    }
   }
-  return result;
+
+  /** Closes a file left open by a failure part-way. */
+  abort(): void {
+    if (this.file) closeSync(this.file.fd);
+    this.file = undefined;
+  }
+
+  /** Makes the queued device nodes, whiteouts and xattrs, then sets directory modes and times. */
+  async finish(): Promise<ExtractResult> {
+    const pending = [...this.nodes.keys()].sort().map((k) => this.nodes.get(k)!);
+    await this.special.makeNodes(pending.map((p) => p.node));
+    for (const p of pending) {
+      lchownSync(p.node.path, p.uid, p.gid);
+      chmodSync(p.node.path, p.mode);
+      if (p.mtime !== undefined) utimesSync(p.node.path, p.mtime, p.mtime);
+    }
+    await this.special.setXattrs(this.xattrs);
+    // Directory mtimes last, deepest first, so writing their children does not change them again.
+    const dirs = [...this.dirMeta.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
+    for (const d of dirs) {
+      const m = this.dirMeta.get(d)!;
+      if (d === "") chmodSync(this.root, m.mode);
+      utimesSync(m.path, m.mtime, m.mtime);
+    }
+    return this.result;
+  }
+}
+
+/** Unpacks a tar stream into `root` (see LayerExtractor); the stream's own errors pass through. */
+export async function extractLayer(input: Readable, root: string, special: SpecialFiles): Promise<ExtractResult> {
+  const extractor = new LayerExtractor(root, special);
+  const reader = new TarReader(extractor);
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
+    reader.finish();
+  } catch (e) {
+    extractor.abort();
+    input.destroy();
+    throw asStackError(e);
+  }
+  return extractor.finish();
 }

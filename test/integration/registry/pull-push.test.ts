@@ -63,6 +63,15 @@ describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-
 
     const repull = await pullImage({ stateDir: stateB, ref });
     expect(repull).toMatchObject({ id: local.id, downloaded: 0, reused: 1 });
+
+    // The blob stays but its layer folder is gone: the next pull unpacks it from the stored file.
+    const storeB = new ImageStore(stateB);
+    await storeB.layers.remove((await storeB.get(ref)).image.rootfs.diff_ids[0]!);
+    expect(existsSync(lowerdirs[0]!)).toBe(false);
+    const restored = await pullImage({ stateDir: stateB, ref, onProgress: (e) => events.push(`again ${e.status}`) });
+    expect(restored).toMatchObject({ downloaded: 0, reused: 1 });
+    expect(events).toContain("again extracting");
+    expect(execFileSync("chroot", [lowerdirs[0]!, "/bin/sh", "-c", "echo unpacked again"], { encoding: "utf8" })).toBe("unpacked again\n");
   });
 
   it("mounts blobs from another repository of the same registry instead of uploading them", async () => {

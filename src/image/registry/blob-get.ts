@@ -1,0 +1,252 @@
+// One HTTP/1.1 GET on its own connection whose socket is read into one
+// reused buffer (the `onread` option of net and tls), for blob downloads.
+// node:http allocates a fresh buffer for every socket read and copies every
+// body piece once more; for a 100 MB blob that was ~0.4 s of CPU, mostly page
+// faults on the fresh memory (docs/registry.md). Here the body goes to
+// `onBody` as views of the read buffer, synchronously: the consumer (ingest
+// write, inflate, unpack) must be done with the bytes when it returns, or
+// return a promise, which pauses the socket until it settles.
+//
+// Only what a blob GET needs: Content-Length, chunked or close-delimited
+// bodies, no request body, no keep-alive (`Connection: close`). A status
+// other than 200 reads its (small) body into `errorBody` and leaves redirects
+// and retries to the caller. Failures are plain Errors: the caller says what
+// was being fetched (pull.ts: "download of blob … failed after N bytes: …").
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions, type SecureContext } from "node:tls";
+
+export interface BlobGetOptions {
+  headers: Record<string, string>;
+  /** For https: the client's TLS context (CAs and client certificate). */
+  secureContext?: SecureContext;
+  idleMs: number;
+  /** Called with each body piece of a 200 answer; the bytes are valid only during the call. */
+  onBody: (bytes: Buffer) => void | Promise<void>;
+  /** Lets the caller stop the transfer (another layer failed): the GET then fails with the error. */
+  onStart?: (stop: (error: Error) => void) => void;
+}
+
+export interface BlobGetResult {
+  status: number;
+  /** Lower-case names; a repeated header keeps its last value. */
+  headers: Record<string, string>;
+  /** The body of a non-200 answer (at most 64 KiB). */
+  errorBody: Buffer;
+  /** Body bytes of a 200 answer. */
+  received: number;
+}
+
+const READ_BUFFER = 256 * 1024;
+/** Read buffers of finished GETs, for the next ones (a pull makes one GET per blob, 3 at a time). */
+const spareReadBuffers: Buffer[] = [];
+const MAX_HEAD = 64 * 1024;
+const MAX_ERROR_BODY = 64 * 1024;
+
+type BodyMode = { kind: "length"; left: number } | { kind: "chunked" } | { kind: "close" };
+
+/** Parses the status line and headers of a response head (without the blank line). */
+export function parseHead(text: string): { status: number; headers: Record<string, string> } {
+  const lines = text.split("\r\n");
+  const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? "");
+  if (!m) throw new Error(`the registry sent an invalid HTTP status line ${JSON.stringify((lines[0] ?? "").slice(0, 80))}`);
+  const headers: Record<string, string> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new Error(`the registry sent an invalid HTTP header line ${JSON.stringify(line.slice(0, 80))}`);
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(m[1]), headers };
+}
+
+/**
+ * Decodes a chunked body given piece by piece, handing the data on as views
+ * of each piece. Chunk-size lines and trailers (a few bytes) are the only
+ * bytes kept between pieces.
+ */
+export class ChunkedDecoder {
+  private state: "size" | "data" | "data-end" | "trailer" | "done" = "size";
+  private line = "";
+  private left = 0;
+
+  get done(): boolean {
+    return this.state === "done";
+  }
+
+  /** Returns how many bytes of `piece` belonged to the body (the rest follows the final chunk). */
+  push(piece: Buffer, out: (bytes: Buffer) => void): number {
+    let i = 0;
+    while (i < piece.length && this.state !== "done") {
+      if (this.state === "data") {
+        const take = Math.min(this.left, piece.length - i);
+        out(piece.subarray(i, i + take));
+        i += take;
+        this.left -= take;
+        if (this.left === 0) this.state = "data-end";
+        continue;
+      }
+      const nl = piece.indexOf(0x0a, i);
+      const end = nl === -1 ? piece.length : nl + 1;
+      this.line += piece.toString("latin1", i, end);
+      i = end;
+      if (this.line.length > 4096) throw new Error("the registry sent a chunked body with an over-long chunk line");
+      if (nl === -1) continue;
+      const line = this.line.replace(/\r?\n$/, "");
+      this.line = "";
+      if (this.state === "data-end") {
+        if (line !== "") throw new Error("the registry sent a chunked body with a chunk longer than announced");
+        this.state = "size";
+      } else if (this.state === "size") {
+        const size = /^([0-9a-fA-F]{1,12})(;.*)?$/.exec(line);
+        if (!size) throw new Error(`the registry sent an invalid chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+        this.left = parseInt(size[1]!, 16);
+        this.state = this.left === 0 ? "trailer" : "data";
+      } else if (line === "") {
+        this.state = "done"; // the blank line after the (usually empty) trailers
+      }
+    }
+    return i;
+  }
+}
+
+export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResult> {
+  return new Promise<BlobGetResult>((resolve, reject) => {
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+    const readBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
+    let settled = false;
+    let head: Buffer[] = [];
+    let headBytes = 0;
+    let result: BlobGetResult | undefined;
+    let body: BodyMode | undefined;
+    let chunked: ChunkedDecoder | undefined;
+    const errorParts: Buffer[] = [];
+
+    const finish = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error !== undefined) reject(error);
+      else resolve({ ...result!, errorBody: Buffer.concat(errorParts) });
+    };
+
+    /** Body bytes of the answer; false pauses the socket until the consumer's promise settles. */
+    const deliver = (bytes: Buffer): boolean => {
+      if (bytes.length === 0) return true;
+      if (result!.status !== 200) {
+        const room = MAX_ERROR_BODY - errorParts.reduce((n, b) => n + b.length, 0);
+        if (room > 0) errorParts.push(Buffer.from(bytes.subarray(0, room)));
+        return true;
+      }
+      result!.received += bytes.length;
+      const pending = options.onBody(bytes);
+      if (!pending) return true;
+      pending.then(
+        () => {
+          if (settled) return;
+          if (bodyComplete()) finish();
+          else socket.resume();
+        },
+        (e: unknown) => finish(e),
+      );
+      return false;
+    };
+
+    const bodyComplete = () => (body?.kind === "length" && body.left === 0) || (chunked?.done ?? false);
+
+    /** Takes the bytes of one socket read; false to pause. */
+    const onBytes = (bytes: Buffer): boolean => {
+      if (!result) {
+        const room = MAX_HEAD - headBytes;
+        const end = findHeadEnd(head, bytes);
+        if (end === -1) {
+          if (bytes.length >= room) throw new Error(`the registry sent a response head larger than ${MAX_HEAD} bytes`);
+          head.push(Buffer.from(bytes));
+          headBytes += bytes.length;
+          return true;
+        }
+        const all = Buffer.concat([...head, bytes.subarray(0, end - headBytes)]);
+        head = [];
+        const parsed = parseHead(all.toString("latin1", 0, all.length - 4));
+        result = { ...parsed, errorBody: Buffer.alloc(0), received: 0 };
+        const length = parsed.headers["content-length"];
+        if (/chunked/i.test(parsed.headers["transfer-encoding"] ?? "")) {
+          body = { kind: "chunked" };
+          chunked = new ChunkedDecoder();
+        } else if (length !== undefined) {
+          if (!/^\d{1,15}$/.test(length)) throw new Error(`the registry sent an invalid Content-Length ${JSON.stringify(length)}`);
+          body = { kind: "length", left: Number(length) };
+        } else {
+          body = { kind: "close" };
+        }
+        bytes = bytes.subarray(end - headBytes);
+        headBytes = 0;
+        if (bodyComplete()) {
+          finish();
+          return false;
+        }
+      }
+      let go = true;
+      if (body!.kind === "length") {
+        const take = Math.min(body!.left, bytes.length);
+        body!.left -= take;
+        go = deliver(bytes.subarray(0, take));
+      } else if (body!.kind === "chunked") {
+        // A chunked piece can hold several chunks: deliver each, pausing only after the last one.
+        const views: Buffer[] = [];
+        chunked!.push(bytes, (b) => views.push(b));
+        for (const v of views) go = deliver(v) && go;
+      } else {
+        go = deliver(bytes);
+      }
+      if (go && bodyComplete()) {
+        finish();
+        return false;
+      }
+      return go;
+    };
+
+    const onread = {
+      buffer: readBuffer,
+      callback: (nread: number, buf: Buffer): boolean => {
+        if (settled) return false;
+        try {
+          return onBytes(buf.subarray(0, nread));
+        } catch (e) {
+          finish(e);
+          return false;
+        }
+      },
+    };
+    const socket: Socket =
+      url.protocol === "https:"
+        ? // tls.connect takes `onread` as net.connect does (documented), though @types/node does not list it.
+          tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), secureContext: options.secureContext, onread, ALPNProtocols: ["http/1.1"] } as ConnectionOptions)
+        : netConnect({ host, port, onread });
+    socket.setNoDelay(true);
+    socket.setTimeout(options.idleMs, () => finish(new Error(`registry ${url.host} sent nothing for ${options.idleMs / 1000}s (GET ${url.pathname})`)));
+    socket.on("error", (e) => finish(e));
+    socket.on("end", () => {
+      if (result && body?.kind === "close") finish();
+    });
+    socket.on("close", () => {
+      // The handle is closed: nothing reads into the buffer any more.
+      spareReadBuffers.push(readBuffer);
+      if (!settled) finish(new Error(result ? `the connection closed after ${result.received} bytes of the body` : "the connection closed before the answer"));
+    });
+    options.onStart?.((error) => finish(error));
+    const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, "Connection: close", "Accept-Encoding: identity"];
+    for (const [k, v] of Object.entries(options.headers)) lines.push(`${k}: ${v}`);
+    socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+  });
+}
+
+/** Where the head ends ("\r\n\r\n") counted from the start of the head, or -1; `head` holds what came before `bytes`. */
+function findHeadEnd(head: Buffer[], bytes: Buffer): number {
+  const before = head.reduce((n, b) => n + b.length, 0);
+  // The terminator may straddle the earlier pieces and this one: look at the last 3 bytes before too.
+  const tail = Buffer.concat([...head]).subarray(Math.max(0, before - 3));
+  const joined = Buffer.concat([tail, bytes]);
+  const at = joined.indexOf("\r\n\r\n", 0, "latin1");
+  if (at === -1) return -1;
+  return before - tail.length + at + 4;
+}
