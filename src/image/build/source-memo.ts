@@ -19,13 +19,14 @@
 // during the plan (it changed while the step looked): such a step is planned
 // in full on every build until it settles.
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { readdirSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../fs/atomic-write.js";
 import { RACY_MS } from "./content-digests.js";
+import { LSTAT_FIELDS, lstatFields, type LstatFields } from "./lstat-fields.js";
 
 /** Numbers kept per observed path: dev, ino, mode, size, mtimeMs, ctimeMs (dev -1: absent). */
-const FIELDS = 6;
+const FIELDS = LSTAT_FIELDS;
 
 interface MemoFile {
   version: 1;
@@ -84,11 +85,10 @@ export class SourceObserver {
   }
 }
 
-const NO_THROW = { throwIfNoEntry: false } as const;
-
 /** The memos under `$STACK_STATE_DIR/build-cache/sources/`, one small JSON file per step key. */
 export class SourceMemos {
-  constructor(private readonly cacheDir: string) {}
+  /** `lstat`: how to read a path's fields (tests pass each reader; by default the fastest this Node allows). */
+  constructor(private readonly cacheDir: string, private readonly lstat?: LstatFields) {}
 
   /** The memo key of a step: what its plan depends on besides the context's files. */
   static key(parts: unknown): string {
@@ -115,14 +115,18 @@ export class SourceMemos {
     const paths = memo.paths.split("\n");
     const stats = memo.stats;
     if (stats.length !== paths.length * FIELDS) return undefined;
-    // One lstat per path, compared in place: the loop a fully cached build spends its time in.
+    // A NUL would end a path early in the system call (the fast lstat does not check): such a memo is damaged.
+    if (memo.paths.includes("\0") || root.includes("\0")) return undefined;
+    // One lstat per path, compared in place: the loop a fully cached build spends its time in
+    // (lstat-fields.ts: without a Stats object per path where this Node allows).
+    const lstat = this.lstat ?? lstatFields(root);
+    const now = new Float64Array(FIELDS);
     try {
       for (let i = 0, o = 0; i < paths.length; i++, o += FIELDS) {
         const rel = paths[i]!;
-        const st = lstatSync(rel === "" ? root : `${root}/${rel}`, NO_THROW);
-        if (st === undefined) {
+        if (!lstat(rel === "" ? root : `${root}/${rel}`, now)) {
           if (stats[o] !== -1) return undefined;
-        } else if (stats[o] !== st.dev || stats[o + 1] !== st.ino || stats[o + 2] !== st.mode || stats[o + 3] !== st.size || stats[o + 4] !== st.mtimeMs || stats[o + 5] !== st.ctimeMs) {
+        } else if (stats[o] !== now[0] || stats[o + 1] !== now[1] || stats[o + 2] !== now[2] || stats[o + 3] !== now[3] || stats[o + 4] !== now[4] || stats[o + 5] !== now[5]) {
           return undefined;
         }
       }
