@@ -153,10 +153,18 @@ describe.each([
     remember(["app"]);
     expect(memos.check(KEY, join(dir, "elsewhere"))).toBeUndefined();
     const file = join(dir, "build-cache", "sources", readdirSync(join(dir, "build-cache", "sources"))[0]!);
+    const good = readFileSync(file, "utf8");
+    const memo = JSON.parse(good) as { stats: string };
+    // Stats for one path fewer than the memo names: damaged.
+    writeFileSync(file, JSON.stringify({ ...memo, stats: Buffer.from(memo.stats, "base64").subarray(48).toString("base64") }));
+    expect(memos.check(KEY, ctx)).toBeUndefined();
     writeFileSync(file, "{not json");
     expect(memos.check(KEY, ctx)).toBeUndefined();
-    writeFileSync(file, JSON.stringify({ version: 2 }));
+    // The first format (stats as JSON numbers), as session 4 wrote it.
+    writeFileSync(file, JSON.stringify({ version: 1, root: ctx, digest: "d", paths: "app", stats: [0, 0, 0, 0, 0, 0], dirs: [] }));
     expect(memos.check(KEY, ctx)).toBeUndefined();
+    writeFileSync(file, good);
+    expect(memos.check(KEY, ctx)).toBeDefined();
     expect(memos.check(SourceMemos.key(["another step"]), ctx)).toBeUndefined();
   });
 
