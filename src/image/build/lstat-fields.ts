@@ -119,7 +119,22 @@ export function chooseLstatFields(probe: string, host: LstatFieldsHost = nodeHos
 
 let chosen: LstatFields | undefined;
 
-/** chooseLstatFields for this process, decided once, on the first probe (a missing probe leaves lstatSync in use). */
+/**
+ * chooseLstatFields for this process, decided once — on the first probe
+ * that exists: a missing one says nothing about this Node, and a long-lived
+ * process (watch, up) must not keep the slow reader for that.
+ */
 export function lstatFields(probe: string): LstatFields {
-  return (chosen ??= chooseLstatFields(probe));
+  if (chosen !== undefined) return chosen;
+  const reader = chooseLstatFields(probe);
+  if (reader !== lstatFieldsViaStats || exists(probe)) chosen = reader;
+  return reader;
+}
+
+function exists(path: string): boolean {
+  try {
+    return lstatSync(path, NO_THROW) !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chooseLstatFields, LSTAT_FIELDS, lstatFieldsViaStats, nodeHost, type LstatFieldsHost } from "../../../src/image/build/lstat-fields.js";
+import { chooseLstatFields, LSTAT_FIELDS, lstatFields, lstatFieldsViaStats, nodeHost, type LstatFieldsHost } from "../../../src/image/build/lstat-fields.js";
 
 let dir: string;
 
@@ -31,6 +31,16 @@ const fields = (read: (p: string, out: Float64Array) => boolean, path: string) =
 
 /** This Node's lstatSync calls the binding the way the fast reader does. */
 const nodeMatches = () => chooseLstatFields(dir) !== lstatFieldsViaStats;
+
+describe("lstatFields (the process's choice)", () => {
+  // The first calls of this file: the choice is still open.
+  it("is not decided by a probe that does not exist, then is decided once", () => {
+    expect(lstatFields(join(dir, "missing"))).toBe(lstatFieldsViaStats);
+    const chosen = lstatFields(dir);
+    expect(chosen === lstatFieldsViaStats).toBe(!nodeMatches());
+    expect(lstatFields(join(dir, "missing"))).toBe(chosen);
+  });
+});
 
 describe("lstatFieldsViaStats", () => {
   it("gives dev, ino, mode, size, mtimeMs, ctimeMs of the entry itself (a symlink is not followed)", () => {
