@@ -20,17 +20,20 @@ import { ImageStore, type ImageRecord } from "../store/index.js";
 import { MediaTypes, type HistoryEntry, type ImageManifest, type OciImage, type OciImageConfig } from "../store/oci-types.js";
 import type { BuildNamespace, BuildNetwork } from "./build-network.js";
 import { ContentDigests } from "./content-digests.js";
-import { copyLayerTar, isUrl, parseChmod, parseChown, planCopy, type CopyPlan } from "./copy.js";
+import type { CopyPlan } from "./copy.js";
 import { applyInstruction, argvOf, describeInstruction } from "./image-config.js";
-import { LayeredFs } from "./layered-fs.js";
-import { canWriteFolder, LayerFolderWriter } from "./layer-folder.js";
-import { layerTar, type LayerEntry } from "./layer-tar.js";
+import type { LayeredFs } from "./layered-fs.js";
+import type { LayerEntry } from "./layer-tar.js";
 import type { BuildRequest } from "./request.js";
 import { parseRunMount } from "./run-mounts.js";
-import { ContextFs, LayeredSource, type SourceFs } from "./source-fs.js";
+import type { ContextFs, SourceFs } from "./source-fs.js";
 import { SourceMemos, SourceObserver } from "./source-memo.js";
 import { stableJson, StepCache, stepKey, type CachedLayer, type StepRecord } from "./step-cache.js";
+import { isUrl } from "./url-source.js";
 import type { Readable } from "node:stream";
+
+/** Planning, viewing and writing, for steps that do work (step-work.ts): loaded by the first such step. */
+const stepWork = () => import("./step-work.js");
 
 export interface BuildEnvironment {
   stateDir: string;
@@ -285,6 +288,7 @@ export class Builder {
   /** A view of the state's filesystem; `withOpaque` reads opaque markers (for reading content out of it). */
   async view(layers: Layer[], withOpaque = false): Promise<LayeredFs> {
     const dirs = await this.lowerdirs(layers);
+    const { LayeredFs } = await stepWork();
     if (!withOpaque) return new LayeredFs(dirs);
     const opaque: Array<Set<string>> = [];
     for (const d of dirs) {
@@ -305,6 +309,7 @@ export class Builder {
    * from the tar by the store.
    */
   async storeLayer(entries: LayerEntry[]): Promise<Layer> {
+    const { canWriteFolder, LayerFolderWriter, layerTar } = await stepWork();
     if (!canWriteFolder(entries)) return this.storeLayerTar(() => layerTar(entries));
     let blob: { digest: string; size: number } | undefined;
     const layer = await this.store.layers.create(async (dir) => {
@@ -334,7 +339,9 @@ export class Builder {
 class BuildRun {
   private readonly total: number;
   private readonly numbers = new Map<PlannedStep | PlannedStage, number>();
-  private readonly context: ContextFs;
+  /** The build context as a source (made, with its module, by the first step that reads it). */
+  private contextFs?: ContextFs;
+  private readonly ignore: IgnoreRules | undefined;
   /** The .dockerignore's file and text ("" without one), part of the memo key of a step reading the context. */
   private readonly ignoreId: string;
   /** Remembered content digests, one set per context folder read by this build. */
@@ -360,7 +367,15 @@ class BuildRun {
     this.total = n;
     const ignore = contextIgnore(req);
     this.ignoreId = ignore ? `${ignore.file}\n${ignore.text}` : "";
-    this.context = new ContextFs(req.context, ignore?.rules, undefined, this.digestsOf(req.context));
+    this.ignore = ignore?.rules;
+  }
+
+  private async context(): Promise<ContextFs> {
+    if (!this.contextFs) {
+      const { ContextFs } = await stepWork();
+      this.contextFs ??= new ContextFs(this.req.context, this.ignore, undefined, this.digestsOf(this.req.context));
+    }
+    return this.contextFs;
   }
 
   private digestsOf(folder: string): ContentDigests {
@@ -534,7 +549,7 @@ class BuildRun {
         const memoKey = this.memoKeyOf(ins, copyIns, state);
         const memos = this.builder.sourceMemos;
         if (memoKey !== undefined && !this.req.noCache) {
-          const known = memos.check(memoKey, this.context.root);
+          const known = memos.check(memoKey, this.req.context);
           const rec = known !== undefined ? await lookup(known) : undefined;
           if (known !== undefined && rec) {
             useRecord(known, rec);
@@ -546,7 +561,7 @@ class BuildRun {
         const observer = memoKey !== undefined ? new SourceObserver(Date.now()) : undefined;
         const copy = await this.planCopyStep(ins, state, image, states, where, observer);
         const key = stepKey(state.key, { copy: copyIns, chown: copy.chownResolved }, copy.plan.digest);
-        if (memoKey !== undefined) memos.save(memoKey, this.context.root, key, observer!);
+        if (memoKey !== undefined) memos.save(memoKey, this.req.context, key, observer!);
         const rec = await lookup(key);
         if (rec) {
           useRecord(key, rec);
@@ -554,6 +569,7 @@ class BuildRun {
           return next;
         }
         this.builder.cacheMissed();
+        const { copyLayerTar } = await stepWork();
         const layer = copy.plan.archives.length > 0 ? await this.builder.storeLayerTar(() => copyLayerTar(copy.plan)) : await this.builder.storeLayer(copy.plan.entries);
         fresh(key, layer);
         done(false);
@@ -609,6 +625,7 @@ class BuildRun {
 
   /** The source a `--from` names: a stage, an additional context, or an image. */
   private async sourceOf(from: string, states: Map<number, StageState>, where: string): Promise<{ fs: SourceFs; key: string; fromContext: boolean }> {
+    const { ContextFs, LayeredSource } = await stepWork();
     const byName = this.plan.stages.find((s) => s.name === from.toLowerCase()) ?? (/^\d+$/.test(from) ? this.plan.stages[Number(from)] : undefined);
     if (byName) {
       const st = states.get(byName.index);
@@ -632,11 +649,13 @@ class BuildRun {
   private memoKeyOf(ins: Extract<Instruction, { kind: "copy" | "add" }>, copyIns: unknown, state: StageState): string | undefined {
     if (ins.kind === "copy" && ins.from !== undefined) return undefined;
     if (ins.kind === "add" && ins.sources.some(isUrl)) return undefined;
-    return SourceMemos.key(["copy", state.key, stableJson(copyIns), this.context.root, this.ignoreId]);
+    return SourceMemos.key(["copy", state.key, stableJson(copyIns), this.req.context, this.ignoreId]);
   }
 
   private async planCopyStep(ins: Extract<Instruction, { kind: "copy" | "add" }>, state: StageState, image: LayeredFs, states: Map<number, StageState>, where: string, observer?: SourceObserver): Promise<{ plan: CopyPlan; chownResolved?: { uid: number; gid: number } }> {
-    const source = ins.kind === "copy" && ins.from !== undefined ? await this.sourceOf(ins.from, states, where) : { fs: this.context as SourceFs, key: "", fromContext: true };
+    const { parseChmod, parseChown, planCopy } = await stepWork();
+    const context = await this.context();
+    const source = ins.kind === "copy" && ins.from !== undefined ? await this.sourceOf(ins.from, states, where) : { fs: context as SourceFs, key: "", fromContext: true };
     const chown = ins.chown !== undefined ? parseChown(ins.chown, image, where) : undefined;
     const chmod = ins.chmod !== undefined ? parseChmod(ins.chmod, where) : undefined;
     let downloads: Map<string, { content: Buffer; name: string; mtime: Date }> | undefined;
@@ -647,7 +666,7 @@ class BuildRun {
       }
     }
     // planCopy is synchronous: no other step's plan runs while the observer is set.
-    if (observer && source.fs === this.context) this.context.observer = observer;
+    if (observer && source.fs === context) context.observer = observer;
     let plan: CopyPlan;
     try {
       plan = planCopy({
@@ -668,7 +687,7 @@ class BuildRun {
         where,
       });
     } finally {
-      this.context.observer = undefined;
+      context.observer = undefined;
     }
     if (source.key) plan.digest = createHash("sha256").update(`${plan.digest}\0${source.key}`).digest("hex");
     return { plan, ...(chown ? { chownResolved: chown } : {}) };
@@ -683,7 +702,8 @@ class BuildRun {
       if (m.type !== "bind") continue;
       if (m.from !== undefined) reads.push((await this.sourceOf(m.from, states, where)).key + m.source);
       else {
-        const digest = planCopy({ kind: "copy", sources: [m.source], dest: "/x/", workdir: "/", heredocs: [], exclude: [], parents: false, from: this.context, fromContext: true, image: new LayeredFs([]), unpackArchives: false, where }).digest;
+        const { LayeredFs, planCopy } = await stepWork();
+        const digest = planCopy({ kind: "copy", sources: [m.source], dest: "/x/", workdir: "/", heredocs: [], exclude: [], parents: false, from: await this.context(), fromContext: true, image: new LayeredFs([]), unpackArchives: false, where }).digest;
         reads.push(digest);
       }
     }
@@ -729,8 +749,9 @@ class BuildRun {
           if (m.from !== undefined) {
             throw new UnsupportedError(`${where}: --mount=type=bind,from=${m.from} is not supported yet`, { hint: "COPY --from the files into the stage instead" });
           }
-          const path = this.context.resolve(m.source);
-          const e = this.context.lstat(path);
+          const context = await this.context();
+          const path = context.resolve(m.source);
+          const e = context.lstat(path);
           if (!e) throw new NotFoundError(`${where}: bind mount source ${JSON.stringify(m.source)} not found in the build context`);
           // Writes to a bind mount are thrown away in Docker: the step gets a copy when rw is asked.
           if (m.readWrite) {
@@ -788,6 +809,7 @@ class BuildRun {
       try {
         if (result.exitCode !== 0) throw new BuildStepError(stepLabel, result.exitCode, result.lastLines);
         const { upperDiff } = await import("./upper-diff.js");
+        const { LayeredFs } = await stepWork();
         const entries = await upperDiff({ upper: result.upper, lower: new LayeredFs(lowerdirs), mountPoints: [...result.mountPoints, ...binds.map((b) => b.target)] });
         if (entries.length === 0) return undefined;
         return await builder.storeLayer(entries);

@@ -13,6 +13,7 @@ import { compileIgnore, patternToRegExp } from "../dockerignore.js";
 import type { Heredoc } from "../dockerfile/heredoc.js";
 import type { LayeredFs } from "./layered-fs.js";
 import { layerTar, type LayerEntry } from "./layer-tar.js";
+import { isUrl } from "./url-source.js";
 import type { SourceFs } from "./source-fs.js";
 
 export interface Owner {
@@ -60,9 +61,6 @@ const OCTAL: string[] = [];
 const KEEP_FILE = 256 << 10;
 const KEEP_TOTAL = 64 << 20;
 
-export function isUrl(source: string): boolean {
-  return /^https?:\/\//i.test(source);
-}
 
 /** `--chmod=755` (octal only). */
 export function parseChmod(value: string, where: string): number {

@@ -19,22 +19,27 @@
 // during the plan (it changed while the step looked): such a step is planned
 // in full on every build until it settles.
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { readdirSync, readFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../fs/atomic-write.js";
 import { RACY_MS } from "./content-digests.js";
+import { LSTAT_FIELDS, lstatFields, type LstatFields } from "./lstat-fields.js";
 
 /** Numbers kept per observed path: dev, ino, mode, size, mtimeMs, ctimeMs (dev -1: absent). */
-const FIELDS = 6;
+const FIELDS = LSTAT_FIELDS;
 
 interface MemoFile {
-  version: 1;
+  version: 2;
   root: string;
   digest: string;
   /** Observed paths relative to root ("" is root itself), joined by "\n". */
   paths: string;
-  /** FIELDS numbers per path. */
-  stats: number[];
+  /**
+   * FIELDS numbers per path, as float64s in the host's byte order, base64: a
+   * large context's memo is read by every cached build, and JSON numbers
+   * (six per path, most of them 13–17 digits) took most of its parse.
+   */
+  stats: string;
   /** Listed folders: [relative path, names sorted and joined by "/"]. */
   dirs: Array<[string, string]>;
 }
@@ -80,15 +85,15 @@ export class SourceObserver {
     for (let o = 0; o < s.length; o += FIELDS) {
       if (s[o] !== -1 && (s[o + 4]! >= limit || s[o + 5]! >= limit)) return undefined;
     }
-    return { version: 1, root, digest, paths: this.paths.join("\n"), stats: s, dirs: [...this.dirs] };
+    const stats = Buffer.from(new Float64Array(s).buffer).toString("base64");
+    return { version: 2, root, digest, paths: this.paths.join("\n"), stats, dirs: [...this.dirs] };
   }
 }
 
-const NO_THROW = { throwIfNoEntry: false } as const;
-
 /** The memos under `$STACK_STATE_DIR/build-cache/sources/`, one small JSON file per step key. */
 export class SourceMemos {
-  constructor(private readonly cacheDir: string) {}
+  /** `lstat`: how to read a path's fields (tests pass each reader; by default the fastest this Node allows). */
+  constructor(private readonly cacheDir: string, private readonly lstat?: LstatFields) {}
 
   /** The memo key of a step: what its plan depends on besides the context's files. */
   static key(parts: unknown): string {
@@ -111,18 +116,25 @@ export class SourceMemos {
     } catch {
       return undefined;
     }
-    if (memo?.version !== 1 || memo.root !== root || typeof memo.paths !== "string" || !Array.isArray(memo.stats) || !Array.isArray(memo.dirs)) return undefined;
+    if (memo?.version !== 2 || memo.root !== root || typeof memo.paths !== "string" || typeof memo.stats !== "string" || !Array.isArray(memo.dirs)) return undefined;
     const paths = memo.paths.split("\n");
-    const stats = memo.stats;
-    if (stats.length !== paths.length * FIELDS) return undefined;
-    // One lstat per path, compared in place: the loop a fully cached build spends its time in.
+    const bytes = Buffer.from(memo.stats, "base64");
+    if (bytes.length !== paths.length * FIELDS * 8) return undefined;
+    // Copied into a Float64Array of its own: the decoded bytes need not be 8-byte aligned.
+    const stats = new Float64Array(paths.length * FIELDS);
+    new Uint8Array(stats.buffer).set(bytes);
+    // A NUL would end a path early in the system call (the fast lstat does not check): such a memo is damaged.
+    if (memo.paths.includes("\0") || root.includes("\0")) return undefined;
+    // One lstat per path, compared in place: the loop a fully cached build spends its time in
+    // (lstat-fields.ts: without a Stats object per path where this Node allows).
+    const lstat = this.lstat ?? lstatFields(root);
+    const now = new Float64Array(FIELDS);
     try {
       for (let i = 0, o = 0; i < paths.length; i++, o += FIELDS) {
         const rel = paths[i]!;
-        const st = lstatSync(rel === "" ? root : `${root}/${rel}`, NO_THROW);
-        if (st === undefined) {
+        if (!lstat(rel === "" ? root : `${root}/${rel}`, now)) {
           if (stats[o] !== -1) return undefined;
-        } else if (stats[o] !== st.dev || stats[o + 1] !== st.ino || stats[o + 2] !== st.mode || stats[o + 3] !== st.size || stats[o + 4] !== st.mtimeMs || stats[o + 5] !== st.ctimeMs) {
+        } else if (stats[o] !== now[0] || stats[o + 1] !== now[1] || stats[o + 2] !== now[2] || stats[o + 3] !== now[3] || stats[o + 4] !== now[4] || stats[o + 5] !== now[5]) {
           return undefined;
         }
       }

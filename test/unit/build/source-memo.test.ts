@@ -2,19 +2,22 @@
 // every observation holds (a changed, added, removed, renamed or replaced
 // entry, a chmod or chown, a path that appeared), never made from racy or
 // unsettled observations, and a broken memo costs a plan, not correctness.
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { planCopy } from "../../../src/image/build/copy.js";
 import { LayeredFs } from "../../../src/image/build/layered-fs.js";
 import { ContextFs } from "../../../src/image/build/source-fs.js";
+import { lstatFieldsViaStats, type LstatFields } from "../../../src/image/build/lstat-fields.js";
 import { SourceMemos, SourceObserver } from "../../../src/image/build/source-memo.js";
 import { compileIgnore } from "../../../src/image/dockerignore.js";
 
 let dir: string;
 let ctx: string;
 let memos: SourceMemos;
+/** The reader of each run of the cases: this Node's choice (the fast one where it is allowed), then plain lstatSync. */
+let reader: LstatFields | undefined;
 const KEY = SourceMemos.key(["test-step"]);
 /** Whole seconds an hour ago: a timestamp that can be put back exactly. */
 const PAST = Math.floor(Date.now() / 1000) - 3600;
@@ -28,7 +31,6 @@ beforeEach(() => {
     utimesSync(join(ctx, p), PAST, PAST);
   }
   symlinkSync("a.txt", join(ctx, "app/link"));
-  memos = new SourceMemos(join(dir, "build-cache"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,7 +52,15 @@ function remember(sources: string[], options: { ignore?: string } = {}): string 
 
 const later = () => new Promise((r) => setTimeout(r, 15)); // a new ctime tick for the changes below
 
-describe("SourceMemos", () => {
+describe.each([
+  { readerName: "this Node's reader", read: undefined },
+  { readerName: "lstatSync", read: lstatFieldsViaStats },
+])("SourceMemos, with $readerName", ({ read }) => {
+  beforeEach(() => {
+    reader = read;
+    memos = new SourceMemos(join(dir, "build-cache"), reader);
+  });
+
   it("confirms a step whose observations all hold, with the digest it remembered", () => {
     const digest = remember(["app"]);
     expect(memos.check(KEY, ctx)).toBe(digest);
@@ -143,16 +153,33 @@ describe("SourceMemos", () => {
     remember(["app"]);
     expect(memos.check(KEY, join(dir, "elsewhere"))).toBeUndefined();
     const file = join(dir, "build-cache", "sources", readdirSync(join(dir, "build-cache", "sources"))[0]!);
+    const good = readFileSync(file, "utf8");
+    const memo = JSON.parse(good) as { stats: string };
+    // Stats for one path fewer than the memo names: damaged.
+    writeFileSync(file, JSON.stringify({ ...memo, stats: Buffer.from(memo.stats, "base64").subarray(48).toString("base64") }));
+    expect(memos.check(KEY, ctx)).toBeUndefined();
     writeFileSync(file, "{not json");
     expect(memos.check(KEY, ctx)).toBeUndefined();
-    writeFileSync(file, JSON.stringify({ version: 2 }));
+    // The first format (stats as JSON numbers), as session 4 wrote it.
+    writeFileSync(file, JSON.stringify({ version: 1, root: ctx, digest: "d", paths: "app", stats: [0, 0, 0, 0, 0, 0], dirs: [] }));
     expect(memos.check(KEY, ctx)).toBeUndefined();
+    writeFileSync(file, good);
+    expect(memos.check(KEY, ctx)).toBeDefined();
     expect(memos.check(SourceMemos.key(["another step"]), ctx)).toBeUndefined();
+  });
+
+  it("a memo with a NUL in a path is damaged (the system call would see the path cut short)", () => {
+    remember(["app"]);
+    const file = join(dir, "build-cache", "sources", readdirSync(join(dir, "build-cache", "sources"))[0]!);
+    const memo = JSON.parse(readFileSync(file, "utf8")) as { paths: string };
+    expect(memo.paths.split("\n")).toContain("app/a.txt");
+    writeFileSync(file, JSON.stringify({ ...memo, paths: memo.paths.replace("app/a.txt", "app/a.txt\0gone") }));
+    expect(memos.check(KEY, ctx)).toBeUndefined();
   });
 
   it("a memo that cannot be written costs only a plan", () => {
     writeFileSync(join(dir, "not-a-folder"), "");
-    const broken = new SourceMemos(join(dir, "not-a-folder"));
+    const broken = new SourceMemos(join(dir, "not-a-folder"), reader);
     const { digest, observer } = plan(["app"]);
     expect(() => broken.save(KEY, ctx, digest, observer)).not.toThrow();
     expect(broken.check(KEY, ctx)).toBeUndefined();
