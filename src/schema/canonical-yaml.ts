@@ -23,12 +23,22 @@ const STEP = "  ";
 
 /** The YAML document of a mapping, ending with a newline. */
 export function canonicalYaml(root: Record<string, unknown>): string {
+  return canonicalYamlChunks(root).join("");
+}
+
+/**
+ * The same text in pieces of a few KB, to be written one after the other:
+ * a caller that only writes the text out never makes it one string (for
+ * `stack config` on a large file, hundreds of KB of fresh memory twice over:
+ * the string, and the buffer it is encoded into).
+ */
+export function canonicalYamlChunks(root: Record<string, unknown>): string[] {
   if (!isPlainObject(root)) throw new OutsideCanonicalYaml("the root is not a mapping");
   const keys = sortedKeys(root);
-  if (keys.length === 0) return "{}\n";
+  if (keys.length === 0) return ["{}\n"];
   const writer = new Writer();
   writer.mapping(root, keys, 0);
-  return writer.text();
+  return writer.chunks();
 }
 
 // The writer appends pieces (most of them strings that already exist: keys,
@@ -74,10 +84,10 @@ class Writer {
   out = "";
   private readonly segments: string[] = [];
 
-  /** The whole document, ending with a newline. */
-  text(): string {
-    this.segments.push(this.out, "\n");
-    return this.segments.join("");
+  /** The whole document in segments, the last ending with a newline. */
+  chunks(): string[] {
+    this.segments.push(`${this.out}\n`);
+    return this.segments;
   }
 
   private cut(): void {
