@@ -39,7 +39,10 @@ export function registerConfig(program: Command): void {
       const { keepYoungGenerationSmall, turnOptimizerOff } = await import("../../schema/v8-tuning.js");
       turnOptimizerOff();
       const { loadProject } = await import("../project.js");
-      // After that import, which compiled the stages with their code cache (see keepYoungGenerationSmall).
+      // The stages first: in the bundle, this import compiles them with their
+      // V8 code cache, which V8 accepts only under the flags it was made with;
+      // keepYoungGenerationSmall changes them.
+      await import("../../schema/load.js");
       keepYoungGenerationSmall();
       const { model } = await loadProject(ctx, { interpolate: opts.interpolate, services: services.length > 0 ? services : undefined });
       if (opts.quiet) return;
