@@ -80,6 +80,15 @@ describe("canonicalYaml", () => {
     expect(canonicalYaml({ all: shapes })).toBe(reference({ all: shapes }));
   });
 
+  it("orders many shapes with one first key right, alternating (more of them than it remembers per first key)", () => {
+    // Ports with and without host_ip, mounts of each type: a model alternates a few shapes per first key.
+    const letters = "zyxwvutsrqponm".split("");
+    // As many keys each, different ones: shape i holds letters i..i+3 (12 shapes), or i..i+(i % 5).
+    const shapeOf = (i: number, n: number) => Object.fromEntries([["target", i], ...letters.slice(i % 12, (i % 12) + n).map((k, j) => [k, j])]);
+    const items = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? shapeOf(i, 4) : shapeOf(i, 1 + (i % 5))));
+    expect(canonicalYaml({ items })).toBe(reference({ items }));
+  });
+
   it("prints a document of many KB (written in segments) as the yaml library does", () => {
     const services: Record<string, unknown> = {};
     for (let i = 0; i < 300; i++) {
