@@ -20,6 +20,7 @@ import { build } from "esbuild";
 import { esmBundleOptions, importMetaUrlRelativeTo as keepImportMetaUrl, writeBundle } from "./bundle-common.mjs";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
@@ -41,10 +42,13 @@ const importMetaUrlRelativeTo = (base) => keepImportMetaUrl(outdir, base);
 // and while a stack file is loaded. A classic script (vm.Script) can be
 // given a code cache. So load.js and render.js, as the CLI (dist/cli/)
 // imports them, are built once more as one CommonJS script wrapped in a
-// function, compiled here with every function compiled (--no-lazy) and its
-// code cache written next to it; in the bundle, those two imports lead to a
-// small module that runs the script with its cache and exports what load.js
-// and render.js export.
+// function, compiled here, run once over a training stack file (below), and
+// its code cache written next to it: it holds the functions that ran, no
+// others (V8 compiles the rest on first call, as it would without a cache;
+// compiling all of them, --no-lazy, made a cache half again as large, every
+// byte of it read and deserialized on every run). In the bundle, those two
+// imports lead to a small module that runs the script with its cache and
+// exports what load.js and render.js export.
 //
 // - The script gets errors.js from the bundle (`require("stack:errors")`),
 //   not a copy: the CLI edge tells stack's errors apart with instanceof.
@@ -99,11 +103,11 @@ async function buildConfigPathScript() {
   const filename = join(outdir, `${name}.js`);
   // V8 accepts a cache only under the flags it was made with: one cache as
   // Node starts, one with the optimizing compiler off (src/schema/v8-tuning.ts).
-  const cache = codeCache(source, filename);
+  const cache = await codeCache(source, filename);
   v8.setFlagsFromString("--no-opt");
   let noOptCache;
   try {
-    noOptCache = codeCache(source, filename);
+    noOptCache = await codeCache(source, filename);
   } finally {
     v8.setFlagsFromString("--opt");
   }
@@ -114,18 +118,111 @@ async function buildConfigPathScript() {
   return { name, source, cache, noOptCache, exported };
 }
 
-/** The code cache of `source` with every function compiled, under the V8 flags of the moment. */
-function codeCache(source, filename) {
-  v8.setFlagsFromString("--no-lazy");
-  let script;
-  try {
-    script = new vm.Script(source, { filename });
-  } finally {
-    v8.setFlagsFromString("--lazy");
-  }
+/**
+ * The code cache of `source` after one training run (the functions a
+ * `stack config` runs, compiled), under the V8 flags of the moment.
+ */
+async function codeCache(source, filename) {
+  const script = new vm.Script(source, { filename });
+  const module = { exports: {} };
+  const errors = await import(pathToFileURL(errorsModule).href);
+  const nodeRequire = createRequire(pathToFileURL(filename));
+  script.runInThisContext()((id) => (id === "stack:errors" ? errors : nodeRequire(id)), module, module.exports, pathToFileURL(filename).href);
+  await train(module.exports);
   const cache = script.createCachedData();
   if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it just made");
   return cache;
+}
+
+/**
+ * A stack file with what most files have (anchors and merge keys,
+ * interpolation, short and long ports and volumes, list and map
+ * environments, healthchecks, depends_on, networks, build, resources,
+ * secrets, configs), repeated a few times, as `stack config` loads and
+ * prints it: read from "stdin", so the build touches no file.
+ */
+function trainingStack(services) {
+  let text = `name: training
+x-common: &common
+  restart: unless-stopped
+  labels:
+    com.example.team: training
+  logging:
+    driver: json-file
+    options: {max-size: 10m}
+services:
+`;
+  for (let i = 0; i < services; i++) {
+    text += `  svc${i}:
+    <<: *common
+    image: "registry.local/app${i}:\${TAG:-1.0}"
+    command: ["serve", "--port", "${8000 + i}"]
+    environment:
+      - INDEX=${i}
+      - LEVEL=\${LOG_LEVEL:-info}
+    ports:
+      - "${10000 + i}:8000"
+      - "127.0.0.1:${20000 + i}:9000/udp"
+      - ${30000 + i}
+      - {target: 7000, published: "${40000 + i}", protocol: tcp}
+    volumes:
+      - ./data/svc${i}:/var/lib/app:ro
+      - cache:/cache
+      - /anonymous
+      - type: tmpfs
+        target: /tmp
+        tmpfs: {size: 64m}
+    healthcheck:
+      test: ["CMD", "wget", "-q", "http://localhost:8000/health"]
+      interval: 30s
+      timeout: 5s
+      retries: 3
+    networks: [front, back]
+    mem_limit: 256m
+    secrets: [token]
+    configs: [settings]
+${i > 0 ? `    depends_on:
+      svc${i - 1}:
+        condition: service_started
+` : ""}`;
+  }
+  text += `  worker:
+    build: ./worker
+    command: run --queue jobs
+    environment: {MODE: batch, QUIET: "true"}
+    depends_on: [svc0]
+    deploy: {resources: {limits: {memory: 512m, cpus: "0.5"}}}
+    ulimits: {nofile: 1024}
+    extra_hosts: ["gw:10.0.0.1"]
+    healthcheck:
+      test: curl -f http://localhost/ || exit 1
+      interval: 1m30s
+      start_period: 1.5s
+    networks:
+      back:
+        aliases: [jobs]
+networks:
+  front:
+  back:
+    internal: true
+volumes:
+  cache:
+secrets:
+  token:
+    file: ./token.txt
+configs:
+  settings:
+    content: "debug = false\n"
+`;
+  return text;
+}
+
+/** Runs the config path of the script's exports once: load, then print as YAML and JSON. */
+async function train(exported) {
+  const text = trainingStack(12);
+  const { model } = await exported.load.loadStack({ files: ["-"], cwd: root, env: {}, profiles: [], envFiles: [], interpolate: true, readStdin: () => text });
+  exported.render.renderModelChunks(model, "yaml");
+  exported.render.renderModel(model, "json");
 }
 
 /** The module that runs the config-path script (once) and hands out its exports. */

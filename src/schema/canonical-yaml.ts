@@ -23,12 +23,22 @@ const STEP = "  ";
 
 /** The YAML document of a mapping, ending with a newline. */
 export function canonicalYaml(root: Record<string, unknown>): string {
+  return canonicalYamlChunks(root).join("");
+}
+
+/**
+ * The same text in pieces of a few KB, to be written one after the other:
+ * a caller that only writes the text out never makes it one string (for
+ * `stack config` on a large file, hundreds of KB of fresh memory twice over:
+ * the string, and the buffer it is encoded into).
+ */
+export function canonicalYamlChunks(root: Record<string, unknown>): string[] {
   if (!isPlainObject(root)) throw new OutsideCanonicalYaml("the root is not a mapping");
   const keys = sortedKeys(root);
-  if (keys.length === 0) return "{}\n";
+  if (keys.length === 0) return ["{}\n"];
   const writer = new Writer();
   writer.mapping(root, keys, 0);
-  return writer.text();
+  return writer.chunks();
 }
 
 // The writer appends pieces (most of them strings that already exist: keys,
@@ -74,10 +84,10 @@ class Writer {
   out = "";
   private readonly segments: string[] = [];
 
-  /** The whole document, ending with a newline. */
-  text(): string {
-    this.segments.push(this.out, "\n");
-    return this.segments.join("");
+  /** The whole document in segments, the last ending with a newline. */
+  chunks(): string[] {
+    this.segments.push(`${this.out}\n`);
+    return this.segments;
   }
 
   private cut(): void {
@@ -171,15 +181,26 @@ function sortedKeys(obj: Record<string, unknown>): string[] {
   if (inOrder) return keys;
   // A model repeats a few shapes (a service, a port, a mount) hundreds of
   // times, with keys inserted in the same order: their sorted order is kept
-  // by first key, and reused when the same keys come in the same order.
-  const shape = shapes.get(keys[0]!);
-  if (shape !== undefined && sameKeys(shape.keys, keys)) return shape.sorted;
+  // by first key, a few shapes per first key (ports with and without
+  // `host_ip`, bind, volume and tmpfs mounts alternate), and reused when the
+  // same keys come in the same order.
+  const known = shapes.get(keys[0]!);
+  if (known !== undefined) {
+    for (let i = 0; i < known.length; i++) if (sameKeys(known[i]!.keys, keys)) return known[i]!.sorted;
+  }
   const sorted = keys.slice().sort();
-  if (shape !== undefined || shapes.size < 512) shapes.set(keys[0]!, { keys, sorted });
+  if (known === undefined) {
+    if (shapes.size < 512) shapes.set(keys[0]!, [{ keys, sorted }]);
+  } else if (known.length < SHAPES_PER_FIRST_KEY) {
+    known.push({ keys, sorted });
+  } else {
+    known[known.length - 1] = { keys, sorted };
+  }
   return sorted;
 }
 
-const shapes = new Map<string, { keys: string[]; sorted: string[] }>();
+const SHAPES_PER_FIRST_KEY = 8;
+const shapes = new Map<string, Array<{ keys: string[]; sorted: string[] }>>();
 
 function sameKeys(a: string[], b: string[]): boolean {
   if (a.length !== b.length) return false;

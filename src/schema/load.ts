@@ -237,15 +237,15 @@ class StackLoader {
     const parsed = parseYamlFile(text, ref.display);
     let file = parsed;
     if (this.opts.interpolate) {
-      const result = interpolateFile(parsed, lookup);
+      const result = interpolateFile(parsed, lookup, parsed.aliased);
       for (const u of result.unset) {
         if (this.unsetSeen.has(u.name)) continue;
         this.unsetSeen.add(u.name);
         this.warn(`${u.where}: variable "${u.name}" is not set; using an empty string`);
       }
-      file = { ...parsed, doc: result.doc };
+      file = { ...parsed, doc: result.doc, aliased: new Set() }; // (it shares nothing: see interpolateFile)
     } else {
-      file = { ...parsed, doc: copyTree(parsed.doc) as Doc };
+      file = { ...parsed, doc: copyTree(parsed.doc) as Doc, aliased: new Set() };
     }
     problems.push(...this.deps.validateFile(file));
     const source: SourceFile = { abs: ref.path, dir: folderOf(ref.path, this.opts.cwd), file };

@@ -3,18 +3,23 @@
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
 import { sortDeep } from "./canonical.js";
-import { canonicalYaml, OutsideCanonicalYaml } from "./canonical-yaml.js";
+import { canonicalYamlChunks, OutsideCanonicalYaml } from "./canonical-yaml.js";
 import type { StackModel } from "./model.js";
 
 export type RenderFormat = "yaml" | "json";
 
 export function renderModel(model: StackModel, format: RenderFormat): string {
-  if (format === "json") return `${JSON.stringify(sortDeep(model), null, 2)}\n`;
+  return renderModelChunks(model, format).join("");
+}
+
+/** renderModel's text in pieces, to be written one after the other (see canonicalYamlChunks). */
+export function renderModelChunks(model: StackModel, format: RenderFormat): string[] {
+  if (format === "json") return [`${JSON.stringify(sortDeep(model), null, 2)}\n`];
   try {
-    return canonicalYaml(model as unknown as Record<string, unknown>);
+    return canonicalYamlChunks(model as unknown as Record<string, unknown>);
   } catch (e) {
     if (!(e instanceof OutsideCanonicalYaml)) throw e;
-    return yamlText(model);
+    return [yamlText(model)];
   }
 }
 

@@ -37,6 +37,13 @@ export interface YamlFile extends ParsedFile {
   resets: PathSegment[][];
   /** Paths whose value was tagged `!override`: kept in `doc`; the merge replaces instead of merging. */
   overrides: PathSegment[][];
+  /**
+   * Every collection of `doc` that it may reach more than once (an anchored
+   * value and everything in it: aliases and merge keys share them), when
+   * known; undefined when any may be (js-yaml read the file). A stage that
+   * keeps the others as they are (interpolateFile) copies only these.
+   */
+  aliased?: ReadonlySet<object>;
 }
 
 /** Parses one stack file. `file` is the name used in messages ("-" for stdin). */
@@ -47,6 +54,7 @@ export function parseYamlFile(text: string, file: string): YamlFile {
   const anchored = new Set<object>();
   let raw: unknown = parseYamlSubset(text, resolvePlainScalar, anchored);
   let size: number;
+  const viaSubset = raw !== undefined;
   if (raw !== undefined) {
     // Only anchored collections can be reached twice; without any, every
     // value was written out in the text and the size is bounded by it.
@@ -90,6 +98,8 @@ export function parseYamlFile(text: string, file: string): YamlFile {
     doc: value as Record<string, unknown>,
     resets,
     overrides,
+    // The subset reader shares only what an anchor holds; takeValue copied everything.
+    aliased: tagged ? new Set() : viaSubset ? withEverythingIn(anchored) : undefined,
     locate(path: PathSegment[]) {
       const { doc, where } = tree();
       const node = findNode(doc, path);
@@ -168,6 +178,18 @@ export const resolvePlainScalar: PlainResolver = (text) => {
   }
   return text;
 };
+
+/** The collections given and every collection inside them. */
+function withEverythingIn(roots: Set<object>): Set<object> {
+  const all = new Set<object>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== "object" || all.has(value)) return;
+    all.add(value);
+    for (const item of Array.isArray(value) ? value : Object.values(value)) visit(item);
+  };
+  for (const root of roots) visit(root);
+  return all;
+}
 
 /** Most values a document may expand to through aliases before it counts as an alias bomb. */
 const MAX_NODES = 1_000_000;

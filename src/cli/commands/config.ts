@@ -36,14 +36,20 @@ export function registerConfig(program: Command): void {
       }
       const ctx = contextFrom(command);
       // One cold pass over the file, then exit: the optimizing compiler would only cost CPU.
-      const { turnOptimizerOff } = await import("../../schema/v8-tuning.js");
+      const { keepYoungGenerationSmall, turnOptimizerOff } = await import("../../schema/v8-tuning.js");
       turnOptimizerOff();
       const { loadProject } = await import("../project.js");
+      // The stages first: in the bundle, this import compiles them with their
+      // V8 code cache, which V8 accepts only under the flags it was made with;
+      // keepYoungGenerationSmall changes them.
+      await import("../../schema/load.js");
+      keepYoungGenerationSmall();
       const { model } = await loadProject(ctx, { interpolate: opts.interpolate, services: services.length > 0 ? services : undefined });
       if (opts.quiet) return;
       const render = await import("../../schema/render.js");
-      const lines = (items: string[]) => items.map((l) => `${l}\n`).join("");
-      let text: string;
+      const lines = (items: string[]) => [items.map((l) => `${l}\n`).join("")];
+      // The text in pieces, written one after the other (see canonicalYamlChunks).
+      let text: string[];
       if (opts.services) text = lines(Object.keys(model.services).sort());
       else if (opts.volumes) text = lines(Object.keys(model.volumes).sort());
       else if (opts.networks) text = lines(Object.keys(model.networks).sort());
@@ -60,14 +66,14 @@ export function registerConfig(program: Command): void {
         text = lines(wanted.map((name) => `${name} ${configHash(model.services[name]!)}`));
       } else {
         const shown = services.length > 0 ? { ...model, services: withDependencies(model.services, services) } : model;
-        text = render.renderModel(shown, opts.format);
+        text = render.renderModelChunks(shown, opts.format);
       }
       if (opts.output !== undefined) {
         const { writeFileSync } = await import("node:fs");
         const { resolve } = await import("node:path");
-        writeFileSync(resolve(ctx.cwd, opts.output), text);
+        writeFileSync(resolve(ctx.cwd, opts.output), text.join(""));
       } else {
-        ctx.stdout.write(text);
+        for (const chunk of text) ctx.stdout.write(chunk);
       }
     });
 }

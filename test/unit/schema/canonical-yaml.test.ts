@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { sortDeep } from "../../../src/schema/canonical.js";
-import { canonicalYaml, OutsideCanonicalYaml } from "../../../src/schema/canonical-yaml.js";
-import { renderModel, yamlText } from "../../../src/schema/render.js";
+import { canonicalYaml, canonicalYamlChunks, OutsideCanonicalYaml } from "../../../src/schema/canonical-yaml.js";
+import { renderModel, renderModelChunks, yamlText } from "../../../src/schema/render.js";
 import type { StackModel } from "../../../src/schema/model.js";
 
 const reference = (value: unknown) => stringify(sortDeep(value), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
@@ -80,6 +80,15 @@ describe("canonicalYaml", () => {
     expect(canonicalYaml({ all: shapes })).toBe(reference({ all: shapes }));
   });
 
+  it("orders many shapes with one first key right, alternating (more of them than it remembers per first key)", () => {
+    // Ports with and without host_ip, mounts of each type: a model alternates a few shapes per first key.
+    const letters = "zyxwvutsrqponm".split("");
+    // As many keys each, different ones: shape i holds letters i..i+3 (12 shapes), or i..i+(i % 5).
+    const shapeOf = (i: number, n: number) => Object.fromEntries([["target", i], ...letters.slice(i % 12, (i % 12) + n).map((k, j) => [k, j])]);
+    const items = Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? shapeOf(i, 4) : shapeOf(i, 1 + (i % 5))));
+    expect(canonicalYaml({ items })).toBe(reference({ items }));
+  });
+
   it("prints a document of many KB (written in segments) as the yaml library does", () => {
     const services: Record<string, unknown> = {};
     for (let i = 0; i < 300; i++) {
@@ -89,6 +98,12 @@ describe("canonicalYaml", () => {
     const text = canonicalYaml(doc);
     expect(text.length).toBeGreaterThan(100_000);
     expect(text).toBe(reference(doc));
+    // The segments, as `stack config` writes them: a few KB each, together the same text.
+    const chunks = canonicalYamlChunks(doc);
+    expect(chunks.length).toBeGreaterThan(20);
+    expect(chunks.join("")).toBe(text);
+    for (const chunk of chunks) expect(chunk.length).toBeLessThan(4096 + 3000);
+    expect(chunks[chunks.length - 1]!.endsWith("\n")).toBe(true);
   });
 
   it("quotes words that read as null, booleans or exponents, and no others", () => {
@@ -139,5 +154,18 @@ describe("renderModel", () => {
     const text = renderModel(model, "yaml");
     expect(text).toBe(yamlText(model));
     expect(text).toContain(`? ${"k".repeat(1100)}\n`);
+    expect(renderModelChunks(model, "yaml")).toEqual([text]);
+  });
+
+  it("gives the same text in pieces (renderModelChunks) as in one (renderModel), YAML and JSON", () => {
+    const services: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) services[`svc${i}`] = { image: `app:${i}`, command: ["serve", `${i}`], environment: { A: "yes", B: null } };
+    const model = { name: "p", services, volumes: {} } as unknown as StackModel;
+    const yamlChunks = renderModelChunks(model, "yaml");
+    expect(yamlChunks.length).toBeGreaterThan(1);
+    expect(yamlChunks.join("")).toBe(renderModel(model, "yaml"));
+    expect(yamlChunks.join("")).toBe(yamlText(model));
+    expect(renderModelChunks(model, "json")).toEqual([renderModel(model, "json")]);
+    expect(renderModelChunks({ name: "p" } as unknown as StackModel, "yaml")).toEqual(["name: p\n"]);
   });
 });
