@@ -9,7 +9,7 @@
 // stream write (and one callback) per header and per file. The format is
 // POSIX ustar; long names and link targets go into a pax extended header
 // before the entry, numbers too large for their octal field into base-256,
-// as tar-stream (the store's reader), Go's archive/tar and GNU tar read them.
+// as the store's own reader (src/image/tar/tar-reader.ts), tar-stream, Go's archive/tar and GNU tar read them.
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { Readable } from "node:stream";
 import { ConflictError } from "../../errors.js";
