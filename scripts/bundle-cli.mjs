@@ -20,6 +20,7 @@ import { build } from "esbuild";
 import { esmBundleOptions, importMetaUrlRelativeTo as keepImportMetaUrl, writeBundle } from "./bundle-common.mjs";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -275,11 +276,30 @@ function configPathModules(script) {
 
 const configPath = await buildConfigPathScript();
 
+// commander requires node:child_process when it loads, for executable
+// subcommands (`git-style` commands in files of their own), which stack does
+// not have: that module and what it pulls in (dgram, the socket list) cost
+// every command ~5 ms of start-up. Its one use, childProcess.spawn, is kept,
+// through a require made when it is called; the build fails if commander's
+// line is not there any more, so a new commander cannot slip by unnoticed.
+const commanderChildProcess = "const childProcess = require('node:child_process');";
+const lazyChildProcessInCommander = {
+  name: "lazy-child-process-in-commander",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      if (!source.includes(commanderChildProcess)) throw new Error(`${args.path}: commander no longer has ${JSON.stringify(commanderChildProcess)}; look again at lazyChildProcessInCommander`);
+      const lazy = "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };";
+      return { contents: source.replace(commanderChildProcess, lazy), loader: "js" };
+    });
+  },
+};
+
 const result = await build({
   ...esmBundleOptions,
   entryPoints: { main: join(dist, "cli", "main.js") },
   outdir,
-  plugins: [configPathModules(configPath), importMetaUrlRelativeTo("import.meta.url")],
+  plugins: [configPathModules(configPath), lazyChildProcessInCommander, importMetaUrlRelativeTo("import.meta.url")],
 });
 
 // Several people (and tests) may run bin/stack while a build runs: each file

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { NotFoundError } from "../../errors.js";
 import { contextFrom } from "../context.js";
@@ -23,6 +22,7 @@ export function registerDockerfile(program: Command): void {
       if (opts.file === "-") text = await readStdin();
       else {
         try {
+          const { readFile } = await import("node:fs/promises");
           text = await readFile(resolve(ctx.cwd, opts.file), "utf8");
         } catch (e) {
           throw new NotFoundError(`cannot read Dockerfile "${opts.file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: "pass the Dockerfile with -f FILE (- for stdin)", cause: e });

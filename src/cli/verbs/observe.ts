@@ -32,9 +32,12 @@ export async function runPs(ctx: CliContext, services: string[], flags: PsFlags)
   // young generation's flag after the stack file's stages are compiled with their code cache).
   const tune = await import("../../schema/v8-tuning.js");
   tune.turnOptimizerOff();
+  // ps's own modules are read while the stack file loads.
+  const modules = Promise.all([import("../../engine/ps.js"), import("../../engine/state.js"), import("../../engine/status-reader.js")]);
+  modules.catch(() => undefined); // awaited below; a failed load must not surface as unhandled before
   const model = await sessionModel(ctx);
   tune.keepYoungGenerationSmall();
-  const [{ psRow, renderPsTable }, { readProjectState }, { readProjectStatus }] = await Promise.all([import("../../engine/ps.js"), import("../../engine/state.js"), import("../../engine/status-reader.js")]);
+  const [{ psRow, renderPsTable }, { readProjectState }, { readProjectStatus }] = await modules;
   const state = readProjectState(ctx.stateDir, model.name);
   const names = await selectContainers(state, model, services);
   const { statuses, watched } = await readProjectStatus({ project: model.name, stateDir: ctx.stateDir, runDir: ctx.runDir }, state, names.map((n) => n.name));

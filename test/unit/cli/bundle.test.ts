@@ -49,6 +49,18 @@ describe("the bundled CLI", () => {
     expect(r.stdout).toContain(pkg.version);
   });
 
+  it("does not load node:child_process for a command that starts no process (commander's require of it is made lazy at bundle time)", () => {
+    const report = `process.on("exit", () => process.stderr.write("builtins:" + process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join(",")));`;
+    const loaded = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(report)}`, bin, "config", "-q"], { cwd: basic, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), ...env } });
+      expect(r.status, r.stderr).toBe(0);
+      return /builtins:(.*)$/.exec(r.stderr)![1]!.split(",");
+    };
+    expect(loaded({})).not.toContain("NativeModule child_process");
+    // The files tsc emitted load commander as it is, which requires it: the check can fail.
+    expect(loaded({ STACK_NO_BUNDLE: "1" })).toContain("NativeModule child_process");
+  });
+
   it("gives every module its own import.meta.url: each path made from it names a file tsc emitted", () => {
     const rewritten = new Set<string>();
     for (const name of readdirSync(bundleDir).filter((n) => n.endsWith(".js"))) {
