@@ -103,7 +103,7 @@ async function buildConfigPathScript() {
   const name = `config-path-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
   const filename = join(outdir, `${name}.js`);
   // V8 accepts a cache only under the flags it was made with: one cache as
-  // Node starts, one with the optimizing compiler off (src/schema/v8-tuning.ts).
+  // Node starts, one with the optimizing compiler off (src/fs/v8-tuning.ts).
   const cache = await codeCache(source, filename);
   v8.setFlagsFromString("--no-opt");
   let noOptCache;
@@ -229,7 +229,7 @@ async function train(exported) {
 /** The module that runs the config-path script (once) and hands out its exports. */
 function configPathLoader(name) {
   return `import * as errors from ${JSON.stringify(errorsModule)};
-import { isOptimizerOff } from ${JSON.stringify(join(dist, "schema", "v8-tuning.js"))};
+import { isOptimizerOff } from ${JSON.stringify(join(dist, "fs", "v8-tuning.js"))};
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";

@@ -36,7 +36,7 @@ export function registerConfig(program: Command): void {
       }
       const ctx = contextFrom(command);
       // One cold pass over the file, then exit: the optimizing compiler would only cost CPU.
-      const { keepYoungGenerationSmall, turnOptimizerOff } = await import("../../schema/v8-tuning.js");
+      const { keepYoungGenerationSmall, turnOptimizerOff } = await import("../../fs/v8-tuning.js");
       turnOptimizerOff();
       const { loadProject } = await import("../project.js");
       // The stages first: in the bundle, this import compiles them with their

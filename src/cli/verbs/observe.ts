@@ -28,9 +28,9 @@ export async function runPs(ctx: CliContext, services: string[], flags: PsFlags)
     if (!STATES.includes(s)) throw new InvalidInputError(`--status: ${JSON.stringify(s)} is not a container state`, { hint: `use one of ${STATES.join(", ")}` });
   }
   // Read-only: the model, the state files and one supervisor query; no engine, lock or progress renderer.
-  // One cold pass, then exit: V8 set as for `stack config` (src/schema/v8-tuning.ts says why; the
+  // One cold pass, then exit: V8 set as for `stack config` (src/fs/v8-tuning.ts says why; the
   // young generation's flag after the stack file's stages are compiled with their code cache).
-  const tune = await import("../../schema/v8-tuning.js");
+  const tune = await import("../../fs/v8-tuning.js");
   tune.turnOptimizerOff();
   // ps's own modules are read while the stack file loads.
   const modules = Promise.all([import("../../engine/ps.js"), import("../../engine/state.js"), import("../../engine/status-reader.js")]);

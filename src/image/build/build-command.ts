@@ -43,7 +43,7 @@ export async function runBuildCommand(ctx: CliContext, services: string[], opts:
   // CPU a cached `stack build -q` spends beyond node's start). It is
   // turned back on when a step misses the cache: writing layers and running steps are loops it pays off for.
   // Off before the project loads, so the schema stages' code cache made for that setting is the one used.
-  const { turnOptimizerOff, turnOptimizerOn } = await import("../../schema/v8-tuning.js");
+  const { turnOptimizerOff, turnOptimizerOn } = await import("../../fs/v8-tuning.js");
   turnOptimizerOff();
   const onCacheMiss = turnOptimizerOn;
   const { loadProject } = await import("../../cli/project.js");

@@ -85,7 +85,7 @@ describe("the config-path script (the schema stages with a V8 code cache)", () =
     .sort((a, b) => statSync(join(bundleDir, b)).mtimeMs - statSync(join(bundleDir, a)).mtimeMs)
     .slice(0, 1);
 
-  // One cache as Node starts, one for V8 without its optimizing compiler (what `config` runs with: src/schema/v8-tuning.ts).
+  // One cache as Node starts, one for V8 without its optimizing compiler (what `config` runs with: src/fs/v8-tuning.ts).
   for (const [suffix, flags] of [[".cache", []], [".no-opt.cache", ["--no-opt"]]] as const) {
     it(`has a code cache (${suffix}) that this Node accepts${flags.length > 0 ? ` with ${flags.join(" ")}` : ""}`, () => {
       expect(scripts.length).toBeGreaterThan(0);
@@ -101,7 +101,7 @@ describe("the config-path script (the schema stages with a V8 code cache)", () =
     });
   }
 
-  // `config` changes V8 flags as it runs (src/schema/v8-tuning.ts); a flag
+  // `config` changes V8 flags as it runs (src/fs/v8-tuning.ts); a flag
   // changed before the script is compiled would make V8 reject its cache,
   // silently: only the time shows it. A preloaded module (a Node option, not
   // a V8 flag) watches every vm.Script made with a cache.

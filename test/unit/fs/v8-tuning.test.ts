@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
-const tuning = fileURLToPath(new URL("../../../dist/schema/v8-tuning.js", import.meta.url));
+const tuning = fileURLToPath(new URL("../../../dist/fs/v8-tuning.js", import.meta.url));
 
 function runScript(body: string): string {
   const script = `import { keepYoungGenerationSmall, turnOptimizerOff, turnOptimizerOn, isOptimizerOff } from ${JSON.stringify(tuning)};

@@ -1,5 +1,5 @@
-// V8 settings for commands that make one cold pass over a stack file and
-// exit (`stack config`). V8's optimizing compiler (TurboFan) compiles the
+// V8 settings of the process, for commands that make one cold pass over a
+// stack file and exit (`stack config`, `stack ps`, a cached `stack build`). V8's optimizing compiler (TurboFan) compiles the
 // functions that run most, on a second thread, so that they run faster
 // later; such a command has no "later", and on a loaded 2-core machine that
 // thread takes CPU from everyone (on the bench file: ~120 ms of CPU, ~8% of
