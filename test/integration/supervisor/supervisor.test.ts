@@ -73,6 +73,9 @@ describe.skipIf(!built || skipUnlessRoot("supervisor integration tests"))("super
     await client.watch(spec);
     const follow = collect(client.logs({ services: ["app"], follow: true }), (items) => items.some((l) => l.l === "second container"), 10_000);
     await waitForState(client, "app-1", (s) => s.restarts >= 1 && s.state === "running", 5000, "a restart");
+    // "running" comes a moment before the restarted shell has printed: stop it only once its line is logged.
+    const started = async () => (await collect(client.logs({ services: ["app"] }), () => false, 5000)).filter((l) => l.l === "started").length;
+    await waitFor(async () => (await started()) >= 2, 5000, "the restarted app-1's first line");
     await client.stopping(["app-1"]);
     h.runtime.signal("app-1", "SIGTERM");
     await waitForState(client, "app-1", (s) => s.state === "stopped", 5000, "stopped by the user");
