@@ -7,27 +7,41 @@ import type { StackModel } from "../schema/model.js";
 export interface LoadProjectOptions {
   services?: string[];
   interpolate?: boolean;
+  /** false: always run the loading stages (`stack config`, which shows what the files say now); else the model cache may answer. */
+  cache?: boolean;
   /** Files, project directory and name other than the command line's (a project as its state recorded it). */
   from?: { files: string[]; cwd: string; projectDirectory?: string; projectName: string };
 }
 
 export async function loadProject(ctx: CliContext, options: LoadProjectOptions = {}): Promise<{ model: StackModel }> {
-  const { loadStack } = await import("../schema/load.js");
   const { from } = options;
-  const { model, warnings } = await loadStack({
+  const key = {
     files: from?.files ?? ctx.globals.file,
     cwd: from?.cwd ?? ctx.cwd,
-    env: ctx.env,
     projectName: from?.projectName ?? ctx.globals.projectName,
     projectDirectory: from ? from.projectDirectory : ctx.globals.projectDirectory,
     profiles: ctx.globals.profile,
     envFiles: ctx.globals.envFile,
     interpolate: options.interpolate ?? true,
     services: options.services,
+  };
+  const cache = options.cache === false ? undefined : await import("../schema/model-cache.js");
+  const hit = cache?.cachedModel(ctx.stateDir, key, ctx.env);
+  if (hit) {
+    for (const w of hit.warnings) ctx.warn(w);
+    return { model: hit.model };
+  }
+  const { loadStack, fileSystemReader } = await import("../schema/load.js");
+  const record = cache?.newLoadRecord();
+  const result = await loadStack({
+    ...key,
+    env: record ? cache!.recordingEnv(ctx.env, record) : ctx.env,
+    reader: record ? cache!.recordingReader(fileSystemReader, record) : fileSystemReader,
     readStdin: () => readFileSync(0, "utf8"),
   });
-  for (const w of warnings) ctx.warn(w);
-  return { model };
+  if (record) cache!.storeModel(ctx.stateDir, key, record, result);
+  for (const w of result.warnings) ctx.warn(w);
+  return { model: result.model };
 }
 
 /**

@@ -28,6 +28,8 @@ import { relocateDocument } from "./relocate.js";
 import { formatProblem, type Location, type ParsedFile, type PathSegment, type Problem } from "./source.js";
 import { parseYamlFile } from "./yaml-file.js";
 
+export { fileSystemReader };
+
 export interface LoadOptions {
   /** `-f` values in order; "-" = stdin; empty = discover. */
   files: string[];
@@ -46,6 +48,8 @@ export interface LoadOptions {
   readStdin?: () => string;
   /** Called with each warning as it is found (they are also returned). */
   warn?: (msg: string) => void;
+  /** Reads the files (default: node:fs); the model cache passes one that notes what was read. */
+  reader?: SourceReader;
 }
 
 export interface LoadResult {
@@ -62,7 +66,7 @@ export interface LoadDeps {
 }
 
 export async function loadStack(opts: LoadOptions): Promise<LoadResult> {
-  return loadStackWith({ reader: fileSystemReader, validateFile, normalizeStack, checkStack }, opts);
+  return loadStackWith({ reader: opts.reader ?? fileSystemReader, validateFile, normalizeStack, checkStack }, opts);
 }
 
 export function loadStackWith(deps: LoadDeps, opts: LoadOptions): LoadResult {
@@ -97,9 +101,13 @@ class StackLoader {
     discovery.warnings.forEach((w) => this.warn(w));
     const { projectDir } = discovery;
 
-    const shell = definedOnly(opts.env);
+    // Views, not copies: the environment is read one variable at a time, so the model cache knows which.
+    const shell = envView((k) => definedIn(opts.env, k), () => Object.keys(opts.env).filter((k) => definedIn(opts.env, k) !== undefined));
     const dotenv = this.readProjectEnvFiles(projectDir, shell);
-    const env: Record<string, string> = { ...dotenv, ...shell };
+    const env = envView(
+      (k) => definedIn(opts.env, k) ?? (Object.hasOwn(dotenv, k) ? dotenv[k] : undefined),
+      () => [...new Set([...Object.keys(dotenv), ...Object.keys(shell)])],
+    );
     const lookup: Lookup = (name) => (Object.hasOwn(env, name) ? env[name] : undefined);
 
     const project = this.loadProject(discovery.files, lookup, projectDir, []);
@@ -262,10 +270,25 @@ function firstLocation(locators: Locator[], path: PathSegment[]): Location | und
   return undefined;
 }
 
-function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  return out;
+function definedIn(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = Object.hasOwn(env, name) ? env[name] : undefined;
+  return typeof v === "string" ? v : undefined;
+}
+
+/** A read-only record whose values come from `get`, looked up when asked (enumerating it calls `keys`). */
+function envView(get: (name: string) => string | undefined, keys: () => string[]): Record<string, string> {
+  const value = (k: string | symbol) => (typeof k === "string" ? get(k) : undefined);
+  return new Proxy({} as Record<string, string>, {
+    get: (_t, k) => value(k),
+    has: (_t, k) => value(k) !== undefined,
+    getOwnPropertyDescriptor: (_t, k) => {
+      const v = value(k);
+      return v === undefined ? undefined : { value: v, writable: false, enumerable: true, configurable: true };
+    },
+    ownKeys: () => keys(),
+    set: () => false,
+    deleteProperty: () => false,
+  });
 }
 
 /** `env_file: {format: raw}`: KEY=VALUE lines taken literally (no quotes, escapes or variables). */

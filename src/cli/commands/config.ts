@@ -44,7 +44,7 @@ export function registerConfig(program: Command): void {
       // keepYoungGenerationSmall changes them.
       await import("../../schema/load.js");
       keepYoungGenerationSmall();
-      const { model } = await loadProject(ctx, { interpolate: opts.interpolate, services: services.length > 0 ? services : undefined });
+      const { model } = await loadProject(ctx, { interpolate: opts.interpolate, services: services.length > 0 ? services : undefined, cache: false });
       if (opts.quiet) return;
       const render = await import("../../schema/render.js");
       const lines = (items: string[]) => [items.map((l) => `${l}\n`).join("")];
