@@ -441,7 +441,12 @@ export class ContainerRuntime {
    * (`stack run` attached, a terminal when asked) and records its exit status
    * in the exit file, as the monitor would.
    */
-  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean }): Promise<number> {
+  /**
+   * Runs the container attached: `run` is how the runtime's `run` command is
+   * started (default: with the caller's stdin/stdout/stderr; the supervisor
+   * serving a warm `stack run` pipes them to its client instead).
+   */
+  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean; run?: (argv: string[]) => Promise<number> }): Promise<number> {
     if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "create a new one" });
     if (options.tty) {
       const specFile = join(h.dir, "config.json");
@@ -450,7 +455,8 @@ export class ContainerRuntime {
       writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
     // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
-    const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true));
+    const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
+    const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv));
     writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }

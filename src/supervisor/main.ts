@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     ...(dns ? { onChange: () => void dns.refresh() } : {}),
     ...(dns || fileWatch ? { onClose: async () => void (await Promise.all([fileWatch?.close(), dns?.close()])) } : {}),
     ...(fileWatch ? { busy: () => fileWatch.active(), extraOps: fileWatch.ops() } : {}),
+    // Warm `stack run`s: real containers only.
+    ...(runtimeName === "oci" ? { runHost: (await import("./run-host.js")).createRunHost({ project: args.project!, stateDir: args["state-dir"]!, runDir: args["run-dir"]!, log }) } : {}),
   });
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} stopped\n`);
 }
