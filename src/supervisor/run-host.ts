@@ -28,6 +28,14 @@ export interface RunHostOptions {
 
 export function createRunHost(opts: RunHostOptions): RunHostPort {
   return (request, channel) => {
+    const decline = channel.finish;
+    channel = {
+      ...channel,
+      finish(result) {
+        if ("fallback" in result) opts.log(`run: declined (${result.fallback}); the client runs it`);
+        decline(result);
+      },
+    };
     serveRun(opts, request, channel).catch((e: unknown) => {
       // serveRun reports its own failures; this is a bug in it.
       opts.log(`run: ${(e as Error)?.stack ?? String(e)}`);
@@ -103,6 +111,7 @@ async function serveRun(opts: RunHostOptions, request: RunRequest, channel: RunC
   if (closed) return;
   accepted = true;
   channel.emit({ accepted: true });
+  opts.log(`run: serving ${JSON.stringify(inv.service)} for a client`);
   for (const h of held.splice(0)) out(h.fd, h.data);
 
   const [{ runRun }, { formatError }, { exitCodeFor, isStackError }] = await Promise.all([import("../cli/verbs/exec.js"), import("../cli/main.js"), import("../errors.js")]);
