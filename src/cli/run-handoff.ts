@@ -111,6 +111,8 @@ function relay(path: string, args: string[], env: Record<string, string | undefi
       if (!s.destroyed) s.write(JSON.stringify({ v: PROTOCOL_VERSION, seq: ++seq, ...request }) + "\n");
     }
     s.on("error", () => (accepted ? lost() : finish(undefined)));
+    // A reader that went away (`| head -1`): the rest of that stream is dropped, as a closed pipe would drop it, without a stack trace.
+    for (const out of [io.stdout, io.stderr]) out.on("error", () => undefined);
     s.on("close", () => (accepted ? lost() : finish(undefined)));
     function lost(): void {
       io.stderr.write("error: the supervisor closed the connection while it ran the container\nhint: see $STACK_RUN_DIR/<project>/supervisor.log\n");
