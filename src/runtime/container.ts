@@ -89,6 +89,8 @@ export interface CreateConfig {
   /** Handles of the containers named in volumes_from, in that order. */
   volumesFrom?: Array<{ handle: ContainerHandle; read_only: boolean }>;
   annotations?: Record<string, string>;
+  /** Removed when it exits (`run --rm`): a volatile overlay (see overlayMount), never mounted again. */
+  ephemeral?: boolean;
 }
 
 /** Everything needed to find a container again (saved as <dir>/handle.json). */
@@ -165,7 +167,16 @@ export class ContainerRuntime {
     const undo: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
     try {
       // The output FIFOs are made with the mount (the first start needs them, before the supervisor watches).
-      await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs), [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")]);
+      const fifos = [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")];
+      const overlay = (volatile: boolean) => overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs, { volatile });
+      try {
+        await this.deps.mounter.mount(overlay(cfg.ephemeral === true), fifos);
+      } catch (e) {
+        if (!cfg.ephemeral) throw e;
+        // A kernel before 5.10 knows no `volatile`: the plain overlay then (its FIFOs may be made already).
+        for (const f of fifos) rmSync(f, { force: true });
+        await this.deps.mounter.mount(overlay(false), fifos);
+      }
       undo.push(() => this.deps.mounter.unmount(rootfs));
       const { service, image } = cfg;
       const user = resolveUser(service.user ?? image.User, userFiles(rootfs), service.group_add, `services.${service.name}.user`);

@@ -160,7 +160,8 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const name = flags.name ?? `${model.name}-${serviceName}-run-${randomBytes(6).toString("hex")}`;
     if (engine.state.read().containers[name]) throw new ConflictError(`a container named ${JSON.stringify(name)} exists already`, { hint: "choose another --name, or remove it with `stack rm`" });
     const { configHash } = await import("../../schema/hash.js");
-    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest) });
+    const ephemeral = flags.rm === true && !flags.detach;
+    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest), ...(ephemeral ? { ephemeral } : {}) });
     const state = engine.state.read();
     state.project = model.name;
     state.projectDir = model.project_dir;

@@ -97,6 +97,13 @@ services:
     expect(r.warm.stderr).toMatch(/ Container \S+-db-1 {2}Running\nerr\n$/); // the dependency's progress, then the container's stderr
     expect(r.warm).toEqual(r.cold);
 
+    // A --rm container's overlay is volatile (nothing to sync at its removal); a kept one's is not.
+    const rootOf = "grep ' / ' /proc/mounts";
+    const ephemeral = await both(["run", "--rm", "-T", "--no-deps", "app", "sh", "-c", rootOf]);
+    expect(ephemeral.warm.stdout).toMatch(/^overlay \/ overlay \S*volatile/);
+    const anyId = (r: { stdout: string }) => ({ ...r, stdout: r.stdout.replace(/containers\/[0-9a-f]+\//g, "containers/ID/") });
+    expect(anyId(ephemeral.warm)).toEqual(anyId(ephemeral.cold));
+
     // A bigger output arrives whole and in order.
     const big = await both(["run", "--rm", "-T", "app", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done"]);
     expect(big.servedWarm).toBe(1);
@@ -104,7 +111,10 @@ services:
     expect(big.warm).toEqual(big.cold);
 
     // An error the verb gives once it runs (a name in use) reads the same.
-    expect((await p.stack(["run", "-T", "--name", "kept", "app", "true"])).exitCode).toBe(0);
+    const kept = await p.stack(["run", "-T", "--name", "kept", "app", "sh", "-c", rootOf]);
+    expect(kept.exitCode).toBe(0);
+    expect(kept.stdout).toMatch(/^overlay \/ overlay /);
+    expect(kept.stdout).not.toContain("volatile");
     const conflict = await both(["run", "-T", "--name", "kept", "app", "true"]);
     expect(conflict.servedWarm).toBe(1);
     expect(conflict.warm.exitCode).toBe(1);
