@@ -104,6 +104,15 @@ services:
     const anyId = (r: { stdout: string }) => ({ ...r, stdout: r.stdout.replace(/containers\/[0-9a-f]+\//g, "containers/ID/") });
     expect(anyId(ephemeral.warm)).toEqual(anyId(ephemeral.cold));
 
+    // Two at once: each on its own connection, each with its own output and exit code.
+    const before = served(p);
+    const [one, two] = await Promise.all([
+      p.stack(["run", "--rm", "-T", "--no-deps", "app", "sh", "-c", "sleep 0.3; echo one; exit 11"]),
+      p.stack(["run", "--rm", "-T", "--no-deps", "app", "sh", "-c", "echo two; exit 12"]),
+    ]);
+    expect([one.exitCode, one.stdout, two.exitCode, two.stdout]).toEqual([11, "one\n", 12, "two\n"]);
+    expect(served(p) - before).toBe(2);
+
     // A bigger output arrives whole and in order.
     const big = await both(["run", "--rm", "-T", "app", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do echo line-$i; i=$((i+1)); done"]);
     expect(big.servedWarm).toBe(1);
