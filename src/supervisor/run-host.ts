@@ -26,8 +26,20 @@ export interface RunHostOptions {
   log: (message: string) => void;
 }
 
-export function createRunHost(opts: RunHostOptions): RunHostPort {
-  return (request, channel) => {
+export interface RunHost {
+  serve: RunHostPort;
+  /** Resolves once no run is in flight (or after `timeoutMs`): a supervisor that stops lets its runs end and answer first. */
+  drain(timeoutMs?: number): Promise<void>;
+}
+
+export function createRunHost(opts: RunHostOptions): RunHost {
+  let inFlight = 0;
+  const idle: Array<() => void> = [];
+  const settle = () => {
+    if (--inFlight === 0) for (const r of idle.splice(0)) r();
+  };
+  const serve: RunHostPort = (request, channel) => {
+    inFlight++;
     const decline = channel.finish;
     channel = {
       ...channel,
@@ -36,11 +48,26 @@ export function createRunHost(opts: RunHostOptions): RunHostPort {
         decline(result);
       },
     };
-    serveRun(opts, request, channel).catch((e: unknown) => {
-      // serveRun reports its own failures; this is a bug in it.
-      opts.log(`run: ${(e as Error)?.stack ?? String(e)}`);
-      channel.finish({ exitCode: 70 });
-    });
+    serveRun(opts, request, channel)
+      .catch((e: unknown) => {
+        // serveRun reports its own failures; this is a bug in it.
+        opts.log(`run: ${(e as Error)?.stack ?? String(e)}`);
+        channel.finish({ exitCode: 70 });
+      })
+      .finally(settle);
+  };
+  return {
+    serve,
+    drain(timeoutMs = 60_000) {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        idle.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
   };
 }
 

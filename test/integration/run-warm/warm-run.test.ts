@@ -169,6 +169,18 @@ services:
     expect((await stubborn.exited).code).toBe(137);
     expect(await oneOffs(p)).toEqual([]);
 
+    // A supervisor told to stop lets a run in flight end and answer first.
+    const late = startClient(p, ["run", "--rm", "-T", "app", "sh", "-c", "echo ready; sleep 1; echo done; exit 4"]);
+    await late.printed("ready");
+    const { connect } = await import("node:net");
+    const admin = connect(join(p.runDir, p.name, "supervisor.sock"));
+    await new Promise((r) => admin.once("connect", r));
+    admin.end(JSON.stringify({ v: 1, seq: 1, op: "shutdown" }) + "\n");
+    expect((await late.exited).code).toBe(4);
+    expect(late.out()).toBe("ready\ndone\n");
+    expect(await oneOffs(p)).toEqual([]);
+    expect((await p.stack(["up", "-d", "db"])).exitCode).toBe(0); // a new supervisor re-adopts db
+
     const k = startClient(p, ["run", "--rm", "-T", "app", "sh", "-c", loop]);
     await k.printed("ready");
     k.child.kill("SIGKILL");
