@@ -46,6 +46,8 @@ export interface CreateRequest {
   name: string;
   image: ImageInfo;
   configHash: string;
+  /** Removed when it exits (`run --rm`): see CreateConfig.ephemeral. */
+  ephemeral?: boolean;
 }
 
 export interface ContainerPort {

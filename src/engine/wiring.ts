@@ -295,6 +295,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
           volumeNames,
           volumesFrom,
           annotations: { "stack.project": project, "stack.service": service.name, "stack.container": name },
+          ...(req.ephemeral ? { ephemeral: true } : {}),
         }));
       } catch (e) {
         if (attached) {

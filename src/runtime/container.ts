@@ -89,6 +89,8 @@ export interface CreateConfig {
   /** Handles of the containers named in volumes_from, in that order. */
   volumesFrom?: Array<{ handle: ContainerHandle; read_only: boolean }>;
   annotations?: Record<string, string>;
+  /** Removed when it exits (`run --rm`): a volatile overlay (see overlayMount), never mounted again. */
+  ephemeral?: boolean;
 }
 
 /** Everything needed to find a container again (saved as <dir>/handle.json). */
@@ -165,7 +167,16 @@ export class ContainerRuntime {
     const undo: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
     try {
       // The output FIFOs are made with the mount (the first start needs them, before the supervisor watches).
-      await this.deps.mounter.mount(overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs), [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")]);
+      const fifos = [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")];
+      const overlay = (volatile: boolean) => overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs, { volatile });
+      try {
+        await this.deps.mounter.mount(overlay(cfg.ephemeral === true), fifos);
+      } catch (e) {
+        if (!cfg.ephemeral) throw e;
+        // A kernel before 5.10 knows no `volatile`: the plain overlay then (its FIFOs may be made already).
+        for (const f of fifos) rmSync(f, { force: true });
+        await this.deps.mounter.mount(overlay(false), fifos);
+      }
       undo.push(() => this.deps.mounter.unmount(rootfs));
       const { service, image } = cfg;
       const user = resolveUser(service.user ?? image.User, userFiles(rootfs), service.group_add, `services.${service.name}.user`);
@@ -441,7 +452,12 @@ export class ContainerRuntime {
    * (`stack run` attached, a terminal when asked) and records its exit status
    * in the exit file, as the monitor would.
    */
-  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean }): Promise<number> {
+  /**
+   * Runs the container attached: `run` is how the runtime's `run` command is
+   * started (default: with the caller's stdin/stdout/stderr; the supervisor
+   * serving a warm `stack run` pipes them to its client instead).
+   */
+  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean; run?: (argv: string[]) => Promise<number> }): Promise<number> {
     if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "create a new one" });
     if (options.tty) {
       const specFile = join(h.dir, "config.json");
@@ -450,7 +466,8 @@ export class ContainerRuntime {
       writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
     // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
-    const code = await this.deps.runner.runInherit(this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true));
+    const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
+    const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv));
     writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { ConflictError } from "../errors.js";
 import { projectStateDir, socketAnswers, supervisorPaths } from "./paths.js";
 import type { RuntimePort } from "./runtime-port.js";
-import { createSupervisorServer, type ExtraOps } from "./server.js";
+import { createSupervisorServer, type ExtraOps, type RunHostPort } from "./server.js";
 import { Supervisor } from "./supervisor.js";
 
 export interface DaemonOptions {
@@ -23,6 +23,8 @@ export interface DaemonOptions {
   busy?: () => boolean;
   /** Extra socket operations (see server.ts). */
   extraOps?: ExtraOps;
+  /** Serves warm `stack run`s (run-host.ts). */
+  runHost?: RunHostPort;
 }
 
 /** Resolves when the daemon has stopped (idle or shutdown). */
@@ -49,6 +51,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     supervisor,
     onShutdown: () => setImmediate(stop),
     ...(opts.extraOps ? { extraOps: opts.extraOps } : {}),
+    ...(opts.runHost ? { runHost: opts.runHost } : {}),
     onClientsChanged: (n) => {
       clients = n;
       checkIdle();

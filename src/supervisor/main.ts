@@ -55,6 +55,8 @@ async function main(): Promise<void> {
       })
     : undefined;
   void fileWatch?.resume();
+  // Warm `stack run`s: real containers only.
+  const runHost = runtimeName === "oci" ? (await import("./run-host.js")).createRunHost({ project: args.project!, stateDir: args["state-dir"]!, runDir: args["run-dir"]!, log }) : undefined;
   // A supervisor started after a crash serves the names at once, before any container changes.
   void dns?.refresh();
   await runDaemon({
@@ -64,8 +66,10 @@ async function main(): Promise<void> {
     runtime: await factory(args["state-dir"]!, args["run-dir"]!, args.project!),
     idleMs: args["idle-ms"] === undefined ? undefined : Number(args["idle-ms"]),
     ...(dns ? { onChange: () => void dns.refresh() } : {}),
-    ...(dns || fileWatch ? { onClose: async () => void (await Promise.all([fileWatch?.close(), dns?.close()])) } : {}),
+    // A run in flight ends and answers its client before the daemon exits (`stack down` meanwhile, a shutdown).
+    ...(dns || fileWatch || runHost ? { onClose: async () => void (await Promise.all([fileWatch?.close(), dns?.close(), runHost?.drain()])) } : {}),
     ...(fileWatch ? { busy: () => fileWatch.active(), extraOps: fileWatch.ops() } : {}),
+    ...(runHost ? { runHost: runHost.serve } : {}),
   });
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} stopped\n`);
 }

@@ -82,7 +82,32 @@ export type Request =
   | { op: "fileWatchStop" }
   | { op: "fileWatchStatus" }
   /** An attached `stack watch` / `up --watch`: its services count as watched while this connection lasts. */
-  | { op: "fileWatchAttach"; services: string[] };
+  | { op: "fileWatchAttach"; services: string[] }
+  /** A warm `stack run` (run-host.ts): answered by a RunItem stream and one result; see RunRequest. */
+  | RunRequest
+  /** The client's stdin for the run on this connection (base64), or its end; no answer. */
+  | { op: "runInput"; data?: string; end?: boolean }
+  /** A signal the client received (SIGINT, SIGTERM, SIGHUP), for the run on this connection; no answer. */
+  | { op: "runSignal"; signal: string };
+
+/**
+ * `stack run` handed off by a client (src/cli/run-handoff.ts): its command
+ * line (what follows `bin/stack`), working directory and environment, and
+ * whether its stdout/stderr are terminals. The supervisor answers with
+ * `{item: {accepted: true}}` once it serves it (or a result `{fallback:
+ * reason}`: the client runs it locally), then `{item: {fd, data}}` output
+ * (base64; fd 1 or 2), then the result `{exitCode}`. A client that closes
+ * the connection before the result gets its container stopped.
+ */
+export interface RunRequest {
+  op: "run";
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdio?: { stdout: boolean; stderr: boolean; columns?: number };
+}
+
+export type RunItem = { accepted: true } | { fd: 1 | 2; data: string };
 
 /**
  * What the supervisor needs to watch on its own: how the CLI loaded the stack
@@ -136,7 +161,7 @@ export function toStackError(e: WireError): StackError {
 export type ResponseFrame =
   | { v: number; seq: number; ok: true; result: unknown }
   | { v: number; seq: number; ok: false; error: WireError }
-  | { v: number; seq: number; item: LogLine | SupervisorEvent }
+  | { v: number; seq: number; item: LogLine | SupervisorEvent | RunItem }
   | { v: number; seq: number; end: true };
 
 export function encodeFrame(frame: RequestFrame | ResponseFrame): string {

@@ -3,9 +3,9 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { ConflictError, InvalidInputError } from "../../errors.js";
-import type { PortModel, ServiceModel, ServiceVolumeModel } from "../../schema/model.js";
+import type { PortModel, ServiceModel, ServiceVolumeModel, StackModel } from "../../schema/model.js";
 import type { CliContext } from "../context.js";
-import { containersOf, openSession } from "../engine-session.js";
+import { containersOf, openSession, openSessionFor } from "../engine-session.js";
 
 export interface ExecFlags {
   detach?: boolean;
@@ -76,7 +76,7 @@ export interface RunFlags extends ExecFlags {
 }
 
 /** `-v SRC:DST[:ro]` and `-p [[IP:]HOST:]CONTAINER[/PROTO]`, the short forms `run` accepts. */
-export function parseRunVolume(value: string, projectDir: string): ServiceVolumeModel {
+export function parseRunVolume(value: string, projectDir: string, home = process.env.HOME): ServiceVolumeModel {
   const parts = value.split(":");
   if (parts.length < 2 || parts.length > 3 || !parts[1]!.startsWith("/")) {
     throw new InvalidInputError(`-v ${JSON.stringify(value)}: expected SOURCE:/container/path[:ro]`, { hint: "for example -v ./data:/data:ro" });
@@ -84,7 +84,7 @@ export function parseRunVolume(value: string, projectDir: string): ServiceVolume
   const [source, target, mode] = parts as [string, string, string | undefined];
   if (mode !== undefined && mode !== "ro" && mode !== "rw") throw new InvalidInputError(`-v ${JSON.stringify(value)}: mode ${JSON.stringify(mode)} is not ro or rw`, { hint: "use :ro or :rw" });
   const isPath = source.startsWith("/") || source.startsWith(".") || source.startsWith("~");
-  const resolved = isPath ? resolve(projectDir, source.replace(/^~(?=\/|$)/, process.env.HOME ?? "~")) : source;
+  const resolved = isPath ? resolve(projectDir, source.replace(/^~(?=\/|$)/, home ?? "~")) : source;
   return {
     type: isPath ? "bind" : "volume",
     source: resolved,
@@ -106,8 +106,21 @@ export function parseRunPort(value: string): PortModel {
   } as PortModel;
 }
 
-export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags): Promise<number> {
-  const session = await openSession(ctx, { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) });
+/**
+ * How a supervisor serving a warm `stack run` (src/supervisor/run-host.ts)
+ * hosts the same verb: with the model it loaded to check the project is its
+ * own, and the runtime's `run` started with pipes to its client instead of
+ * this process's stdio.
+ */
+export interface RunHosting {
+  model: StackModel;
+  /** Starts `argv` (the runtime's `run` of the container whose init pid goes to `pidFile`); resolves with its exit code. */
+  run(argv: string[], pidFile: string): Promise<number>;
+}
+
+export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags, hosting?: RunHosting): Promise<number> {
+  const sessionOptions = { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) };
+  const session = hosting ? await openSessionFor(ctx, hosting.model, sessionOptions) : await openSession(ctx, sessionOptions);
   session.engine.runtime.warm();
   let lockHeld = true;
   try {
@@ -120,7 +133,7 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
       ...(argv.length > 0 ? { command: argv } : {}),
       ...(flags.entrypoint !== undefined ? { entrypoint: flags.entrypoint === "" ? [] : [flags.entrypoint], ...(argv.length > 0 ? {} : { command: [] }) } : {}),
       environment: { ...base.environment, ...parseEnvFlags(flags.env ?? [], ctx.env) },
-      volumes: [...base.volumes, ...(flags.volume ?? []).map((v) => parseRunVolume(v, model.project_dir))],
+      volumes: [...base.volumes, ...(flags.volume ?? []).map((v) => parseRunVolume(v, model.project_dir, ctx.env.HOME))],
       ports: flags.servicePorts ? base.ports : (flags.publish ?? []).map(parseRunPort),
       ...(flags.workdir ? { working_dir: flags.workdir } : {}),
       ...(flags.user ? { user: flags.user } : {}),
@@ -147,7 +160,8 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const name = flags.name ?? `${model.name}-${serviceName}-run-${randomBytes(6).toString("hex")}`;
     if (engine.state.read().containers[name]) throw new ConflictError(`a container named ${JSON.stringify(name)} exists already`, { hint: "choose another --name, or remove it with `stack rm`" });
     const { configHash } = await import("../../schema/hash.js");
-    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest) });
+    const ephemeral = flags.rm === true && !flags.detach;
+    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest), ...(ephemeral ? { ephemeral } : {}) });
     const state = engine.state.read();
     state.project = model.name;
     state.projectDir = model.project_dir;
@@ -165,7 +179,8 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     // Attached: the container gets our terminal; the project is not locked while it runs.
     await session.close();
     lockHeld = false;
-    const code = await engine.runtime.runForeground(engine.handleOf(name), { tty, keep: !flags.rm });
+    const handle = engine.handleOf(name);
+    const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[]) => hosting.run(a, handle.pidFile) } : {}) });
     if (flags.rm) {
       const { openSessionFor } = await import("../engine-session.js");
       const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
