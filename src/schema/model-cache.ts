@@ -15,7 +15,7 @@
 //
 // Deliberately small: it is imported before the loader, on every command that
 // loads a project.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type BigIntStats } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SourceReader } from "./discover.js";
@@ -57,6 +57,7 @@ export function newLoadRecord(): LoadRecord {
 }
 
 const FRESH_NS = 1_000_000_000n;
+const STALE_MS = 7 * 24 * 3600 * 1000;
 
 /** Kind, size, mtime, ctime and inode of a path; "" when it does not exist. */
 function stampOf(path: string): string {
@@ -109,8 +110,17 @@ function keyText(key: ModelCacheKey): string {
   return JSON.stringify([key.cwd, key.files, key.projectName ?? null, key.projectDirectory ?? null, key.profiles, key.envFiles, key.interpolate, key.services ?? null]);
 }
 
-/** FNV-1a, 2 x 32 bits: a file name for the key (the entry holds the key itself). */
-function fileName(text: string): string {
+/**
+ * The entry's file: FNV-1a hashes of the key and of the code. The CLI and
+ * the supervisor (which loads projects for warm runs) are two builds, so
+ * each keeps its own entry rather than replacing the other's at every turn.
+ */
+function fileName(key: string): string {
+  return `${fnv(key)}-${fnv(code())}.json`;
+}
+
+/** FNV-1a, 2 x 32 bits (the entry holds the key and code themselves: a collision is a miss). */
+function fnv(text: string): string {
   let a = 0x811c9dc5;
   let b = 0x01000193;
   for (let i = 0; i < text.length; i++) {
@@ -118,7 +128,7 @@ function fileName(text: string): string {
     a = Math.imul(a ^ c, 0x01000193) >>> 0;
     b = Math.imul(b ^ c, 0x811c9dc5) >>> 0;
   }
-  return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}.json`;
+  return `${a.toString(16).padStart(8, "0")}${b.toString(16).padStart(8, "0")}`;
 }
 
 let codeIdentity: string | undefined;
@@ -173,6 +183,12 @@ export function storeModel(stateDir: string, key: ModelCacheKey, record: LoadRec
     mkdirSync(dir, { recursive: true });
     writeFileSync(tmp, JSON.stringify(entry));
     renameSync(tmp, path);
+    // Entries written more than a week ago go (old builds', old folders'); one still in use is written again at its next miss.
+    const old = Date.now() - STALE_MS;
+    for (const name of readdirSync(dir)) {
+      const other = join(dir, name);
+      if (other !== path && (statSync(other, { throwIfNoEntry: false })?.mtimeMs ?? Infinity) < old) rmSync(other, { force: true });
+    }
   } catch {
     // read-only or full state dir: the next command loads the files again
   }

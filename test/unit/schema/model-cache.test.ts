@@ -1,7 +1,7 @@
 // The model cache through loadProject, as every command but `config` loads a
 // project: real files in a temp folder, the real loader. A hit is told from a
 // miss by editing the stored entry: only a hit returns the edit.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -156,6 +156,18 @@ describe("model cache", () => {
     rmSync(join(stateDir, "cache"), { recursive: true });
     writeFileSync(join(stateDir, "cache"), "a file where the folder should be");
     expect((await loadProject(ctx())).model.services.db!.image).toBe("postgres:16");
+  });
+
+  it("removes entries written more than a week ago when it stores one", async () => {
+    await loadProject(ctx());
+    const models = join(stateDir, "cache", "models");
+    writeFileSync(join(models, "0000000000000000-0000000000000000.json"), "{}");
+    writeFileSync(join(models, "1111111111111111-1111111111111111.json"), "{}");
+    const weekAgo = Date.now() / 1000 - 8 * 24 * 3600;
+    utimesSync(join(models, "0000000000000000-0000000000000000.json"), weekAgo, weekAgo);
+    await loadProject(ctx({ TAG: "3", HOME: "/root" }));
+    expect(entries()).not.toContain("0000000000000000-0000000000000000.json");
+    expect(entries()).toContain("1111111111111111-1111111111111111.json");
   });
 
   it("marks a load that enumerated the environment as not cacheable", () => {
