@@ -9,6 +9,7 @@
 // downloaded again (a stored blob whose layer is missing is unpacked from the
 // file). Any failure stops the other downloads and leaves no partial blob,
 // layer or name; a retry fetches only what is missing.
+import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { InvalidInputError, StackError, SystemError } from "../../errors.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
@@ -106,8 +107,11 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
      * committed only once the blob has passed its digest and size check.
      * False when the blob was already stored.
      */
-    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (transfer: Transfer) => void, unpacking?: { layer: LayerUnpacking; what: string }): Promise<boolean> => {
-      if (await store.hasBlob(d.digest)) {
+    const fetchBlob = async (d: Descriptor, onBytes: (n: number) => void, track: (transfer: Transfer) => void, layerBegun: Promise<LayerUnpacking | null>, what: string): Promise<boolean> => {
+      // The layer's folder is made while the store is asked for the blob.
+      const [stored, layer] = await Promise.all([store.hasBlob(d.digest), layerBegun]);
+      const unpacking = layer ? { layer, what } : undefined;
+      if (stored) {
         await unpacking?.layer.abort();
         return false;
       }
@@ -129,7 +133,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         const consume = (piece: Buffer): void | Promise<void> => {
           writing.write(piece);
           if (writing.received > d.size) throw sizeMismatch(writing.received);
-          onBytes?.(writing.received);
+          onBytes(writing.received);
           if (!feed) return;
           try {
             const pending = feed.write(piece);
@@ -146,12 +150,12 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         };
         const path = `/v2/${target.path}/blobs/${d.digest}`;
         // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().
-        const direct = await client.getInto(path, scopes, consume, (stop) => track?.({ destroy: stop }));
+        const direct = await client.getInto(path, scopes, consume, (stop) => track({ destroy: stop }));
         if (direct.status !== 200) {
           const res = await client.request("GET", path, { scopes });
           body = res.body;
           if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
-          track?.({ destroy: (e) => res.body.destroy(e) });
+          track({ destroy: (e) => res.body.destroy(e) });
           for await (const piece of res.body as AsyncIterable<Buffer>) await consume(piece);
         }
         // A body cut short is a transfer failure, whatever the unpacker would say of the tar's end.
@@ -195,73 +199,113 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       return new SystemError(`download of blob ${d.digest} of ${shown} from ${target.domain} failed after ${seen} of ${d.size} bytes: ${(e as Error).message}`, { hint: "nothing half-written was kept; run the pull again", cause: e });
     };
 
-    await fetchBlob(manifest.config);
-    const config = JSON.parse((await store.readBlob(manifest.config.digest)).toString("utf8")) as OciImage;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) {
-      throw new InvalidInputError(`${shown}: its config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { hint: "the image in the registry is corrupt" });
-    }
-    if (top.kind === "manifest" && (config.os !== wanted.os || config.architecture !== wanted.architecture)) {
-      const message = `${shown} is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(wanted)}`;
-      if (options.platform) throw new InvalidInputError(message, { hint: "the registry has no image of that name for the requested platform" });
-      options.warn?.(message);
-    }
-
-    // One task per distinct layer blob; the same blob twice in a manifest is fetched once.
-    const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
-    const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
-    for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
-    const inFlight = new Set<Transfer>();
-    let downloaded = 0;
-    await runPool(
-      distinct,
-      options.concurrency ?? 3,
-      async ({ d, diffId, index }) => {
-        let last = 0;
-        const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
-        const unpack = options.unpack !== false && !(await store.layers.has(diffId));
-        // Null when another pull unpacked the layer meanwhile.
-        const layer = unpack ? await store.layers.begin(what, diffId) : null;
-        const mine: Transfer[] = [];
-        const fetched = await fetchBlob(
-          d,
-          (n) => {
-            const t = Date.now();
-            if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
-              last = t;
-              progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
-            }
-          },
-          (t) => {
-            inFlight.add(t);
-            mine.push(t);
-          },
-          layer ? { layer, what } : undefined,
-        ).finally(() => mine.forEach((t) => inFlight.delete(t)));
-        if (fetched) downloaded++;
-        else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
-        if (unpack && !fetched) {
-          progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-          await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+    /**
+     * The config: small, so it is read into memory and checked there, and the
+     * layers start at once; `stored` (the blob written, synced and renamed
+     * into the store) is awaited before the image is named.
+     */
+    const fetchConfig = async (d: Descriptor): Promise<{ bytes: Buffer; stored: Promise<unknown> }> => {
+      if (await store.hasBlob(d.digest)) return { bytes: await store.readBlob(d.digest), stored: Promise.resolve() };
+      const pieces: Buffer[] = [];
+      let received = 0;
+      try {
+        const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
+        if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
+        for await (const piece of res.body as AsyncIterable<Buffer>) {
+          received += piece.length;
+          if (received > d.size) {
+            res.body.destroy();
+            throw new InvalidInputError(`blob ${d.digest} has ${received} bytes, expected ${d.size}`);
+          }
+          pieces.push(piece);
         }
-        progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
-      },
-      () => {
-        for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
-      },
-    );
-
-    const record = await store.addImage(chosen.bytes, [name]);
-    recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
-    return {
-      ref: name,
-      id: record.id,
-      digest: top.digest,
-      manifestDigest: chosen.digest,
-      platform: formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
-      downloaded,
-      reused: distinct.length - downloaded,
+        if (received !== d.size) throw new InvalidInputError(`blob ${d.digest} has ${received} bytes, expected ${d.size}`);
+        const bytes = Buffer.concat(pieces, received);
+        const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+        if (digest !== d.digest) throw new InvalidInputError(`blob content does not match its digest: expected ${d.digest}, got ${digest}`);
+        const stored = store.writeBlob(bytes, { digest: d.digest, size: d.size });
+        stored.catch(() => undefined);
+        return { bytes, stored };
+      } catch (e) {
+        throw blobFailure(d, e, received);
+      }
     };
+
+    const { bytes: configBytes, stored: configStored } = await fetchConfig(manifest.config);
+    try {
+      const config = JSON.parse(configBytes.toString("utf8")) as OciImage;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) {
+        throw new InvalidInputError(`${shown}: its config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { hint: "the image in the registry is corrupt" });
+      }
+      if (top.kind === "manifest" && (config.os !== wanted.os || config.architecture !== wanted.architecture)) {
+        const message = `${shown} is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(wanted)}`;
+        if (options.platform) throw new InvalidInputError(message, { hint: "the registry has no image of that name for the requested platform" });
+        options.warn?.(message);
+      }
+
+      // One task per distinct layer blob; the same blob twice in a manifest is fetched once.
+      const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
+      const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
+      for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
+      const inFlight = new Set<Transfer>();
+      let downloaded = 0;
+      await runPool(
+        distinct,
+        options.concurrency ?? 3,
+        async ({ d, diffId, index }) => {
+          let last = 0;
+          const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
+          // Null when the layer is unpacked already (or not wanted).
+          let unpack = false;
+          const layerBegun = options.unpack !== false ? store.layers.begin(what, diffId) : Promise.resolve(null);
+          layerBegun.then((l) => (unpack = l !== null)).catch(() => undefined);
+          const mine: Transfer[] = [];
+          const fetched = await fetchBlob(
+            d,
+            (n) => {
+              const t = Date.now();
+              if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
+                last = t;
+                progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
+              }
+            },
+            (t) => {
+              inFlight.add(t);
+              mine.push(t);
+            },
+            layerBegun,
+            what,
+          ).finally(() => mine.forEach((t) => inFlight.delete(t)));
+          unpack = (await layerBegun) !== null;
+          if (fetched) downloaded++;
+          else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
+          if (unpack && !fetched) {
+            progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
+            await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+          }
+          progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
+        },
+        () => {
+          for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
+        },
+      );
+      await configStored;
+      const record = await store.addImage(chosen.bytes, [name]);
+      recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
+      return {
+        ref: name,
+        id: record.id,
+        digest: top.digest,
+        manifestDigest: chosen.digest,
+        platform: formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
+        downloaded,
+        reused: distinct.length - downloaded,
+      };
+    } finally {
+      // Nothing keeps writing after the pull returns, whichever way it ends.
+      await configStored.catch(() => undefined);
+    }
   } finally {
     client.close();
   }

@@ -45,14 +45,14 @@ const manifest = Buffer.from(
   }),
 );
 
-/** A registry with Basic auth whose layer B is served by `blobB` (given the request). */
-async function registry(blobB: (req: IncomingMessage, res: ServerResponse) => void, seen: string[]): Promise<string> {
+/** A registry with Basic auth whose layer B is served by `blobB` (given the request), and the config by `configBlob`. */
+async function registry(blobB: (req: IncomingMessage, res: ServerResponse) => void, seen: string[], configBlob = (res: ServerResponse) => void res.end(config)): Promise<string> {
   return serve((req, res) => {
     seen.push(`${req.url} ${req.headers.authorization ? "auth" : "-"}`);
     if (req.url === "/v2/") return void res.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
     if (!req.headers.authorization) return void res.writeHead(401).end();
     if (req.url?.includes("/manifests/")) return void res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "docker-content-digest": digestOf(manifest) }).end(manifest);
-    if (req.url?.endsWith(digestOf(config))) return void res.end(config);
+    if (req.url?.endsWith(digestOf(config))) return configBlob(res);
     if (req.url?.endsWith(digestOf(layerA))) return void res.end(layerA);
     if (req.url?.endsWith(digestOf(layerB))) return blobB(req, res);
     res.writeHead(404).end();
@@ -92,5 +92,35 @@ describe("pull: blob transfers", () => {
     expect(await store.list()).toEqual([]);
     const ingest = join(state, "images", "ingest");
     expect(existsSync(ingest) ? readdirSync(ingest) : []).toEqual([]);
+  });
+
+  // The config is read into memory and checked there (the layers start meanwhile); it is stored only once the pull is whole.
+  it.each([
+    { name: "a config unlike its digest", blob: (res: ServerResponse) => res.end(Buffer.from(config.toString().replace("amd64", "arm64"))), error: /blob sha256:[0-9a-f]{64} of .*team\/app:1 from 127\.0\.0\.1:\d+ is corrupt: blob content does not match its digest/ },
+    { name: "a config longer than its descriptor", blob: (res: ServerResponse) => res.end(Buffer.concat([config, Buffer.from(" ")])), error: /blob sha256:[0-9a-f]{64} of .*team\/app:1 from 127\.0\.0\.1:\d+ is corrupt: the registry sent more than its \d+ bytes/ },
+    { name: "a config that ends early", blob: (res: ServerResponse) => res.end(config.subarray(0, 20)), error: /download of blob sha256:[0-9a-f]{64} of .*team\/app:1 was cut short after 20 of \d+ bytes/ },
+    { name: "a missing config", blob: (res: ServerResponse) => void res.writeHead(404, { "content-type": "application/json" }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}'), error: /fetching blob sha256:[0-9a-f]{64} of .*team\/app:1: the registry answered 404 \(.*blob unknown to registry/ },
+  ])("fails on $name and keeps nothing of it", async ({ blob, error }) => {
+    const host = await registry((_req, res) => void res.end(layerB), [], blob);
+    const state = join(dir, "bad-config");
+    await expect(pullImage({ stateDir: state, ref: `${host}/team/app:1`, credentials: { username: "u", password: "p" } })).rejects.toThrow(error);
+    const store = new ImageStore(state);
+    expect(await store.hasBlob(digestOf(config))).toBe(false);
+    expect(await store.list()).toEqual([]);
+    const ingest = join(state, "images", "ingest");
+    expect(existsSync(ingest) ? readdirSync(ingest) : []).toEqual([]);
+  });
+
+  it("stores the config it read, unchanged, beside the layers, and reuses a stored one without asking again", async () => {
+    const seen: string[] = [];
+    const host = await registry((_req, res) => void res.end(layerB), seen);
+    const state = join(dir, "config");
+    await pullImage({ stateDir: state, ref: `${host}/team/app:1`, credentials: { username: "u", password: "p" }, unpack: false });
+    const store = new ImageStore(state);
+    expect((await store.readBlob(digestOf(config))).equals(config)).toBe(true);
+    const asked = () => seen.filter((l) => l.includes(digestOf(config))).length;
+    expect(asked()).toBe(1);
+    await pullImage({ stateDir: state, ref: `${host}/team/app:1`, credentials: { username: "u", password: "p" }, unpack: false });
+    expect(asked()).toBe(1);
   });
 });
