@@ -46,13 +46,13 @@ const manifest = Buffer.from(
 );
 
 /** A registry with Basic auth whose layer B is served by `blobB` (given the request), and the config by `configBlob`. */
-async function registry(blobB: (req: IncomingMessage, res: ServerResponse) => void, seen: string[], configBlob = (res: ServerResponse) => void res.end(config)): Promise<string> {
+async function registry(blobB: (req: IncomingMessage, res: ServerResponse) => void, seen: string[], configBlob: (res: ServerResponse) => unknown = (res) => res.end(config)): Promise<string> {
   return serve((req, res) => {
     seen.push(`${req.url} ${req.headers.authorization ? "auth" : "-"}`);
     if (req.url === "/v2/") return void res.writeHead(401, { "www-authenticate": 'Basic realm="r"' }).end();
     if (!req.headers.authorization) return void res.writeHead(401).end();
     if (req.url?.includes("/manifests/")) return void res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "docker-content-digest": digestOf(manifest) }).end(manifest);
-    if (req.url?.endsWith(digestOf(config))) return configBlob(res);
+    if (req.url?.endsWith(digestOf(config))) return void configBlob(res);
     if (req.url?.endsWith(digestOf(layerA))) return void res.end(layerA);
     if (req.url?.endsWith(digestOf(layerB))) return blobB(req, res);
     res.writeHead(404).end();
