@@ -18,7 +18,7 @@ import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
 import { layerFeed, unpackStoredLayer, type TarFeed } from "./layer-stream.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
-import { runPool } from "./pool.js";
+import { Slots, runAll } from "./pool.js";
 import { recordPull } from "./pull-record.js";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "verifying" | "extracting" | "done";
@@ -66,6 +66,13 @@ export interface PullResult {
 }
 
 const PROGRESS_EVERY_MS = 100;
+/**
+ * The next layer's download starts when this many bytes of one are left: a
+ * registry takes 10–50 ms to start sending a blob (docker-registry on this
+ * machine), and same-sized layers started together also end together, so
+ * without the overlap the main thread sat idle at every change of layers.
+ */
+const EARLY_START = 4 * 1024 * 1024;
 
 /** A download in progress, which a failure elsewhere stops. */
 interface Transfer {
@@ -107,7 +114,14 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
      * committed only once the blob has passed its digest and size check.
      * False when the blob was already stored.
      */
-    const fetchBlob = async (d: Descriptor, onBytes: (n: number) => void, track: (transfer: Transfer) => void, layerBegun: Promise<LayerUnpacking | null>, what: string): Promise<boolean> => {
+    const fetchBlob = async (
+      d: Descriptor,
+      onBytes: (n: number) => void,
+      track: (transfer: Transfer) => void,
+      layerBegun: Promise<LayerUnpacking | null>,
+      what: string,
+      received: () => void,
+    ): Promise<boolean> => {
       // The layer's folder is made while the store is asked for the blob.
       const [stored, layer] = await Promise.all([store.hasBlob(d.digest), layerBegun]);
       const unpacking = layer ? { layer, what } : undefined;
@@ -120,7 +134,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       let body: IncomingMessage | undefined;
       /** Whether the failure came from the bytes' content (a refused tar, a corrupt gzip) rather than from the transfer. */
       let contentFailed = false;
-      let received = 0;
+      let bytes = 0;
       const sizeMismatch = (n: number) => new InvalidInputError(`blob ${d.digest} has ${n} bytes, expected ${d.size}`);
       try {
         blob = await store.beginBlob({ digest: d.digest, size: d.size });
@@ -170,16 +184,18 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         }
         const written = blob;
         blob = undefined;
-        received = written.received;
+        bytes = written.received;
+        // All bytes are in: the next download may start while this blob is synced, checked and renamed.
+        received();
         await written.commit();
       } catch (e) {
-        received = blob?.received ?? received;
+        bytes = blob?.received ?? bytes;
         body?.destroy();
         feed?.close();
         await blob?.abort();
         await unpacking?.layer.abort();
         if (contentFailed) throw e;
-        throw blobFailure(d, e, received);
+        throw blobFailure(d, e, bytes);
       }
       if (unpacking) await unpacking.layer.commit();
       return true;
@@ -250,43 +266,68 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
       const inFlight = new Set<Transfer>();
       let downloaded = 0;
-      await runPool(
+      // A download holds a slot until its last EARLY_START bytes are coming (the next one's request then
+      // overlaps its end), or else until its last byte is in; the blob and the layer are committed without it.
+      // At most twice the limit are transferring at once.
+      const limit = options.concurrency ?? 3;
+      const slots = new Slots(limit);
+      let transferring = 0;
+      await runAll(
         distinct,
-        options.concurrency ?? 3,
         async ({ d, diffId, index }) => {
-          let last = 0;
-          const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
-          // Null when the layer is unpacked already (or not wanted).
-          let unpack = false;
-          const layerBegun = options.unpack !== false ? store.layers.begin(what, diffId) : Promise.resolve(null);
-          layerBegun.then((l) => (unpack = l !== null)).catch(() => undefined);
-          const mine: Transfer[] = [];
-          const fetched = await fetchBlob(
-            d,
-            (n) => {
-              const t = Date.now();
-              if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
-                last = t;
-                progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
-              }
-            },
-            (t) => {
-              inFlight.add(t);
-              mine.push(t);
-            },
-            layerBegun,
-            what,
-          ).finally(() => mine.forEach((t) => inFlight.delete(t)));
-          unpack = (await layerBegun) !== null;
-          if (fetched) downloaded++;
-          else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
-          if (unpack && !fetched) {
-            progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-            await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+          if (!(await slots.acquire())) return; // another layer failed
+          transferring++;
+          let holding = true;
+          let counted = true;
+          const release = () => {
+            if (holding) slots.release();
+            holding = false;
+          };
+          const received = () => {
+            if (counted) transferring--;
+            counted = false;
+            release();
+          };
+          try {
+            let last = 0;
+            const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
+            // Null when the layer is unpacked already (or not wanted).
+            let unpack = false;
+            const layerBegun = options.unpack !== false ? store.layers.begin(what, diffId) : Promise.resolve(null);
+            layerBegun.then((l) => (unpack = l !== null)).catch(() => undefined);
+            const mine: Transfer[] = [];
+            const fetched = await fetchBlob(
+              d,
+              (n) => {
+                if (holding && d.size - n <= EARLY_START && transferring < 2 * limit) release();
+                const t = Date.now();
+                if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
+                  last = t;
+                  progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
+                }
+              },
+              (t) => {
+                inFlight.add(t);
+                mine.push(t);
+              },
+              layerBegun,
+              what,
+              received,
+            ).finally(() => mine.forEach((t) => inFlight.delete(t)));
+            unpack = (await layerBegun) !== null;
+            if (fetched) downloaded++;
+            else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
+            if (unpack && !fetched) {
+              progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
+              await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+            }
+            progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
+          } finally {
+            received();
           }
-          progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
         },
         () => {
+          slots.close();
           for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
         },
       );

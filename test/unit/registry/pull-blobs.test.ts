@@ -3,7 +3,7 @@
 // storage and a 401 asking for a wider token go through request() again; a
 // body longer than its descriptor, a 404 and a body cut short fail clearly
 // and store nothing.
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
@@ -122,5 +122,46 @@ describe("pull: blob transfers", () => {
     expect(asked()).toBe(1);
     await pullImage({ stateDir: state, ref: `${host}/team/app:1`, credentials: { username: "u", password: "p" }, unpack: false });
     expect(asked()).toBe(1);
+  });
+
+  it("asks for the next layer while the last 4 MiB of one are still coming, even one at a time", async () => {
+    const big = randomBytes(6 * 1024 * 1024);
+    const small = Buffer.from("small layer");
+    const cfg = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [digestOf(big), digestOf(small)] } }));
+    const m = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(cfg), size: cfg.length },
+        layers: [big, small].map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digestOf(l), size: l.length })),
+      }),
+    );
+    const events: string[] = [];
+    let smallAsked: () => void = () => undefined;
+    const asked = new Promise<void>((r) => (smallAsked = r));
+    const host = await serve((req, res) => {
+      if (req.url === "/v2/") return void res.end("{}");
+      if (req.url?.includes("/manifests/")) return void res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json", "docker-content-digest": digestOf(m) }).end(m);
+      if (req.url?.endsWith(digestOf(cfg))) return void res.end(cfg);
+      if (req.url?.endsWith(digestOf(small))) {
+        events.push("small asked");
+        smallAsked();
+        return void res.end(small);
+      }
+      if (req.url?.endsWith(digestOf(big))) {
+        res.writeHead(200, { "content-length": String(big.length) });
+        res.write(big.subarray(0, 3 * 1024 * 1024));
+        // The rest only once the next layer was asked for (or after 3 s, and then the test fails).
+        void Promise.race([asked, new Promise((r) => setTimeout(r, 3000))]).then(() => {
+          events.push("big ends");
+          res.end(big.subarray(3 * 1024 * 1024));
+        });
+        return;
+      }
+      res.writeHead(404).end();
+    });
+    const pulled = await pullImage({ stateDir: join(dir, "early"), ref: `${host}/team/app:1`, concurrency: 1, unpack: false });
+    expect(pulled).toMatchObject({ downloaded: 2 });
+    expect(events).toEqual(["small asked", "big ends"]);
   });
 });
