@@ -248,6 +248,10 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     };
 
     const { bytes: configBytes, stored: configStored } = await fetchConfig(manifest.config);
+    // The manifest's blob too is written (and synced) while the layers download; addImage then only names it.
+    const manifestStored = store.writeBlob(chosen.bytes, { digest: chosen.digest, size: chosen.bytes.length });
+    const bothStored = Promise.all([configStored, manifestStored]);
+    bothStored.catch(() => undefined);
     try {
       const config = JSON.parse(configBytes.toString("utf8")) as OciImage;
       const diffIds = config.rootfs?.diff_ids ?? [];
@@ -331,7 +335,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
           for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
         },
       );
-      await configStored;
+      await bothStored;
       const record = await store.addImage(chosen.bytes, [name]);
       recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
       return {
@@ -345,7 +349,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       };
     } finally {
       // Nothing keeps writing after the pull returns, whichever way it ends.
-      await configStored.catch(() => undefined);
+      await Promise.allSettled([configStored, manifestStored]);
     }
   } finally {
     client.close();
