@@ -2,8 +2,8 @@
 // config → layers, downloaded in parallel straight into the image store's
 // ingest area, sha256-verified while streaming and renamed into place only
 // when whole. Each layer is unpacked for overlay from the download stream
-// itself (a tee: the same bytes go to the ingest file and to the unpacker, at
-// the slower one's pace), so a pulled image is ready to run without reading
+// itself (each body piece goes to the ingest file and then to the unpacker
+// before the next is read), so a pulled image is ready to run without reading
 // its blobs back; the unpacked folder is renamed into place only after the
 // blob has passed its digest and size check. Blobs already stored are not
 // downloaded again (a stored blob whose layer is missing is unpacked from the
@@ -107,12 +107,14 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     checkManifest(manifest, `${shown}@${chosen.digest}`);
 
     /**
-     * GETs a blob into the store, verified while streaming. With `unpacking`,
-     * the same bytes also feed the layer unpacker as they arrive: each body
-     * piece is written to the ingest file, inflated in place and unpacked
-     * before the next is read (the socket waits meanwhile), and the layer is
-     * committed only once the blob has passed its digest and size check.
-     * False when the blob was already stored.
+     * GETs a blob into the store, verified while streaming. With a layer
+     * begun (`layerBegun` resolving to one), the same bytes also feed the
+     * layer unpacker as they arrive: each body piece is written to the
+     * ingest file, inflated in place and unpacked before the next is read
+     * (the socket waits meanwhile), and the layer is committed only once the
+     * blob has passed its digest and size check. `received` is told when
+     * the last byte is in, before the commits. False when the blob was
+     * already stored.
      */
     const fetchBlob = async (
       d: Descriptor,
