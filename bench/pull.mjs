@@ -16,13 +16,25 @@
 //
 // `--profile DIR` adds one CLI pull under `node --cpu-prof` writing into DIR.
 //
-//   node bench/pull.mjs [--runs N] [--megabytes N] [--baseline PATH/bin/stack] [--profile DIR] [--json]
+// `--dir DIR`: where the registry's storage, the state folders and skopeo's
+// OCI folders go (a fresh folder inside DIR; default /var/tmp, where stack's
+// default state folder /var/lib/stack also lives: not /tmp). Every run keeps
+// its folders until the end. Why it matters here: this VM's ext4 has no
+// journal, and without one ext4 will not reuse an inode freed in the last
+// minute (five when its block is still dirty) — every file creation scans
+// past all such inodes of its directory's block group. /tmp's group is the
+// one the test suites create and delete tens of thousands of files in, and
+// deleting a run's 510 files just before the next pull did the same: there,
+// creating the image's 510 files cost 200–500 ms of kernel CPU, against
+// 10–60 ms elsewhere (docs/registry.md).
+//
+//   node bench/pull.mjs [--runs N] [--megabytes N] [--dir DIR] [--baseline PATH/bin/stack] [--profile DIR] [--json]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
-import { tmpdir, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -36,6 +48,7 @@ const megabytes = option("--megabytes", 200);
 const asJson = args.includes("--json");
 const baselineBin = args.includes("--baseline") ? args[args.indexOf("--baseline") + 1] : undefined;
 const profileDir = args.includes("--profile") ? args[args.indexOf("--profile") + 1] : undefined;
+const workParent = args.includes("--dir") ? args[args.indexOf("--dir") + 1] : "/var/tmp";
 const layersCount = 10;
 
 const dist = fileURLToPath(new URL("../dist/image/registry/index.js", import.meta.url));
@@ -94,9 +107,9 @@ async function layerTar(index, bytes) {
   return Buffer.concat(chunks);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "stack-bench-pull-"));
+const dir = mkdtempSync(join(workParent, "stack-bench-pull-"));
 let registry;
-const results = { runs, megabytes, layers: layersCount, loadAverage: loadavg()[0] };
+const results = { runs, megabytes, layers: layersCount, dir: workParent, loadAverage: loadavg()[0] };
 try {
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -145,13 +158,11 @@ try {
     const s = timed(process.execPath, [stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
     stackTimes.push(s.wall);
     if (s.cpu !== undefined) stackCpu.push(s.cpu), stackFaults.push(s.faults);
-    rmSync(state, { recursive: true, force: true });
 
     if (baselineBin) {
-      const b = timed(process.execPath, [baselineBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
+      const b = timed(process.execPath, [baselineBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: join(dir, `baseline-${r}`) } });
       baselineTimes.push(b.wall);
       if (b.cpu !== undefined) baselineCpu.push(b.cpu), baselineFaults.push(b.faults);
-      rmSync(state, { recursive: true, force: true });
     }
 
     // The same pull in-process without unpacking: the transfer alone, like skopeo's part.
@@ -159,19 +170,16 @@ try {
     const t0 = performance.now();
     await pullImage({ stateDir: plain, ref, unpack: false });
     downloadTimes.push(performance.now() - t0);
-    rmSync(plain, { recursive: true, force: true });
 
     const oci = join(dir, `skopeo-${r}`);
     const k = timed("skopeo", ["copy", "-q", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:bench`]);
     skopeoTimes.push(k.wall);
     if (k.cpu !== undefined) skopeoCpu.push(k.cpu), skopeoFaults.push(k.faults);
-    rmSync(oci, { recursive: true, force: true });
   }
   if (profileDir) {
     // One more CLI pull under the V8 profiler, after the timed runs (it slows what it watches).
     const state = join(dir, "stack-profiled");
     timed(process.execPath, ["--cpu-prof", "--cpu-prof-dir", profileDir, stackBin, "image", "pull", "-q", ref], { env: { ...process.env, STACK_STATE_DIR: state } });
-    rmSync(state, { recursive: true, force: true });
   }
   results.stackMedianMs = Math.round(median(stackTimes));
   results.skopeoMedianMs = Math.round(median(skopeoTimes));
@@ -199,7 +207,7 @@ try {
 }
 if (asJson) console.log(JSON.stringify(results));
 else {
-  console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs, load ${results.loadAverage.toFixed(1)} → ${results.loadAverageAfter.toFixed(1)}`);
+  console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs in ${workParent}, load ${results.loadAverage.toFixed(1)} → ${results.loadAverageAfter.toFixed(1)}`);
   const cpu = (ms, faults) => (ms === undefined ? "" : `, cpu ${ms} ms${faults === undefined ? "" : `, ${faults} minor page faults`}`);
   console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms${cpu(results.stackCpuMedianMs, results.stackMinorFaultsMedian)}`);
   if (baselineBin) console.log(`  baseline ${baselineBin} image pull: median ${results.baselineMedianMs} ms${cpu(results.baselineCpuMedianMs, results.baselineMinorFaultsMedian)}`);

@@ -13,7 +13,7 @@
 // and retries to the caller. Failures are plain Errors: the caller says what
 // was being fetched (pull.ts: "download of blob … failed after N bytes: …").
 import { connect as netConnect, isIP, type Socket } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions, type SecureContext } from "node:tls";
+import type { ConnectionOptions, SecureContext } from "node:tls";
 
 export interface BlobGetOptions {
   headers: Record<string, string>;
@@ -108,7 +108,16 @@ export class ChunkedDecoder {
   }
 }
 
+/** node:tls's connect, loaded by the first HTTPS GET (a plain registry never needs the module). */
+let tlsConnect: typeof import("node:tls").connect | undefined;
+
 export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResult> {
+  if (url.protocol === "https:" && !tlsConnect) {
+    return import("node:tls").then((tls) => {
+      tlsConnect = tls.connect;
+      return blobGet(url, options);
+    });
+  }
   return new Promise<BlobGetResult>((resolve, reject) => {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
@@ -220,7 +229,7 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
     const socket: Socket =
       url.protocol === "https:"
         ? // tls.connect takes `onread` as net.connect does (documented), though @types/node does not list it.
-          tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), secureContext: options.secureContext, onread, ALPNProtocols: ["http/1.1"] } as ConnectionOptions)
+          tlsConnect!({ host, port, ...(isIP(host) ? {} : { servername: host }), secureContext: options.secureContext, onread, ALPNProtocols: ["http/1.1"] } as ConnectionOptions)
         : netConnect({ host, port, onread });
     socket.setNoDelay(true);
     socket.setTimeout(options.idleMs, () => finish(new Error(`registry ${url.host} sent nothing for ${options.idleMs / 1000}s (GET ${url.pathname})`)));

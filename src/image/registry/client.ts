@@ -6,9 +6,9 @@
 // request's scopes ("repository:team/app:pull,push") and cached until it
 // expires. A 401 with a wider scope fetches a new token once and retries.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
-import https from "node:https";
+import type https from "node:https";
 import { isIP } from "node:net";
-import { createSecureContext, type SecureContext } from "node:tls";
+import type { SecureContext } from "node:tls";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError, SystemError, UnsupportedError } from "../../errors.js";
@@ -78,6 +78,14 @@ export function mayUsePlainHttp(host: string, insecure: string[] = []): boolean 
   return insecure.some((i) => i.toLowerCase() === host.toLowerCase() || i.toLowerCase() === name);
 }
 
+/** node:https and node:tls, loaded by the first HTTPS request: a pull from a plain loopback registry never needs them (~12 ms of start-up). */
+let tlsModules: { https: typeof import("node:https"); tls: typeof import("node:tls") } | undefined;
+
+async function loadTls(): Promise<void> {
+  const [h, t] = await Promise.all([import("node:https"), import("node:tls")]);
+  tlsModules = { https: h.default, tls: t };
+}
+
 /** The scheme that worked for a host, tried first for the rest of the process's lifetime. */
 const knownBases = new Map<string, string>();
 
@@ -89,14 +97,13 @@ export class RegistryClient {
   private readonly httpAgent: http.Agent;
   private httpsAgent?: https.Agent;
   private tlsContext?: SecureContext;
-  private readonly tls: TlsMaterial;
+  private tls?: TlsMaterial;
   private readonly credentials: Credentials | undefined;
   private readonly idleMs: number;
 
   constructor(readonly domain: string, private readonly access: RegistryAccess = {}) {
     this.host = apiHost(domain);
     this.credentials = access.credentials ?? loadCredentials(access.authFile, domain, access.credentialHelper);
-    this.tls = tlsMaterialFor(this.host, access.certsDir);
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     this.idleMs = (access.idleTimeoutSeconds ?? 120) * 1000;
   }
@@ -228,13 +235,14 @@ export class RegistryClient {
 
   /** One TLS context for all connections of this client, made on first use: each would otherwise parse the whole CA bundle again. */
   private secureAgent(): https.Agent {
-    this.httpsAgent ??= new https.Agent({ keepAlive: true, maxSockets: 8, secureContext: this.secureContext() });
+    this.httpsAgent ??= new tlsModules!.https.Agent({ keepAlive: true, maxSockets: 8, secureContext: this.secureContext() });
     return this.httpsAgent;
   }
 
   private secureContext(): SecureContext {
-    const { ca, cert, key } = this.tls;
-    this.tlsContext ??= createSecureContext({ ca, ...(cert ? { cert, key } : {}) });
+    // Read only when TLS is used: a plain loopback registry never needs the CA bundle (~7 ms to read).
+    const { ca, cert, key } = (this.tls ??= tlsMaterialFor(this.host, this.access.certsDir));
+    this.tlsContext ??= tlsModules!.tls.createSecureContext({ ca, ...(cert ? { cert, key } : {}) });
     return this.tlsContext;
   }
 
@@ -304,8 +312,9 @@ export class RegistryClient {
 
   /** One HTTP exchange; GET/HEAD follow redirects (blob storage), dropping credentials on another host. */
   private send(method: string, url: URL, headers: Record<string, string>, body?: () => Readable | Buffer, redirects = 0): Promise<RegistryResponse> {
+    if (url.protocol !== "http:" && !tlsModules) return loadTls().then(() => this.send(method, url, headers, body, redirects));
     return new Promise((resolve, reject) => {
-      const lib = url.protocol === "http:" ? http : https;
+      const lib = url.protocol === "http:" ? http : tlsModules!.https;
       const payload = body?.();
       const req = lib.request(
         url,

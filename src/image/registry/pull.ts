@@ -2,13 +2,14 @@
 // config → layers, downloaded in parallel straight into the image store's
 // ingest area, sha256-verified while streaming and renamed into place only
 // when whole. Each layer is unpacked for overlay from the download stream
-// itself (a tee: the same bytes go to the ingest file and to the unpacker, at
-// the slower one's pace), so a pulled image is ready to run without reading
+// itself (each body piece goes to the ingest file and then to the unpacker
+// before the next is read), so a pulled image is ready to run without reading
 // its blobs back; the unpacked folder is renamed into place only after the
 // blob has passed its digest and size check. Blobs already stored are not
 // downloaded again (a stored blob whose layer is missing is unpacked from the
 // file). Any failure stops the other downloads and leaves no partial blob,
 // layer or name; a retry fetches only what is missing.
+import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { InvalidInputError, StackError, SystemError } from "../../errors.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
@@ -17,7 +18,7 @@ import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
 import { layerFeed, unpackStoredLayer, type TarFeed } from "./layer-stream.js";
 import { fetchManifest, type FetchedManifest } from "./manifest.js";
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest, type Platform } from "./platform.js";
-import { runPool } from "./pool.js";
+import { Slots, runAll } from "./pool.js";
 import { recordPull } from "./pull-record.js";
 
 export type LayerStatus = "waiting" | "exists" | "downloading" | "verifying" | "extracting" | "done";
@@ -65,6 +66,13 @@ export interface PullResult {
 }
 
 const PROGRESS_EVERY_MS = 100;
+/**
+ * The next layer's download starts when this many bytes of one are left: a
+ * registry takes 10–50 ms to start sending a blob (docker-registry on this
+ * machine), and same-sized layers started together also end together, so
+ * without the overlap the main thread sat idle at every change of layers.
+ */
+const EARLY_START = 4 * 1024 * 1024;
 
 /** A download in progress, which a failure elsewhere stops. */
 interface Transfer {
@@ -99,15 +107,27 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
     checkManifest(manifest, `${shown}@${chosen.digest}`);
 
     /**
-     * GETs a blob into the store, verified while streaming. With `unpacking`,
-     * the same bytes also feed the layer unpacker as they arrive: each body
-     * piece is written to the ingest file, inflated in place and unpacked
-     * before the next is read (the socket waits meanwhile), and the layer is
-     * committed only once the blob has passed its digest and size check.
-     * False when the blob was already stored.
+     * GETs a blob into the store, verified while streaming. With a layer
+     * begun (`layerBegun` resolving to one), the same bytes also feed the
+     * layer unpacker as they arrive: each body piece is written to the
+     * ingest file, inflated in place and unpacked before the next is read
+     * (the socket waits meanwhile), and the layer is committed only once the
+     * blob has passed its digest and size check. `received` is told when
+     * the last byte is in, before the commits. False when the blob was
+     * already stored.
      */
-    const fetchBlob = async (d: Descriptor, onBytes?: (n: number) => void, track?: (transfer: Transfer) => void, unpacking?: { layer: LayerUnpacking; what: string }): Promise<boolean> => {
-      if (await store.hasBlob(d.digest)) {
+    const fetchBlob = async (
+      d: Descriptor,
+      onBytes: (n: number) => void,
+      track: (transfer: Transfer) => void,
+      layerBegun: Promise<LayerUnpacking | null>,
+      what: string,
+      received: () => void,
+    ): Promise<boolean> => {
+      // The layer's folder is made while the store is asked for the blob.
+      const [stored, layer] = await Promise.all([store.hasBlob(d.digest), layerBegun]);
+      const unpacking = layer ? { layer, what } : undefined;
+      if (stored) {
         await unpacking?.layer.abort();
         return false;
       }
@@ -116,7 +136,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       let body: IncomingMessage | undefined;
       /** Whether the failure came from the bytes' content (a refused tar, a corrupt gzip) rather than from the transfer. */
       let contentFailed = false;
-      let received = 0;
+      let bytes = 0;
       const sizeMismatch = (n: number) => new InvalidInputError(`blob ${d.digest} has ${n} bytes, expected ${d.size}`);
       try {
         blob = await store.beginBlob({ digest: d.digest, size: d.size });
@@ -129,7 +149,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         const consume = (piece: Buffer): void | Promise<void> => {
           writing.write(piece);
           if (writing.received > d.size) throw sizeMismatch(writing.received);
-          onBytes?.(writing.received);
+          onBytes(writing.received);
           if (!feed) return;
           try {
             const pending = feed.write(piece);
@@ -146,12 +166,12 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         };
         const path = `/v2/${target.path}/blobs/${d.digest}`;
         // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().
-        const direct = await client.getInto(path, scopes, consume, (stop) => track?.({ destroy: stop }));
+        const direct = await client.getInto(path, scopes, consume, (stop) => track({ destroy: stop }));
         if (direct.status !== 200) {
           const res = await client.request("GET", path, { scopes });
           body = res.body;
           if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
-          track?.({ destroy: (e) => res.body.destroy(e) });
+          track({ destroy: (e) => res.body.destroy(e) });
           for await (const piece of res.body as AsyncIterable<Buffer>) await consume(piece);
         }
         // A body cut short is a transfer failure, whatever the unpacker would say of the tar's end.
@@ -166,16 +186,18 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         }
         const written = blob;
         blob = undefined;
-        received = written.received;
+        bytes = written.received;
+        // All bytes are in: the next download may start while this blob is synced, checked and renamed.
+        received();
         await written.commit();
       } catch (e) {
-        received = blob?.received ?? received;
+        bytes = blob?.received ?? bytes;
         body?.destroy();
         feed?.close();
         await blob?.abort();
         await unpacking?.layer.abort();
         if (contentFailed) throw e;
-        throw blobFailure(d, e, received);
+        throw blobFailure(d, e, bytes);
       }
       if (unpacking) await unpacking.layer.commit();
       return true;
@@ -195,73 +217,142 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
       return new SystemError(`download of blob ${d.digest} of ${shown} from ${target.domain} failed after ${seen} of ${d.size} bytes: ${(e as Error).message}`, { hint: "nothing half-written was kept; run the pull again", cause: e });
     };
 
-    await fetchBlob(manifest.config);
-    const config = JSON.parse((await store.readBlob(manifest.config.digest)).toString("utf8")) as OciImage;
-    const diffIds = config.rootfs?.diff_ids ?? [];
-    if (diffIds.length !== manifest.layers.length) {
-      throw new InvalidInputError(`${shown}: its config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { hint: "the image in the registry is corrupt" });
-    }
-    if (top.kind === "manifest" && (config.os !== wanted.os || config.architecture !== wanted.architecture)) {
-      const message = `${shown} is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(wanted)}`;
-      if (options.platform) throw new InvalidInputError(message, { hint: "the registry has no image of that name for the requested platform" });
-      options.warn?.(message);
-    }
-
-    // One task per distinct layer blob; the same blob twice in a manifest is fetched once.
-    const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
-    const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
-    for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
-    const inFlight = new Set<Transfer>();
-    let downloaded = 0;
-    await runPool(
-      distinct,
-      options.concurrency ?? 3,
-      async ({ d, diffId, index }) => {
-        let last = 0;
-        const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
-        const unpack = options.unpack !== false && !(await store.layers.has(diffId));
-        // Null when another pull unpacked the layer meanwhile.
-        const layer = unpack ? await store.layers.begin(what, diffId) : null;
-        const mine: Transfer[] = [];
-        const fetched = await fetchBlob(
-          d,
-          (n) => {
-            const t = Date.now();
-            if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
-              last = t;
-              progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
-            }
-          },
-          (t) => {
-            inFlight.add(t);
-            mine.push(t);
-          },
-          layer ? { layer, what } : undefined,
-        ).finally(() => mine.forEach((t) => inFlight.delete(t)));
-        if (fetched) downloaded++;
-        else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
-        if (unpack && !fetched) {
-          progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
-          await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+    /**
+     * The config: small, so it is read into memory and checked there, and the
+     * layers start at once; `stored` (the blob written, synced and renamed
+     * into the store) is awaited before the image is named.
+     */
+    const fetchConfig = async (d: Descriptor): Promise<{ bytes: Buffer; stored: Promise<unknown> }> => {
+      if (await store.hasBlob(d.digest)) return { bytes: await store.readBlob(d.digest), stored: Promise.resolve() };
+      const pieces: Buffer[] = [];
+      let received = 0;
+      try {
+        const res = await client.request("GET", `/v2/${target.path}/blobs/${d.digest}`, { scopes });
+        if (res.status !== 200) throw await unexpected(res, `fetching blob ${d.digest} of ${shown}`);
+        for await (const piece of res.body as AsyncIterable<Buffer>) {
+          received += piece.length;
+          if (received > d.size) {
+            res.body.destroy();
+            throw new InvalidInputError(`blob ${d.digest} has ${received} bytes, expected ${d.size}`);
+          }
+          pieces.push(piece);
         }
-        progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
-      },
-      () => {
-        for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
-      },
-    );
-
-    const record = await store.addImage(chosen.bytes, [name]);
-    recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
-    return {
-      ref: name,
-      id: record.id,
-      digest: top.digest,
-      manifestDigest: chosen.digest,
-      platform: formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
-      downloaded,
-      reused: distinct.length - downloaded,
+        if (received !== d.size) throw new InvalidInputError(`blob ${d.digest} has ${received} bytes, expected ${d.size}`);
+        const bytes = Buffer.concat(pieces, received);
+        const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+        if (digest !== d.digest) throw new InvalidInputError(`blob content does not match its digest: expected ${d.digest}, got ${digest}`);
+        const stored = store.writeBlob(bytes, { digest: d.digest, size: d.size });
+        stored.catch(() => undefined);
+        return { bytes, stored };
+      } catch (e) {
+        throw blobFailure(d, e, received);
+      }
     };
+
+    const { bytes: configBytes, stored: configStored } = await fetchConfig(manifest.config);
+    // The manifest's blob too is written (and synced) while the layers download; addImage then only names it.
+    const manifestStored = store.writeBlob(chosen.bytes, { digest: chosen.digest, size: chosen.bytes.length });
+    const bothStored = Promise.all([configStored, manifestStored]);
+    bothStored.catch(() => undefined);
+    try {
+      const config = JSON.parse(configBytes.toString("utf8")) as OciImage;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) {
+        throw new InvalidInputError(`${shown}: its config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`, { hint: "the image in the registry is corrupt" });
+      }
+      if (top.kind === "manifest" && (config.os !== wanted.os || config.architecture !== wanted.architecture)) {
+        const message = `${shown} is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(wanted)}`;
+        if (options.platform) throw new InvalidInputError(message, { hint: "the registry has no image of that name for the requested platform" });
+        options.warn?.(message);
+      }
+
+      // One task per distinct layer blob; the same blob twice in a manifest is fetched once.
+      const layers = manifest.layers.map((d, i) => ({ d, diffId: diffIds[i]!, index: i }));
+      const distinct = layers.filter((l, i) => layers.findIndex((o) => o.d.digest === l.d.digest) === i);
+      for (const l of distinct) progress({ ref: options.ref, digest: l.d.digest, status: "waiting", current: 0, total: l.d.size });
+      const inFlight = new Set<Transfer>();
+      let downloaded = 0;
+      // A download holds a slot until its last EARLY_START bytes are coming (the next one's request then
+      // overlaps its end), or else until its last byte is in; the blob and the layer are committed without it.
+      // At most twice the limit are transferring at once.
+      const limit = options.concurrency ?? 3;
+      const slots = new Slots(limit);
+      let transferring = 0;
+      await runAll(
+        distinct,
+        async ({ d, diffId, index }) => {
+          if (!(await slots.acquire())) return; // another layer failed
+          transferring++;
+          let holding = true;
+          let counted = true;
+          const release = () => {
+            if (holding) slots.release();
+            holding = false;
+          };
+          const received = () => {
+            if (counted) transferring--;
+            counted = false;
+            release();
+          };
+          try {
+            let last = 0;
+            const what = `${index + 1}/${layers.length} (${d.digest}) of ${shown}`;
+            // Null when the layer is unpacked already (or not wanted).
+            let unpack = false;
+            const layerBegun = options.unpack !== false ? store.layers.begin(what, diffId) : Promise.resolve(null);
+            layerBegun.then((l) => (unpack = l !== null)).catch(() => undefined);
+            const mine: Transfer[] = [];
+            const fetched = await fetchBlob(
+              d,
+              (n) => {
+                if (holding && d.size - n <= EARLY_START && transferring < 2 * limit) release();
+                const t = Date.now();
+                if (t - last >= PROGRESS_EVERY_MS || n === d.size) {
+                  last = t;
+                  progress({ ref: options.ref, digest: d.digest, status: n === d.size ? (unpack ? "extracting" : "verifying") : "downloading", current: n, total: d.size });
+                }
+              },
+              (t) => {
+                inFlight.add(t);
+                mine.push(t);
+              },
+              layerBegun,
+              what,
+              received,
+            ).finally(() => mine.forEach((t) => inFlight.delete(t)));
+            unpack = (await layerBegun) !== null;
+            if (fetched) downloaded++;
+            else progress({ ref: options.ref, digest: d.digest, status: "exists", current: d.size, total: d.size });
+            if (unpack && !fetched) {
+              progress({ ref: options.ref, digest: d.digest, status: "extracting", current: d.size, total: d.size });
+              await unpackStoredLayer(store.layers, store.blobPath(d.digest), what, diffId);
+            }
+            progress({ ref: options.ref, digest: d.digest, status: "done", current: d.size, total: d.size });
+          } finally {
+            received();
+          }
+        },
+        () => {
+          slots.close();
+          for (const r of inFlight) r.destroy(new SystemError("stopped: another layer failed"));
+        },
+      );
+      await bothStored;
+      const record = await store.addImage(chosen.bytes, [name]);
+      recordPull(options.stateDir, name, (options.now ?? (() => new Date()))());
+      return {
+        ref: name,
+        id: record.id,
+        digest: top.digest,
+        manifestDigest: chosen.digest,
+        platform: formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }),
+        downloaded,
+        reused: distinct.length - downloaded,
+      };
+    } finally {
+      // Nothing keeps writing after the pull returns, whichever way it ends.
+      await Promise.allSettled([configStored, manifestStored]);
+    }
   } finally {
     client.close();
   }

@@ -6,8 +6,8 @@
 // (Node would parse the file at every start, ~25–100 ms here, for the few
 // commands that talk TLS) and passes its value on as STACK_EXTRA_CA_CERTS.
 import { readFileSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
-import { rootCertificates } from "node:tls";
 import { InvalidInputError } from "../../errors.js";
 
 export const DEFAULT_CERTS_DIR = "/etc/stack/certs.d";
@@ -37,6 +37,8 @@ export function extraCaFile(env: NodeJS.ProcessEnv = process.env): string {
 function systemRoots(): string[] {
   const extra = extraCaFile();
   if (systemCas?.extra !== extra) {
+    // node:tls is loaded here, on first use: a pull from a plain loopback registry never loads it.
+    const { rootCertificates } = createRequire(import.meta.url)("node:tls") as typeof import("node:tls");
     const ca = [...rootCertificates];
     for (const b of SYSTEM_BUNDLES) {
       const text = readIfThere(b);

@@ -9,6 +9,7 @@
 // sweep of a removed image's content hold the store lock. A commit re-checks
 // under the lock that every blob it names is present, so a concurrent removal
 // can never leave a name pointing at missing content.
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -171,6 +172,7 @@ export class ImageStore {
    * Stores `manifest` (an object, or its exact bytes as pulled so its digest
    * is kept) and names it `refs`. Its config and layer blobs must already be
    * in the store (writeBlob); layers are unpacked later, on first layerDirs().
+   * The manifest's own blob may be there already (a pull writes it early).
    */
   async addImage(manifest: ImageManifest | Uint8Array, refs: string[]): Promise<ImageRecord> {
     const bytes = manifest instanceof Uint8Array ? manifest : Buffer.from(JSON.stringify(manifest));
@@ -187,7 +189,9 @@ export class ImageStore {
     if (config.rootfs?.diff_ids?.length !== parsed.layers.length) {
       throw new InvalidInputError(`image config ${parsed.config.digest} lists ${config.rootfs?.diff_ids?.length ?? 0} diff_ids for ${parsed.layers.length} layers`, { hint: "the image is corrupt; rebuild or pull it again" });
     }
-    const stored = await this.content.write(bytes);
+    // A pull stores the manifest's blob while its layers download: not written twice.
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const stored = (await this.content.has(digest)) ? { digest, size: bytes.length } : await this.content.write(bytes);
     const descriptor = { mediaType: parsed.mediaType ?? MediaTypes.ociManifest, digest: stored.digest, size: stored.size };
     await withStoreLock(this.lockPath, async () => {
       for (const d of [stored.digest, parsed.config.digest, ...parsed.layers.map((l) => l.digest)]) {

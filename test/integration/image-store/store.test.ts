@@ -253,6 +253,24 @@ describe.skipIf(skipUnlessRoot("image store integration tests"))("image store", 
     expect(storeFiles().layers).toEqual([ok.image.rootfs.diff_ids[0]!.slice(7, 19)]);
   });
 
+  it("names a manifest whose blob is stored already without writing it again (a pull stores it early), and stores it otherwise", async () => {
+    const tar = await makeTar([{ name: "f", content: "x" }]);
+    const gz = gzipSync(tar);
+    const layer = await store.writeBlob(gz);
+    const diffId = `sha256:${execFileSync("sha256sum", { input: tar }).toString().split(" ")[0]}`;
+    const cfg = await store.writeBlob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] } })));
+    const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, digest: cfg.digest, size: cfg.size }, layers: [{ mediaType: MediaTypes.ociLayerGzip, digest: layer.digest, size: layer.size }] }));
+    const early = await store.writeBlob(bytes);
+    const inode = statSync(store.blobPath(early.digest)).ino;
+    const record = await store.addImage(bytes, ["early:1"]);
+    expect(record.digest).toBe(early.digest);
+    expect(statSync(store.blobPath(early.digest)).ino).toBe(inode);
+    // Without the early write, addImage stores the bytes itself.
+    const other = Buffer.from(bytes.toString().replace('"schemaVersion":2', '"schemaVersion": 2'));
+    const named = await store.addImage(other, ["late:1"]);
+    expect((await store.readBlob(named.digest)).equals(other)).toBe(true);
+  });
+
   it("keeps an unpacked layer only when the commit check passes (a pull's blob verification)", async () => {
     const tar = await makeTar([{ name: "d/", type: "directory" }, { name: "d/f", content: "v" }]);
     const refused = new InvalidInputError("blob content does not match its digest");

@@ -1,13 +1,37 @@
 // Inflating into one reused buffer: the output is handed over in full 1 MiB
 // views (the last one shorter), the same buffer every time, and a buffer
-// goes back to a pool after end() or close() for the next inflate.
+// goes back to a pool after end() or close() for the next inflate. The gzip
+// framing is read by the class itself (around a raw inflate): every header
+// field, split anywhere, several members, zero padding, and what it refuses.
 import { randomBytes } from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { crc32, deflateRawSync, gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { GunzipInPlace, gunzipInPlaceAvailable } from "../../../src/image/tar/gunzip-in-place.js";
 
 const data = Buffer.concat([randomBytes(1_500_000), Buffer.alloc(3_000_000, "abc")]);
 const gz = gzipSync(data);
+
+/** One gzip member of `content`, with the optional header fields asked for (RFC 1952). */
+function member(content: Buffer, o: { extra?: Buffer; name?: string; comment?: string; headerCrc?: boolean }): Buffer {
+  const flags = (o.headerCrc ? 0x02 : 0) | (o.extra ? 0x04 : 0) | (o.name !== undefined ? 0x08 : 0) | (o.comment !== undefined ? 0x10 : 0);
+  const parts: Buffer[] = [Buffer.from([0x1f, 0x8b, 8, flags, 0, 0, 0, 0, 0, 3])];
+  if (o.extra) {
+    const length = Buffer.alloc(2);
+    length.writeUInt16LE(o.extra.length);
+    parts.push(length, o.extra);
+  }
+  if (o.name !== undefined) parts.push(Buffer.from(`${o.name}\u0000`, "latin1"));
+  if (o.comment !== undefined) parts.push(Buffer.from(`${o.comment}\u0000`, "latin1"));
+  if (o.headerCrc) {
+    const crc = Buffer.alloc(2);
+    crc.writeUInt16LE(crc32(Buffer.concat(parts)) & 0xffff);
+    parts.push(crc);
+  }
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(content), 0);
+  trailer.writeUInt32LE(content.length, 4);
+  return Buffer.concat([...parts, deflateRawSync(content), trailer]);
+}
 
 function inflate(input: Buffer, piece: number, outputSize?: number): { out: Buffer; views: Buffer[]; sizes: number[] } {
   const parts: Buffer[] = [];
@@ -45,10 +69,40 @@ describe("GunzipInPlace", () => {
 
   it.each([
     { name: "a truncated stream", input: () => gz.subarray(0, gz.length - 10), error: /cannot decompress layer 1\/1: gzip: unexpected end of file/ },
-    { name: "a bad checksum", input: () => { const b = Buffer.from(gz); b[b.length - 6] ^= 1; return b; }, error: /cannot decompress layer 1\/1: gzip: incorrect data check/ },
+    { name: "a wrong length in the trailer", input: () => { const b = Buffer.from(gz); b[b.length - 3] ^= 1; return b; }, error: /cannot decompress layer 1\/1: gzip: incorrect length check/ },
+    { name: "a stream cut inside its trailer", input: () => gz.subarray(0, gz.length - 3), error: /cannot decompress layer 1\/1: gzip: unexpected end of file/ },
+    { name: "a stream cut right after its deflate data", input: () => gz.subarray(0, gz.length - 8), error: /cannot decompress layer 1\/1: gzip: unexpected end of file/ },
+    { name: "a stream cut inside its header", input: () => member(Buffer.from("x"), { name: "file.tar" }).subarray(0, 14), error: /gzip: unexpected end of file/ },
+    { name: "corrupt deflate data", input: () => { const b = Buffer.from(gz); b[10] = 0x06; return b; }, error: /cannot decompress layer 1\/1: gzip: invalid block type/ },
     { name: "not gzip", input: () => Buffer.from("plain text, not gzip at all"), error: /cannot decompress layer 1\/1: gzip: incorrect header check/ },
+    { name: "a method other than deflate", input: () => { const b = Buffer.from(gz); b[2] = 7; return b; }, error: /gzip: unknown compression method/ },
+    { name: "reserved header flags", input: () => { const b = Buffer.from(gz); b[3] |= 0x20; return b; }, error: /gzip: unknown header flags set/ },
+    { name: "something after a member that is neither a member nor zeros", input: () => Buffer.concat([gz, Buffer.from("junk")]), error: /gzip: incorrect header check/ },
   ])("refuses $name", ({ input, error }) => {
     expect(() => inflate(input(), 4096)).toThrow(error);
+  });
+
+  it("leaves the CRC-32 to the caller's digest of the output (a flipped CRC byte still inflates to the same bytes)", () => {
+    const b = Buffer.from(gz);
+    b[b.length - 6] ^= 1;
+    expect(() => gunzipSync(b)).toThrow(/incorrect data check/);
+    expect(inflate(b, 65_536).out.equals(data)).toBe(true);
+  });
+
+  it("reads every optional header field, split at every byte, several members and zero padding, as gunzip does", () => {
+    const a = randomBytes(3000);
+    const b = Buffer.from("second member ".repeat(500));
+    const input = Buffer.concat([
+      member(a, { extra: Buffer.from("XYZ\u0000stack"), name: "layer.tar", comment: "made by the test", headerCrc: true }),
+      member(b, { extra: Buffer.alloc(0) }),
+      member(Buffer.alloc(0), {}),
+      Buffer.alloc(1024),
+    ]);
+    // The input is valid gzip: Node's own gunzip reads it the same way.
+    expect(gunzipSync(input).equals(Buffer.concat([a, b]))).toBe(true);
+    for (const piece of [1, 2, 3, 7, 13, 4096]) {
+      expect(inflate(input, piece, 1000).out.equals(Buffer.concat([a, b])), `pieces of ${piece}`).toBe(true);
+    }
   });
 
   it("cannot be used after its end", () => {
