@@ -25,7 +25,7 @@ export async function loadProject(ctx: CliContext, options: LoadProjectOptions =
     interpolate: options.interpolate ?? true,
     services: options.services,
   };
-  const cache = options.cache === false ? undefined : await import("../schema/model-cache.js");
+  const cache = options.cache === false ? undefined : await import("./model-cache.js");
   const hit = cache?.cachedModel(ctx.stateDir, key, ctx.env);
   if (hit) {
     for (const w of hit.warnings) ctx.warn(w);

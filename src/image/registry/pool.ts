@@ -64,19 +64,7 @@ export class Slots {
  * for all to settle, so nothing is left writing when the error reaches the
  * caller, and is that first failure.
  */
-export async function runAll<T>(items: T[], task: (item: T) => Promise<void>, onFailure: () => void = () => undefined): Promise<void> {
-  let failed: { error: unknown } | undefined;
-  await Promise.all(
-    items.map(async (item) => {
-      try {
-        await task(item);
-      } catch (e) {
-        if (!failed) {
-          failed = { error: e };
-          onFailure();
-        }
-      }
-    }),
-  );
-  if (failed) throw failed.error;
+export function runAll<T>(items: T[], task: (item: T) => Promise<void>, onFailure: () => void = () => undefined): Promise<void> {
+  // A pool as wide as the list starts every task at once.
+  return runPool(items, items.length, task, onFailure);
 }

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CliContext } from "../../../src/cli/context.js";
 import { loadProject } from "../../../src/cli/project.js";
-import { newLoadRecord, recordingEnv } from "../../../src/schema/model-cache.js";
+import { newLoadRecord, recordingEnv } from "../../../src/cli/model-cache.js";
 
 let root: string;
 let dir: string;

@@ -18,20 +18,12 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type BigIntStats } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SourceReader } from "./discover.js";
-import type { StackModel } from "./model.js";
+import type { SourceReader } from "../schema/discover.js";
+import type { LoadOptions } from "../schema/load.js";
+import type { StackModel } from "../schema/model.js";
 
-/** The load options the model depends on, besides files and the environment. */
-export interface ModelCacheKey {
-  files: string[];
-  cwd: string;
-  projectName?: string;
-  projectDirectory?: string;
-  profiles: string[];
-  envFiles: string[];
-  interpolate: boolean;
-  services?: string[];
-}
+/** The load options the model depends on, besides the files and the environment. */
+export type ModelCacheKey = Pick<LoadOptions, "files" | "cwd" | "projectName" | "projectDirectory" | "profiles" | "envFiles" | "interpolate" | "services">;
 
 interface Entry {
   key: string;
