@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { exitCodeFor, isStackError } from "../errors.js";
 import { registrations } from "./commands/index.js";
+import { formatError } from "./format-error.js";
+
+export { formatError };
 
 /** The installed stack's version, from its package.json (`stack -v`, `stack version`). */
 export function stackVersion(): string {
@@ -79,23 +82,6 @@ export function commandToBuild(program: Command, args: readonly string[]): strin
   return version ? null : undefined;
 }
 
-export function formatError(e: unknown, debug: boolean): string {
-  if (isStackError(e)) {
-    const lines: string[] = [];
-    if (e.problems.length > 0) {
-      lines.push(...e.problems);
-      if (e.message) lines.push(e.message);
-    } else {
-      lines.push(e.message);
-    }
-    if (e.hint) lines.push(`hint: ${e.hint}`);
-    if (debug && e.stack) lines.push(e.stack);
-    return lines.map((l) => `${l}\n`).join("").replace(/^/, "error: ");
-  }
-  const err = e as Error;
-  const msg = `error: unexpected failure: ${err?.message ?? String(e)}\nhint: this is a bug in stack; please report it (STACK_DEBUG=1 shows the trace)\n`;
-  return debug && err?.stack ? msg + err.stack + "\n" : msg;
-}
 
 export async function main(argv: string[]): Promise<void> {
   const debug = process.env.STACK_DEBUG === "1";

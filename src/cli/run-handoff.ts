@@ -2,8 +2,9 @@
 // it loads the CLI (commander, the loader, the engine): when the project's
 // supervisor runs, it serves the one-off container (src/supervisor/run-host.ts)
 // with its modules loaded already, and this process only relays stdin,
-// stdout, stderr, signals and the exit code. Only node builtins are imported
-// here: this module is what a handed-off `run` loads instead of the CLI.
+// stdout, stderr, signals and the exit code. Besides node builtins it imports
+// only constant-sized modules (the argv reader, the standard file names, the
+// protocol version): it is what a handed-off `run` loads instead of the CLI.
 //
 // undefined means "run it locally", and is the answer whenever anything is
 // unusual: a terminal is wanted (`-t`, or stdin and stdout are terminals
@@ -17,13 +18,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { isatty } from "node:tty";
+import { STANDARD_FILE_NAMES } from "../schema/file-names.js";
+import { PROTOCOL_VERSION } from "../supervisor/protocol-version.js";
 import { parseRunInvocation, type RunInvocation } from "./run-argv.js";
 
-/** The supervisor protocol's version (src/supervisor/protocol.ts PROTOCOL_VERSION), not imported to keep this module builtin-only. */
-const PROTOCOL_VERSION = 1;
 /** How long a supervisor may take to accept or decline before the local path runs instead. */
 const ACCEPT_TIMEOUT_MS = 10_000;
-const STANDARD_FILE_NAMES = ["stack.yaml", "compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 
 /** The exit code of the run the supervisor served, or undefined: run it locally. */
 export async function handOffRun(args: string[], env: Record<string, string | undefined>, cwd: string): Promise<number | undefined> {

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, delimiter, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { InvalidInputError, NotFoundError } from "../errors.js";
+import { STANDARD_FILE_NAMES } from "./file-names.js";
 
 /** Reads files for the loader; the one place that touches the file system. */
 export interface SourceReader {
@@ -27,7 +28,7 @@ export const fileSystemReader: SourceReader = {
   },
 };
 
-export const STANDARD_FILE_NAMES = ["stack.yaml", "compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"] as const;
+export { STANDARD_FILE_NAMES };
 
 export interface StackFileRef {
   /** Absolute path, or "-" for stdin. */

@@ -9,7 +9,7 @@ import type { LogLine } from "./log-record.js";
 import type { RotationSpec } from "./log-rotation.js";
 import type { RestartSpec } from "./restart-policy.js";
 
-export const PROTOCOL_VERSION = 1;
+export { PROTOCOL_VERSION } from "./protocol-version.js";
 
 /** What the engine tells the supervisor about a container it started. */
 export interface SupervisedContainer {

@@ -141,7 +141,7 @@ async function serveRun(opts: RunHostOptions, request: RunRequest, channel: RunC
   opts.log(`run: serving ${JSON.stringify(inv.service)} for a client`);
   for (const h of held.splice(0)) out(h.fd, h.data);
 
-  const [{ runRun }, { formatError }, { exitCodeFor, isStackError }] = await Promise.all([import("../cli/verbs/exec.js"), import("../cli/main.js"), import("../errors.js")]);
+  const [{ runRun }, { formatError }, { exitCodeFor, isStackError }] = await Promise.all([import("../cli/verbs/exec.js"), import("../cli/format-error.js"), import("../errors.js")]);
   let exitCode: number;
   try {
     exitCode = await runRun(ctx, inv.service, inv.command, { ...inv.flags, tty: false }, { model, run: (argv, pidFile) => runPiped(argv, pidFile) });

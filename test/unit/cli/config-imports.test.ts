@@ -68,7 +68,7 @@ function scriptsRunBy(file: string): string[] {
 const packageOf = (m: string) => /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(m)?.[1];
 
 /** What `config` may load from the checkout: the CLI entry, the command registrations, the schema stages, and the V8 settings it runs with. */
-const allowedOwnModule = /^(bin\/stack|dist\/errors\.js|dist\/cli\/(main|context|project)\.js|dist\/cli\/commands\/[^/]+\.js|dist\/schema\/.+\.js|dist\/fs\/v8-tuning\.js)$/;
+const allowedOwnModule = /^(bin\/stack|dist\/errors\.js|dist\/cli\/(main|format-error|context|project)\.js|dist\/cli\/commands\/[^/]+\.js|dist\/schema\/.+\.js|dist\/fs\/v8-tuning\.js)$/;
 
 describe("the modules `stack config` loads", () => {
   for (const args of [["config"], ["config", "-q"], ["config", "--format", "json"], ["config", "--hash", "*"]]) {

@@ -35,15 +35,20 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
 const digestOf = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 const layerA = Buffer.alloc(300_000, "a");
 const layerB = Buffer.alloc(5_000, "b");
-const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [digestOf(layerA), digestOf(layerB)] } }));
-const manifest = Buffer.from(
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: "application/vnd.oci.image.manifest.v1+json",
-    config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(config), size: config.length },
-    layers: [layerA, layerB].map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digestOf(l), size: l.length })),
-  }),
-);
+/** An OCI image of plain tar layers: its config and manifest bytes. */
+function imageOf(layers: Buffer[]): { config: Buffer; manifest: Buffer } {
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: layers.map(digestOf) } }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(config), size: config.length },
+      layers: layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digestOf(l), size: l.length })),
+    }),
+  );
+  return { config, manifest };
+}
+const { config, manifest } = imageOf([layerA, layerB]);
 
 /** A registry with Basic auth whose layer B is served by `blobB` (given the request), and the config by `configBlob`. */
 async function registry(blobB: (req: IncomingMessage, res: ServerResponse) => void, seen: string[], configBlob: (res: ServerResponse) => unknown = (res) => res.end(config)): Promise<string> {
@@ -127,15 +132,7 @@ describe("pull: blob transfers", () => {
   it("asks for the next layer while the last 4 MiB of one are still coming, even one at a time", async () => {
     const big = randomBytes(6 * 1024 * 1024);
     const small = Buffer.from("small layer");
-    const cfg = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [digestOf(big), digestOf(small)] } }));
-    const m = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: "application/vnd.oci.image.manifest.v1+json",
-        config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(cfg), size: cfg.length },
-        layers: [big, small].map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: digestOf(l), size: l.length })),
-      }),
-    );
+    const { config: cfg, manifest: m } = imageOf([big, small]);
     const events: string[] = [];
     let smallAsked: () => void = () => undefined;
     const asked = new Promise<void>((r) => (smallAsked = r));
