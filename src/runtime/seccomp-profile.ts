@@ -67,8 +67,16 @@ export interface SeccompProfile {
   syscalls: Array<{ names: string[]; action: "SCMP_ACT_ALLOW" }>;
 }
 
+/**
+ * The ABIs the filter lets through, by host. On x86-64: the native one and
+ * i386 (32-bit programs), not x32. Docker's profile lists x32 too, but the
+ * x32 ABI is rare and most kernels leave it out (Debian's by default, this
+ * machine's entirely); a filter without it refuses x32 calls, and is a third
+ * shorter: runc's init then spends ~13 ms less CPU compiling and loading it
+ * at every container start (~70 → ~57 ms, bench of runc alone).
+ */
 const ARCHITECTURES: Record<string, string[]> = {
-  x64: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+  x64: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
   arm64: ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"],
 };
 
