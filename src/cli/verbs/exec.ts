@@ -121,7 +121,9 @@ export interface RunHosting {
 export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags, hosting?: RunHosting): Promise<number> {
   const sessionOptions = { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) };
   const session = hosting ? await openSessionFor(ctx, hosting.model, sessionOptions) : await openSession(ctx, sessionOptions);
-  session.engine.runtime.warm();
+  // A foreground --rm container needs no mount on the host (its OCI runtime mounts the overlay), so no perl helper.
+  const ephemeral = flags.rm === true && !flags.detach;
+  if (!ephemeral) session.engine.runtime.warm();
   let lockHeld = true;
   try {
     const { model, engine } = session;
@@ -160,7 +162,6 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const name = flags.name ?? `${model.name}-${serviceName}-run-${randomBytes(6).toString("hex")}`;
     if (engine.state.read().containers[name]) throw new ConflictError(`a container named ${JSON.stringify(name)} exists already`, { hint: "choose another --name, or remove it with `stack rm`" });
     const { configHash } = await import("../../schema/hash.js");
-    const ephemeral = flags.rm === true && !flags.detach;
     const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest), ...(ephemeral ? { ephemeral } : {}) });
     const state = engine.state.read();
     state.project = model.name;
