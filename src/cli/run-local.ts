@@ -1,0 +1,28 @@
+// `stack run` done by this process without commander: bin/stack comes here
+// when no supervisor took the run (run-handoff.ts). The command line is read
+// by run-argv.ts, the reader the warm path and the supervisor already share:
+// it answers only for the plain spellings of run's options, so anything else
+// (help, an unknown or combined option, `--x=y`, --dry-run, -v) answers
+// undefined and goes to commander as it always did. Building commander's
+// program and parsing with it is ~10 ms of a cold `stack run`, whose goal is
+// 3x a bare `runc run` (issue 3).
+//
+// Errors are printed and mapped to exit codes as main.ts does; the caller
+// (bin/stack) flushes the streams and exits.
+import { exitCodeFor, isStackError } from "../errors.js";
+import { contextOf } from "./context.js";
+import { formatError } from "./format-error.js";
+import { parseRunInvocation } from "./run-argv.js";
+import { runRun } from "./verbs/exec.js";
+
+/** `args` is what follows `node bin/stack`; undefined: not a command line this reader takes (use commander). */
+export async function runWithoutCommander(args: readonly string[]): Promise<number | undefined> {
+  const inv = parseRunInvocation(args);
+  if (!inv) return undefined;
+  try {
+    return await runRun(contextOf(inv.globals), inv.service, inv.command, inv.flags);
+  } catch (e) {
+    process.stderr.write(formatError(e, process.env.STACK_DEBUG === "1"));
+    return isStackError(e) ? exitCodeFor[e.category] : 70;
+  }
+}
