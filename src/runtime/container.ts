@@ -35,6 +35,13 @@ import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
 import { containerArgs } from "./command-line.js";
 
+/**
+ * Made by runForeground in the container's folder: no monitor records that
+ * container's exit status, so a removal after its command was killed waits
+ * for its process to end instead.
+ */
+const FOREGROUND_MARK = "foreground";
+
 /** A container's own files (spec, handle, hosts, exit status) describe what dies with the OS: no fsync. */
 const EPHEMERAL = { durable: false } as const;
 
@@ -391,6 +398,26 @@ export class ContainerRuntime {
     return readExit(h.exitFile);
   }
 
+  /**
+   * After its cgroup was killed: the exit status once recorded; a container
+   * run in the foreground, whose command may have been killed too, has no
+   * monitor to record it, so its process ending is enough.
+   */
+  private async waitAfterKill(h: ContainerHandle): Promise<void> {
+    if (existsSync(join(h.dir, FOREGROUND_MARK))) await this.waitForProcessEnd(h, 10_000);
+    else await this.wait(h, 10_000);
+  }
+
+  /** Resolves once the container's init process (its pid file's) is gone, or the exit status is recorded. */
+  private async waitForProcessEnd(h: ContainerHandle, timeoutMs: number): Promise<void> {
+    const pid = readPidFile(h.pidFile);
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(h.exitFile) && pid !== undefined && (this.deps.alive ? this.deps.alive(pid) : (await this.status(h)).status === "running")) {
+      if (Date.now() > deadline) throw new SystemError(`container ${h.id} still runs after ${timeoutMs} ms`, { hint: "stop it" });
+      await this.deps.sleep(5);
+    }
+  }
+
   /** stop_signal to PID 1, then after graceMs SIGKILL to every process of the cgroup. */
   async stop(h: ContainerHandle, options: { signal?: string; graceMs?: number } = {}): Promise<void> {
     const st = await this.status(h);
@@ -407,7 +434,7 @@ export class ContainerRuntime {
       await this.deps.sleep(10);
     }
     await this.cgroup(h).killAll();
-    await this.wait(h, 10_000);
+    await this.waitAfterKill(h);
   }
 
   async kill(h: ContainerHandle, signal = "SIGKILL"): Promise<void> {
@@ -486,6 +513,7 @@ export class ContainerRuntime {
       spec.process.terminal = true;
       writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
+    writeFileAtomic(join(h.dir, FOREGROUND_MARK), "", 0o644, EPHEMERAL);
     // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
     const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
     const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv));
@@ -523,7 +551,7 @@ export class ContainerRuntime {
     const cgroup = this.cgroup(h);
     if (existsSync(h.pidFile) && !existsSync(h.exitFile)) {
       await cgroup.killAll();
-      await this.wait(h, 10_000);
+      await this.waitAfterKill(h);
     }
     if (this.deps.runtime.hasState(h.id)) {
       // The monitor records the exit once `run` returned: a stopped container's state goes without a process.

@@ -5,7 +5,9 @@
 // volume that must be filled from the image takes the host mount instead.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { spawn } from "node:child_process";
 import { afterEach, describe, expect, test } from "vitest";
+import { stackBin } from "../../helpers/cli.js";
 import type { StackRun } from "../../helpers/cli.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { IMAGE, makeProject, type Project } from "./harness.js";
@@ -52,7 +54,8 @@ function expectNothingLeft(p: Project): void {
   expect(existsSync(runcRoot) ? readdirSync(runcRoot) : []).toEqual([]);
   expect(stackCgroups(p.name)).toEqual([]);
   expect(hostMountsUnder(p.stateDir)).toEqual([]);
-  const state = JSON.parse(readFileSync(join(p.stateDir, "projects", p.name, "state.json"), "utf8")) as { containers: Record<string, unknown> };
+  const stateFile = join(p.stateDir, "projects", p.name, "state.json");
+  const state = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, "utf8")) as { containers: Record<string, unknown> }) : { containers: {} }; // down drops it
   expect(Object.keys(state.containers)).toEqual([]);
 }
 
@@ -108,6 +111,31 @@ volumes:
     const second = await runWatched(p, ["run", "--rm", "-T", "-v", "./sig:/sig", "-u", "app", "app", "sh", "-c", "cat /etc/note; id -u; touch /sig/up; sleep 0.3"]);
     expect([second.run.exitCode, second.run.stdout, second.run.stderr]).toEqual([0, "kept\n1000\n", ""]);
     expect(second.mountsWhileRunning).toEqual([]);
+    expectNothingLeft(p);
+  });
+
+  test("after the command of a foreground run --rm is killed, down removes its container (it has no monitor to record an exit)", async () => {
+    p = await makeProject("rootkill");
+    p.write(`
+services:
+  app:
+    image: ${IMAGE}
+    network_mode: none
+`);
+    const signal = join(p.dir, "sig", "up");
+    mkdirSync(dirname(signal), { recursive: true });
+    const cli = spawn(process.execPath, [stackBin, "run", "--rm", "-T", "-v", "./sig:/sig", "app", "sh", "-c", "touch /sig/up; exec sleep 60"], { cwd: p.dir, env: { ...process.env, ...p.env }, stdio: "ignore" });
+    const exited = new Promise((r) => cli.on("exit", r));
+    for (let i = 0; i < 3000 && !existsSync(signal); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(existsSync(signal)).toBe(true);
+    cli.kill("SIGKILL");
+    await exited;
+    const state = JSON.parse(readFileSync(join(p.stateDir, "projects", p.name, "state.json"), "utf8")) as { containers: Record<string, unknown> };
+    expect(Object.keys(state.containers)).toEqual([expect.stringMatching(/-app-run-/)]); // the record is still there
+    const t0 = Date.now();
+    const down = await p.stack(["down", "-t", "0"]);
+    expect([down.exitCode, down.stderr]).toEqual([0, expect.stringMatching(/Removed/)]);
+    expect(Date.now() - t0).toBeLessThan(8000);
     expectNothingLeft(p);
   });
 });
