@@ -138,4 +138,25 @@ services:
     expect(Date.now() - t0).toBeLessThan(8000);
     expectNothingLeft(p);
   });
+
+  test("its image cannot be removed while it runs: the layers are in use in the container's mount namespace", async () => {
+    p = await makeProject("rootrmi");
+    p.write(`
+services:
+  app:
+    image: ${IMAGE}
+    network_mode: none
+`);
+    const signal = join(p.dir, "sig", "up");
+    mkdirSync(dirname(signal), { recursive: true });
+    const run = p.stack(["run", "--rm", "-T", "-v", "./sig:/sig", "app", "sh", "-c", "touch /sig/up; sleep 2; cat /etc/passwd | grep -c :"]);
+    for (let i = 0; i < 3000 && !existsSync(signal); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(hostMountsUnder(p.stateDir)).toEqual([]);
+    const rmi = await p.stack(["image", "rm", IMAGE]);
+    expect(rmi.exitCode).not.toBe(0);
+    expect(rmi.stderr).toMatch(/is in use: its layer .* is mounted/);
+    const done = await run;
+    expect([done.exitCode, done.stdout]).toEqual([0, "3\n"]);
+    expectNothingLeft(p);
+  });
 });
