@@ -558,7 +558,8 @@ export class ContainerRuntime {
       if (existsSync(h.exitFile)) await this.deps.runtime.deleteStopped(h.id);
       else await this.deps.runtime.delete(h.id);
     }
-    for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
+    // An overlay the OCI runtime mounted (h.layers) went with the container's mount namespace: nothing to read the host's mount table for.
+    if (!h.layers) for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
     cgroup.remove();
     rmSync(h.dir, { recursive: true, force: true });
   }

@@ -187,7 +187,6 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const handle = engine.handleOf(name);
     const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[]) => hosting.run(a, handle.pidFile) } : {}) });
     if (flags.rm) {
-      const { openSessionFor } = await import("../engine-session.js");
       const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
       try {
         await again.engine.containers.remove(name, { volumes: true });
