@@ -19,10 +19,42 @@ import { runRun } from "./verbs/exec.js";
 export async function runWithoutCommander(args: readonly string[]): Promise<number | undefined> {
   const inv = parseRunInvocation(args);
   if (!inv) return undefined;
+  preloadRunModules();
   try {
     return await runRun(contextOf(inv.globals), inv.service, inv.command, inv.flags);
   } catch (e) {
     process.stderr.write(formatError(e, process.env.STACK_DEBUG === "1"));
     return isStackError(e) ? exitCodeFor[e.category] : 70;
   }
+}
+
+/**
+ * Starts loading, all at once, the modules a run imports one after the
+ * other as it goes (each import waits for its file reads before the next
+ * one starts): the reads then overlap, and each later import finds its
+ * module loaded or on the way. Failures are left to the import that needs
+ * the module.
+ */
+function preloadRunModules(): void {
+  const modules = [
+    import("./project.js"),
+    import("./model-cache.js"),
+    import("./progress.js"),
+    import("../engine/wiring.js"),
+    import("../engine/lock.js"),
+    import("../network/network-manager.js"),
+    import("../network/host-system.js"),
+    import("../network/host-files.js"),
+    import("../network/service-networks.js"),
+    import("../runtime/index.js"),
+    import("../supervisor/client.js"),
+    import("../supervisor/container-spec.js"),
+    import("../supervisor/paths.js"),
+    import("../schema/hash.js"),
+    import("../graph/graph.js"),
+    import("../image/store/index.js"),
+    import("../engine/image-policy.js"),
+    import("../image/registry/pull-record.js"),
+  ];
+  for (const m of modules) m.catch(() => undefined);
 }
