@@ -83,17 +83,6 @@ export function commandToBuild(program: Command, args: readonly string[]): strin
 }
 
 
-/**
- * `stack run` without building commander's program (src/cli/run-local.ts):
- * the exit code, or undefined when `argv` (as in process.argv) is not a run
- * command line that reader takes; main() then runs it.
- */
-export async function runLocal(argv: string[]): Promise<number | undefined> {
-  if (!argv.includes("run")) return undefined;
-  const { runWithoutCommander } = await import("./run-local.js");
-  return runWithoutCommander(argv.slice(2));
-}
-
 export async function main(argv: string[]): Promise<void> {
   const debug = process.env.STACK_DEBUG === "1";
   const program = buildProgram(argv);

@@ -3,9 +3,11 @@
 // by run-argv.ts, the reader the warm path and the supervisor already share:
 // it answers only for the plain spellings of run's options, so anything else
 // (help, an unknown or combined option, `--x=y`, --dry-run, -v) answers
-// undefined and goes to commander as it always did. Building commander's
-// program and parsing with it is ~10 ms of a cold `stack run`, whose goal is
-// 3x a bare `runc run` (issue 3).
+// undefined and goes to commander as it always did. Loading the CLI's main
+// (commander and every command's registration, ~170 KB in the bundle),
+// building commander's program and parsing with it is ~10–20 ms of a cold
+// `stack run`, whose goal is 3x a bare `runc run` (issue 3); the bundle has
+// this module as an entry of its own (scripts/bundle-cli.mjs).
 //
 // Errors are printed and mapped to exit codes as main.ts does; the caller
 // (bin/stack) flushes the streams and exits.

@@ -1,12 +1,14 @@
-// runLocal (src/cli/main.ts → run-local.ts): a plain `stack run` line runs
-// without commander, with the same errors and exit codes as through it; any
-// other line is left to commander (undefined).
+// runWithoutCommander (src/cli/run-local.ts, which bin/stack loads for a
+// `stack run` no supervisor took): a plain `stack run` line runs without
+// commander, with the same errors and exit codes as through it; any other
+// line is left to commander (undefined).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommanderError } from "commander";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { buildProgram, formatError, runLocal } from "../../../src/cli/main.js";
+import { buildProgram, formatError } from "../../../src/cli/main.js";
+import { runWithoutCommander } from "../../../src/cli/run-local.js";
 import { exitCodeFor, isStackError } from "../../../src/errors.js";
 
 const argv = (...args: string[]) => ["node", "stack", ...args];
@@ -39,7 +41,7 @@ async function viaCommander(args: string[]): Promise<number> {
   }
 }
 
-describe("runLocal", () => {
+describe("runWithoutCommander", () => {
   let dir: string;
   const saved = { state: process.env.STACK_STATE_DIR, run: process.env.STACK_RUN_DIR };
   beforeAll(() => {
@@ -66,7 +68,7 @@ describe("runLocal", () => {
     ["run", "--env=A=1", "app"],
   ];
   test.each(leftToCommander)("%j is left to commander", async (...args) => {
-    expect(await runLocal(argv(...args))).toBeUndefined();
+    expect(await runWithoutCommander(args)).toBeUndefined();
   });
 
   test("errors are printed and mapped to exit codes as through commander", async () => {
@@ -77,7 +79,7 @@ describe("runLocal", () => {
       ["-f", join(dir, "compose.yaml"), "-p", "localrun", "run", "--rm", "-T", "-v", "nocolon", "app", "true"],
     ];
     for (const args of lines) {
-      const local = await captured(() => runLocal(argv(...args)));
+      const local = await captured(() => runWithoutCommander(args));
       const commander = await captured(() => viaCommander(args));
       expect(local.exitCode, args.join(" ")).toBe(1);
       expect(local).toEqual(commander);
