@@ -5,8 +5,8 @@
 // the same run (interleaved), and `stack run --rm -T SERVICE true` through the
 // CLI as a user types it, twice: in a project that is up (its supervisor
 // serves the run: the warm path, src/cli/run-handoff.ts) and in one where
-// nothing runs (the CLI does it all: the cold path). Goal: at most 3x bare
-// runc. CPU time (user+sys of the CLI process and its children, which is
+// nothing runs (the CLI does it all: the cold path, where runc mounts the
+// overlay itself and commander is not loaded). Goal: at most 3x bare runc. CPU time (user+sys of the CLI process and its children, which is
 // all of the cold path's but only the client's share of the warm one) is
 // printed next to each wall time. Needs root.
 // Build first: npm run build.
@@ -138,6 +138,7 @@ function viaCli(cwd, env, cpu, bin = stackBin) {
   return ms;
 }
 
+const loadAtStart = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const stack = [];
 const runc = [];
 const cli = [];
@@ -190,6 +191,7 @@ const result = {
   stackRunWarmClientCpuMedianMs: Number(median(warmCpu).toFixed(1)),
   stackRunWarmSupervisorCpuMedianMs: Number(median(supervisorCpu).toFixed(1)),
   ...(baselineBin ? { baselineRunMedianMs: Number(median(baseline).toFixed(1)), baselineRunRatio: Number((median(baseline) / median(runc)).toFixed(2)), baselineRunCpuMedianMs: Number(median(baselineCpu).toFixed(1)) } : {}),
+  loadAverageAtStart: loadAtStart,
   loadAverage: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
   goalRatio: 3,
 };
@@ -202,5 +204,5 @@ else {
   console.log(`stack run --rm -T bench true, project up (warm): median ${result.stackRunWarmMedianMs} ms, ${result.stackRunWarmRatio}x bare runc (CPU: client ${result.stackRunWarmClientCpuMedianMs} ms + supervisor and runc ${result.stackRunWarmSupervisorCpuMedianMs} ms)`);
   console.log(`stack run --rm -T bench true, nothing up (cold): median ${result.stackRunMedianMs} ms, ${result.stackRunRatio}x bare runc (CPU ${result.stackRunCpuMedianMs} ms)`);
   if (baselineBin) console.log(`baseline ${baselineBin}, nothing up: median ${result.baselineRunMedianMs} ms, ${result.baselineRunRatio}x bare runc (CPU ${result.baselineRunCpuMedianMs} ms)`);
-  console.log(`load average at the end: ${result.loadAverage}`);
+  console.log(`load average at the start: ${result.loadAverageAtStart}, at the end: ${result.loadAverage}`);
 }

@@ -297,7 +297,8 @@ const lazyChildProcessInCommander = {
 
 const result = await build({
   ...esmBundleOptions,
-  entryPoints: { main: join(dist, "cli", "main.js") },
+  // run-local: a plain `stack run` that no supervisor took (bin/stack loads it instead of main, without commander).
+  entryPoints: { main: join(dist, "cli", "main.js"), "run-local": join(dist, "cli", "run-local.js") },
   outdir,
   plugins: [configPathModules(configPath), lazyChildProcessInCommander, importMetaUrlRelativeTo("import.meta.url")],
 });

@@ -30,18 +30,23 @@ export function contextFrom(command: Command): CliContext {
   let root = command;
   while (root.parent) root = root.parent;
   const o = root.opts();
+  return contextOf({
+    file: o.file ?? [],
+    projectName: o.projectName,
+    projectDirectory: o.projectDirectory,
+    profile: o.profile ?? [],
+    envFile: o.envFile ?? [],
+    progress: o.progress,
+    ansi: o.ansi,
+    dryRun: o.dryRun,
+  });
+}
+
+/** The context of global options read without commander (run-local.ts). */
+export function contextOf(globals: GlobalOptions): CliContext {
   const env = process.env;
   return {
-    globals: {
-      file: o.file ?? [],
-      projectName: o.projectName,
-      projectDirectory: o.projectDirectory,
-      profile: o.profile ?? [],
-      envFile: o.envFile ?? [],
-      progress: o.progress,
-      ansi: o.ansi,
-      dryRun: o.dryRun,
-    },
+    globals,
     env,
     cwd: process.cwd(),
     stdout: process.stdout,

@@ -68,6 +68,14 @@ export interface Engine extends EngineDeps {
    * folders, but for the run folder's `keep` files (the lock the caller holds).
    */
   forget(keep?: string[]): Promise<void>;
+  /**
+   * Writes the project state as state.write does, but leaves it out of the
+   * fsync at close: for a change only a foreground `run --rm` container's
+   * record makes, which dies with the OS anyway (its folder then goes with
+   * the next command's sweep; a record it finds without a folder is shown as
+   * missing and removed by down).
+   */
+  writeStateVolatile(s: ProjectState): void;
   /** The runtime handle of a recorded container. */
   handleOf(name: string): ContainerHandle;
   record(name: string): ContainerRecord;
@@ -415,6 +423,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     runningSupervisor,
     handleOf,
     record,
+    writeStateVolatile(s) {
+      cached = s;
+      writeProjectState(opts.stateDir, s, { durable: false });
+    },
     async sweep() {
       const records = Object.values(state.read().containers);
       const removed = await runtime.cleanupLeftovers(project, new Set(records.map((r) => r.id)));

@@ -27,12 +27,20 @@ import { readExit, readPidFile, statusFromFiles } from "./status-files.js";
 import { resolveDevice, type DeviceStat } from "./devices.js";
 import { buildSpec, type NetworkNamespace, type OciMount, type OciProcess, type OciSpec } from "./oci-spec.js";
 import type { OciRuntime } from "./oci-runtime.js";
+import { readLayeredFile } from "./image-files.js";
 import { overlayMount } from "./overlay.js";
 import type { HostRlimits } from "./rlimits.js";
 import { resolveUser, type UserFiles } from "./user.js";
 import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
 import { containerArgs } from "./command-line.js";
+
+/**
+ * Made by runForeground in the container's folder: no monitor records that
+ * container's exit status, so a removal after its command was killed waits
+ * for its process to end instead.
+ */
+const FOREGROUND_MARK = "foreground";
 
 /** A container's own files (spec, handle, hosts, exit status) describe what dies with the OS: no fsync. */
 const EPHEMERAL = { durable: false } as const;
@@ -62,6 +70,8 @@ export interface RuntimeDeps {
   perl?: string;
   /** Makes FIFOs without a process (the perl helper); mkfifo(1) without it. */
   mkfifo?: (paths: string[], mode: number) => Promise<void>;
+  /** Whether the kernel knows overlay's `volatile` option (5.10+), for overlays the OCI runtime mounts (a host mount tries it and falls back). */
+  overlayVolatile?: boolean;
   /** Starts what creating and removing containers will use (the perl helper), ahead of need. */
   warm?: () => void;
   /**
@@ -89,7 +99,13 @@ export interface CreateConfig {
   /** Handles of the containers named in volumes_from, in that order. */
   volumesFrom?: Array<{ handle: ContainerHandle; read_only: boolean }>;
   annotations?: Record<string, string>;
-  /** Removed when it exits (`run --rm`): a volatile overlay (see overlayMount), never mounted again. */
+  /**
+   * Removed when it exits (`run --rm` in the foreground): a volatile overlay
+   * (see overlayMount), never mounted again, which the OCI runtime mounts in
+   * the container's own mount namespace when create can do without the
+   * mounted rootfs (see runtimeMountedFiles); such a container must only be
+   * run with runForeground (it has no output FIFOs).
+   */
   ephemeral?: boolean;
 }
 
@@ -115,6 +131,8 @@ export interface ContainerHandle {
   limits?: Limits;
   /** What it runs: entrypoint + command as resolved against the image (no init in front), for `ps`. */
   command?: string[];
+  /** The image layers (top-most first) when the OCI runtime mounts the overlay itself: nothing is mounted at `rootfs` on the host. */
+  layers?: string[];
 }
 
 export type ContainerStatusName = "created" | "running" | "paused" | "exited";
@@ -166,20 +184,7 @@ export class ContainerRuntime {
     for (const d of ["upper", "work", "rootfs"]) mkdirSync(join(dir, d), { recursive: true });
     const undo: Array<() => Promise<void> | void> = [() => rmSync(dir, { recursive: true, force: true })];
     try {
-      // The output FIFOs are made with the mount (the first start needs them, before the supervisor watches).
-      const fifos = [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")];
-      const overlay = (volatile: boolean) => overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs, { volatile });
-      try {
-        await this.deps.mounter.mount(overlay(cfg.ephemeral === true), fifos);
-      } catch (e) {
-        if (!cfg.ephemeral) throw e;
-        // A kernel before 5.10 knows no `volatile`: the plain overlay then (its FIFOs may be made already).
-        for (const f of fifos) rmSync(f, { force: true });
-        await this.deps.mounter.mount(overlay(false), fifos);
-      }
-      undo.push(() => this.deps.mounter.unmount(rootfs));
       const { service, image } = cfg;
-      const user = resolveUser(service.user ?? image.User, userFiles(rootfs), service.group_add, `services.${service.name}.user`);
       const plan = planVolumes({
         service,
         volumeNames: cfg.volumeNames ?? {},
@@ -188,6 +193,27 @@ export class ContainerRuntime {
         imageVolumes: Object.keys(image.Volumes ?? {}),
         volumesFrom: (cfg.volumesFrom ?? []).map((f) => ({ mounts: f.handle.volumeMounts, read_only: f.read_only })),
       });
+      // A container removed when it exits lets the OCI runtime mount its overlay (see runtimeMountedFiles).
+      const files = cfg.ephemeral ? runtimeMountedFiles(cfg.lowerdirs, plan.volumeDirs) : undefined;
+      let rootMount: OciMount | undefined;
+      if (files) {
+        const m = overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs, { volatile: this.deps.overlayVolatile === true });
+        rootMount = { destination: "/", type: m.type, source: m.source, options: m.options };
+      } else {
+        // The output FIFOs are made with the mount (the first start needs them, before the supervisor watches).
+        const fifos = [join(dir, "stdout.fifo"), join(dir, "stderr.fifo")];
+        const overlay = (volatile: boolean) => overlayMount(cfg.lowerdirs, join(dir, "upper"), join(dir, "work"), rootfs, { volatile });
+        try {
+          await this.deps.mounter.mount(overlay(cfg.ephemeral === true), fifos);
+        } catch (e) {
+          if (!cfg.ephemeral) throw e;
+          // A kernel before 5.10 knows no `volatile`: the plain overlay then (its FIFOs may be made already).
+          for (const f of fifos) rmSync(f, { force: true });
+          await this.deps.mounter.mount(overlay(false), fifos);
+        }
+        undo.push(() => this.deps.mounter.unmount(rootfs));
+      }
+      const user = resolveUser(service.user ?? image.User, files ?? userFiles(rootfs), service.group_add, `services.${service.name}.user`);
       for (const d of plan.createDirs) if (!existsSync(d)) mkdirSync(d, { recursive: true }); // a bind of an existing file is fine
       for (const v of plan.volumeDirs) await this.prepareVolumeDir(v.dir, join(rootfs, v.target), v.copyFromImage);
       const cgroup = this.cgroup(cfg);
@@ -214,6 +240,7 @@ export class ContainerRuntime {
         hostname,
         etcFiles,
         volumeMounts: plan.mounts,
+        ...(rootMount ? { rootMount } : {}),
         hostRlimits: this.deps.hostRlimits,
         cgroupsPath: `/${cgroup.relative}`,
         devices: service.devices.map((d) => resolveDevice(service.name, d, this.deps.statDevice(d.source))),
@@ -237,6 +264,7 @@ export class ContainerRuntime {
         volumeMounts: plan.mounts.filter((m) => m.type === "bind"),
         limits,
         command: containerArgs(service, image),
+        ...(rootMount ? { layers: cfg.lowerdirs } : {}),
       };
       writeJsonAtomic(join(dir, "handle.json"), handle, EPHEMERAL);
       return handle;
@@ -370,6 +398,26 @@ export class ContainerRuntime {
     return readExit(h.exitFile);
   }
 
+  /**
+   * After its cgroup was killed: the exit status once recorded; a container
+   * run in the foreground, whose command may have been killed too, has no
+   * monitor to record it, so its process ending is enough.
+   */
+  private async waitAfterKill(h: ContainerHandle): Promise<void> {
+    if (existsSync(join(h.dir, FOREGROUND_MARK))) await this.waitForProcessEnd(h, 10_000);
+    else await this.wait(h, 10_000);
+  }
+
+  /** Resolves once the container's init process (its pid file's) is gone, or the exit status is recorded. */
+  private async waitForProcessEnd(h: ContainerHandle, timeoutMs: number): Promise<void> {
+    const pid = readPidFile(h.pidFile);
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(h.exitFile) && pid !== undefined && (this.deps.alive ? this.deps.alive(pid) : (await this.status(h)).status === "running")) {
+      if (Date.now() > deadline) throw new SystemError(`container ${h.id} still runs after ${timeoutMs} ms`, { hint: "stop it" });
+      await this.deps.sleep(5);
+    }
+  }
+
   /** stop_signal to PID 1, then after graceMs SIGKILL to every process of the cgroup. */
   async stop(h: ContainerHandle, options: { signal?: string; graceMs?: number } = {}): Promise<void> {
     const st = await this.status(h);
@@ -386,7 +434,7 @@ export class ContainerRuntime {
       await this.deps.sleep(10);
     }
     await this.cgroup(h).killAll();
-    await this.wait(h, 10_000);
+    await this.waitAfterKill(h);
   }
 
   async kill(h: ContainerHandle, signal = "SIGKILL"): Promise<void> {
@@ -397,7 +445,7 @@ export class ContainerRuntime {
     const spec = JSON.parse(readFileSync(join(h.dir, "config.json"), "utf8")) as OciSpec;
     const p: OciProcess = { ...spec.process, args: argv, terminal: options.tty ?? false };
     if (options.user !== undefined) {
-      const u = resolveUser(options.user, userFiles(h.rootfs), [], "exec --user");
+      const u = resolveUser(options.user, (h.layers && runtimeMountedFiles(h.layers, [])) || userFiles(h.rootfs), [], "exec --user");
       p.user = { uid: u.uid, gid: u.gid, ...(u.additionalGids.length > 0 ? { additionalGids: u.additionalGids } : {}) };
       if (u.uid !== 0) p.capabilities = { ...p.capabilities, effective: [], permitted: [] };
       const homeless = p.env.filter((e) => !e.startsWith("HOME="));
@@ -465,6 +513,7 @@ export class ContainerRuntime {
       spec.process.terminal = true;
       writeJsonAtomic(specFile, spec, EPHEMERAL);
     }
+    writeFileAtomic(join(h.dir, FOREGROUND_MARK), "", 0o644, EPHEMERAL);
     // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
     const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
     const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv));
@@ -502,14 +551,15 @@ export class ContainerRuntime {
     const cgroup = this.cgroup(h);
     if (existsSync(h.pidFile) && !existsSync(h.exitFile)) {
       await cgroup.killAll();
-      await this.wait(h, 10_000);
+      await this.waitAfterKill(h);
     }
     if (this.deps.runtime.hasState(h.id)) {
       // The monitor records the exit once `run` returned: a stopped container's state goes without a process.
       if (existsSync(h.exitFile)) await this.deps.runtime.deleteStopped(h.id);
       else await this.deps.runtime.delete(h.id);
     }
-    for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
+    // An overlay the OCI runtime mounted (h.layers) went with the container's mount namespace: nothing to read the host's mount table for.
+    if (!h.layers) for (const m of this.deps.mounter.mountsUnder(h.dir)) await this.deps.mounter.unmount(m);
     cgroup.remove();
     rmSync(h.dir, { recursive: true, force: true });
   }
@@ -555,6 +605,23 @@ export class ContainerRuntime {
     }
     return [...removed].sort();
   }
+}
+
+/**
+ * The image's /etc/passwd and /etc/group read from its layers, for a
+ * container whose overlay the OCI runtime mounts itself (a spec mount at
+ * "/" over an empty root folder): nothing is mounted on the host then, so
+ * there is no mount to make through the perl helper (a process, and a wait
+ * for it) and none to undo at removal — and none left behind if the command
+ * dies. undefined when create needs the mounted rootfs after all: a file
+ * the layers cannot tell without the mount (image-files.ts), or a new volume
+ * to fill with the image's content.
+ */
+function runtimeMountedFiles(lowerdirs: string[], volumeDirs: ReadonlyArray<{ dir: string; copyFromImage: boolean }>): UserFiles | undefined {
+  if (volumeDirs.some((v) => v.copyFromImage && !existsSync(v.dir))) return undefined;
+  const [passwd, group] = ["etc/passwd", "etc/group"].map((p) => readLayeredFile(lowerdirs, p));
+  if (passwd!.kind === "unknown" || group!.kind === "unknown") return undefined;
+  return { passwd: passwd!.kind === "file" ? passwd!.text : "", group: group!.kind === "file" ? group!.text : "" };
 }
 
 /** The image's /etc/passwd and /etc/group as seen in the mounted rootfs ("" when absent). */

@@ -1,6 +1,7 @@
 // The runtime layer's public face: the pure spec/limit generators and the
 // container lifecycle, plus openRuntime() that wires the real effects.
 import { existsSync, readFileSync } from "node:fs";
+import { release } from "node:os";
 import { join } from "node:path";
 import { realCgroupFs, detectCgroupVersion } from "./cgroup.js";
 import { realCommandRunner } from "../fs/command-runner.js";
@@ -52,6 +53,14 @@ function pipeMaxSize(): number | undefined {
   }
 }
 
+/** Whether a kernel release string ("6.1.0-18-amd64") is at least major.minor. */
+export function kernelAtLeast(releaseText: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(releaseText);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
 /** The runtime with the host's real mount, cgroupfs, processes and OCI runtime. */
 export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
   const cgroupRoot = options.cgroupRoot ?? "/sys/fs/cgroup";
@@ -84,6 +93,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     arch: process.arch,
     statDevice,
     pipeBufferBytes: pipeMaxSize(),
+    overlayVolatile: kernelAtLeast(release(), 5, 10),
     ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode), warm: () => helper.warm() } : {}),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });

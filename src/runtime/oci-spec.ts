@@ -77,6 +77,12 @@ export interface SpecInput {
   user: ResolvedUser;
   /** Host path of the container's root filesystem (the overlay mount point). */
   rootfs: string;
+  /**
+   * The root filesystem as a mount for the OCI runtime to make at "/" over
+   * `rootfs` (then an empty folder) in the container's own mount namespace,
+   * before every other mount; absent when stack mounted it at `rootfs`.
+   */
+  rootMount?: OciMount;
   network: NetworkNamespace;
   hostname: string;
   /** Host files bind-mounted over the container's /etc files (made by the network layer). */
@@ -190,6 +196,7 @@ export function buildSpec(input: SpecInput): BuiltSpec {
 
   const sysRo = privileged ? [] : ["ro"];
   const mounts: OciMount[] = [
+    ...(input.rootMount ? [{ ...input.rootMount, destination: "/" }] : []),
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
     { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },

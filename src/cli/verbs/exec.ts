@@ -121,7 +121,9 @@ export interface RunHosting {
 export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags, hosting?: RunHosting): Promise<number> {
   const sessionOptions = { services: [serviceName], lock: "run", ...(flags.build ? { imageFlags: { build: true } } : {}) };
   const session = hosting ? await openSessionFor(ctx, hosting.model, sessionOptions) : await openSession(ctx, sessionOptions);
-  session.engine.runtime.warm();
+  // A foreground --rm container needs no mount on the host (its OCI runtime mounts the overlay), so no perl helper.
+  const ephemeral = flags.rm === true && !flags.detach;
+  if (!ephemeral) session.engine.runtime.warm();
   let lockHeld = true;
   try {
     const { model, engine } = session;
@@ -160,17 +162,20 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const name = flags.name ?? `${model.name}-${serviceName}-run-${randomBytes(6).toString("hex")}`;
     if (engine.state.read().containers[name]) throw new ConflictError(`a container named ${JSON.stringify(name)} exists already`, { hint: "choose another --name, or remove it with `stack rm`" });
     const { configHash } = await import("../../schema/hash.js");
-    const ephemeral = flags.rm === true && !flags.detach;
-    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: configHash(service, image.digest), ...(ephemeral ? { ephemeral } : {}) });
+    const hash = configHash(service, image.digest);
+    const { id, command } = await engine.containers.create({ project: model, service, index: 1, name, image, configHash: hash, ...(ephemeral ? { ephemeral } : {}) });
     const state = engine.state.read();
     state.project = model.name;
     state.projectDir = model.project_dir;
     state.files = model.files;
     state.containers[name] = {
-      name, id, service: serviceName, index: 1, configHash: configHash(service, image.digest), config: JSON.parse(JSON.stringify(service)) as unknown,
+      name, id, service: serviceName, index: 1, configHash: hash, config: JSON.parse(JSON.stringify(service)) as unknown,
       image: { ref: image.ref, digest: image.digest }, createdAt: new Date().toISOString(), oneOff: true, ...(command ? { command } : {}),
     };
-    engine.state.write(state);
+    // The record must be there before the lock goes (a concurrent up's sweep removes what no record keeps), but
+    // a foreground --rm container dies with the OS: its record needs no fsync (~1–20 ms, more when the disk is busy).
+    if (ephemeral) engine.writeStateVolatile(state);
+    else engine.state.write(state);
     if (flags.detach) {
       await engine.containers.start(name);
       ctx.stdout.write(`${name}\n`);
@@ -182,13 +187,13 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const handle = engine.handleOf(name);
     const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[]) => hosting.run(a, handle.pidFile) } : {}) });
     if (flags.rm) {
-      const { openSessionFor } = await import("../engine-session.js");
       const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
       try {
         await again.engine.containers.remove(name, { volumes: true });
         const s = again.engine.state.read();
         delete s.containers[name];
-        again.engine.state.write(s);
+        if (ephemeral) again.engine.writeStateVolatile(s);
+        else again.engine.state.write(s);
       } finally {
         await again.close();
       }

@@ -1,6 +1,7 @@
-// Which layer folders the host has mounted as overlay lowerdirs right now: a
-// layer in use by a container's rootfs is never deleted under it.
-import { readFile } from "node:fs/promises";
+// Which layer folders are mounted as overlay lowerdirs right now, on the host
+// or in a container's own mount namespace: a layer in use by a container's
+// rootfs is never deleted under it.
+import { readdir, readFile, readlink } from "node:fs/promises";
 
 export interface MountTable {
   /** Every lowerdir of every overlay mount visible to this process. */
@@ -25,8 +26,31 @@ export function lowerdirsFromMountinfo(text: string): Set<string> {
   return out;
 }
 
+/**
+ * This process's mount table and that of one process of every other mount
+ * namespace: a container whose OCI runtime mounted its overlay itself (a
+ * foreground `stack run --rm`, docs/runtime.md) has it in its own namespace
+ * only. Only `image rm` asks, so a walk of /proc is affordable.
+ */
 export const procMountTable: MountTable = {
   async overlayLowerdirs() {
-    return lowerdirsFromMountinfo(await readFile("/proc/self/mountinfo", "utf8"));
+    const out = lowerdirsFromMountinfo(await readFile("/proc/self/mountinfo", "utf8"));
+    const seen = new Set<string>();
+    try {
+      seen.add(await readlink("/proc/self/ns/mnt"));
+    } catch {
+      // no namespace links: this table is all there is to read
+    }
+    for (const pid of (await readdir("/proc")).filter((e) => /^\d+$/.test(e)).sort((a, b) => Number(a) - Number(b))) {
+      try {
+        const ns = await readlink(`/proc/${pid}/ns/mnt`);
+        if (seen.has(ns)) continue;
+        seen.add(ns);
+        for (const dir of lowerdirsFromMountinfo(await readFile(`/proc/${pid}/mountinfo`, "utf8"))) out.add(dir);
+      } catch {
+        // gone meanwhile, or not readable: not a container of ours
+      }
+    }
+    return out;
   },
 };

@@ -247,3 +247,15 @@ test("the schema oracle does reject a broken config", () => {
   expect(validate({ ...spec, mounts: [{ destination: "/x" }] })).not.toEqual([]);
   expect(validate({ ...spec, process: { ...spec.process, rlimits: [{ type: "nofile", soft: 1, hard: 1 }] } })).not.toEqual([]);
 });
+
+describe("a root filesystem the OCI runtime mounts", () => {
+  const overlay = { destination: "/", type: "overlay", source: "overlay", options: ["lowerdir=/l/a", "upperdir=/c/upper", "workdir=/c/work", "volatile"] };
+
+  test("is the first mount, at /, over the empty root folder; the other mounts follow unchanged", () => {
+    const plain = build(input({ read_only: true, tmpfs: ["/run"] })).spec;
+    const spec = build(input({ read_only: true, tmpfs: ["/run"] }, { Cmd: ["sh"] }, { rootMount: { ...overlay, destination: "/ignored" } })).spec;
+    expect(spec.mounts[0]).toEqual(overlay);
+    expect(spec.mounts.slice(1)).toEqual(plain.mounts);
+    expect(spec.root).toEqual(plain.root);
+  });
+});
