@@ -133,6 +133,13 @@ export interface StartHooks {
    * not a line of a container that exits at once is lost.
    */
   beforeSpawn?: () => Promise<void>;
+  /**
+   * Takes the start's read-write descriptors of the two FIFOs (stdout,
+   * stderr) once the container is spawned, instead of their being closed:
+   * whoever holds them keeps the pipes (and what is written into them) alive
+   * after the container ends, until a log reader opens them.
+   */
+  keepOutput?: (fds: number[]) => void;
 }
 
 export interface ExecOptions {
@@ -297,11 +304,18 @@ export class ContainerRuntime {
     // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
     const out = openSync(h.stdoutFifo, constants.O_RDWR);
     const err = openSync(h.stderrFifo, constants.O_RDWR);
+    let kept = false;
     try {
       this.deps.runner.spawnDetached(monitorArgv(this.deps.perl, h.exitFile, this.deps.pipeBufferBytes, this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)), { stdout: out, stderr: err });
+      if (hooks.keepOutput) {
+        hooks.keepOutput([out, err]);
+        kept = true;
+      }
     } finally {
-      closeSync(out);
-      closeSync(err);
+      if (!kept) {
+        closeSync(out);
+        closeSync(err);
+      }
     }
     const deadline = Date.now() + timeoutMs;
     for (;;) {
