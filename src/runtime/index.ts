@@ -85,6 +85,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     statDevice,
     pipeBufferBytes: pipeMaxSize(),
     ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode), warm: () => helper.warm() } : {}),
+    ...(helper ? { spawnMonitor: (out: string, err: string, exitFile: string, pipeBytes: number, argv: string[]) => helper.monitor(out, err, exitFile, pipeBytes, argv) } : {}),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }
