@@ -44,12 +44,13 @@ while (defined(my $line = <STDIN>)) {
     # interpreter to start. The middle child exits at once, so the monitor is nobody's child here
     # and outlives this helper; it runs in a session of its own with the FIFOs as stdout and stderr.
     my ($out, $err, $exit_file, $size, @cmd) = @a;
-    my $mid = fork;
+    my ($o, $e, $mid);
+    if (open($o, "+<", $out) && open($e, "+<", $err)) { $mid = fork }
     if (defined $mid && $mid == 0) {
       my $pid = fork;
       if (defined $pid && $pid == 0) {
         syscall($sys_setsid); $0 = "stack-monitor $exit_file";
-        open(STDIN, "<", "/dev/null"); open(STDOUT, "+<", $out) or exit 1; open(STDERR, "+<", $err) or exit 1;
+        open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $o) or exit 1; open(STDERR, ">&", $e) or exit 1; close($o); close($e);
         if ($size > 0) { fcntl(STDOUT, 1031, $size + 0); fcntl(STDERR, 1031, $size + 0); }
         my $code = 127; my $run = fork;
         if (defined $run && $run == 0) { exec { $cmd[0] } @cmd; exit 127; }
@@ -59,7 +60,9 @@ while (defined(my $line = <STDIN>)) {
       }
       exit(defined $pid ? 0 : 1);
     }
-    if (defined $mid) { waitpid($mid, 0); $ok = $? == 0; $! = 11 unless $ok; }
+    my $errno = $! + 0;
+    close($o) if $o; close($e) if $e;
+    if (defined $mid) { waitpid($mid, 0); $ok = $? == 0; $! = 11 unless $ok; } else { $! = $errno }
   } else {
     $! = 22;
   }
