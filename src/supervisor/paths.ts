@@ -43,7 +43,9 @@ export async function supervisorAnswers(paths: SupervisorPaths, waitMs = 10_000)
   for (;;) {
     if (await socketAnswers(paths.socket)) return true;
     const owner = lockOwner(paths.lock);
-    if (owner === 0 || owner === process.pid || (owner > 0 && !processAlive(owner)) || Date.now() > deadline) return false;
+    // A daemon removes the lock once it listens: a lock gone since the socket's check may mean it answers now.
+    if (owner === 0 || (owner > 0 && !processAlive(owner))) return socketAnswers(paths.socket);
+    if (owner === process.pid || Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }
 }
