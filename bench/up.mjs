@@ -4,11 +4,17 @@
 // 100 containers. With STACK_BENCH_DOCKER=1 the same files run through
 // docker-compose in the same run, interleaved (the bench installs the Debian
 // packages docker.io and docker-compose, and imports the busybox rootfs into
-// Docker); the ratios are printed. Needs root; build first (npm run build).
+// Docker); the ratios are printed. Next to each median wall time, the median
+// CPU time (user + system) of the command and of everything it starts, from a
+// cpuacct cgroup of its own (cgroup v1 or hybrid hosts): "cpu" until the
+// command returns, "cpu+1.5s" 1.5 s later — `up -d` launches the supervisor
+// as it ends, so its boot lands after the command's return. On a shared
+// machine CPU time moves far less than wall time. Needs root; build first
+// (npm run build).
 //
 //   node bench/up.mjs [--runs N] [--ps-containers N] [--json]
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDocker, median, numberOptions } from "./lib.mjs";
@@ -34,6 +40,48 @@ function run(cmd, argv, options = {}) {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
   return ms;
+}
+
+const cpuacct = existsSync("/sys/fs/cgroup/cpuacct/cgroup.procs") ? "/sys/fs/cgroup/cpuacct" : undefined;
+let groups = 0;
+const usageMs = (group) => Number(readFileSync(join(group, "cpuacct.usage"), "utf8")) / 1e6;
+
+/** run() in a cpuacct group of its own: { ms, cpu, cpuSettled } (CPU undefined without cpuacct). */
+function runCounted(cmd, argv, options = {}, settleMs = 0) {
+  if (!cpuacct) return { ms: run(cmd, argv, options) };
+  const group = join(cpuacct, `stack-bench-up-${process.pid}-${groups++}`);
+  mkdirSync(group);
+  try {
+    // The shell joins the group and becomes the command: all it starts (detached or not) is counted.
+    const ms = run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, cmd, ...argv], options);
+    const cpu = usageMs(group);
+    if (settleMs > 0) spawnSync("sleep", [String(settleMs / 1000)]);
+    return { ms, cpu, cpuSettled: usageMs(group) };
+  } finally {
+    // What still runs (the supervisor, monitors, containers) goes back to the root group.
+    for (let pids = procsOf(group); pids.length > 0; pids = procsOf(group)) {
+      for (const pid of pids) {
+        try {
+          writeFileSync(join(cpuacct, "cgroup.procs"), pid);
+        } catch {
+          // it ended meanwhile
+        }
+      }
+    }
+    for (let i = 0; ; i++) {
+      try {
+        rmdirSync(group);
+        break;
+      } catch (e) {
+        if (i > 200) throw e;
+        spawnSync("sleep", ["0.01"]); // a moved process is still leaving it
+      }
+    }
+  }
+}
+
+function procsOf(group) {
+  return readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean);
 }
 
 // A busybox rootfs with tini-less sleep: `init: true` puts stack's tini (and Docker's) in front.
@@ -64,10 +112,17 @@ if (withDocker) {
 const results = {};
 for (const size of [4, 20]) {
   const dir = stackFile(join(base, `s${size}`), size);
-  const r = { up: [], down: [], dockerUp: [], dockerDown: [] };
+  const r = { up: [], down: [], upCpu: [], upCpuSettled: [], downCpu: [], dockerUp: [], dockerDown: [] };
   for (let i = 0; i < runs; i++) {
-    r.up.push(run(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }));
-    r.down.push(run(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir }));
+    const up = runCounted(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }, 1500);
+    const down = runCounted(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir });
+    r.up.push(up.ms);
+    r.down.push(down.ms);
+    if (up.cpu !== undefined) {
+      r.upCpu.push(up.cpu);
+      r.upCpuSettled.push(up.cpuSettled);
+      r.downCpu.push(down.cpu);
+    }
     if (docker) {
       r.dockerUp.push(docker(dir, ["up", "-d"]));
       r.dockerDown.push(docker(dir, ["down", "-t", "10"]));
@@ -75,7 +130,9 @@ for (const size of [4, 20]) {
   }
   results[`${size} services`] = {
     up: median(r.up),
+    ...(r.upCpu.length > 0 ? { upCpu: median(r.upCpu), "upCpu+1.5s": median(r.upCpuSettled) } : {}),
     down: median(r.down),
+    ...(r.downCpu.length > 0 ? { downCpu: median(r.downCpu) } : {}),
     ...(docker ? { dockerUp: median(r.dockerUp), dockerDown: median(r.dockerDown), upRatio: median(r.dockerUp) / median(r.up), downRatio: median(r.dockerDown) / median(r.down) } : {}),
   };
 }
@@ -96,7 +153,7 @@ for (const size of [4, 20]) {
 
 await dockerEngine?.stop();
 rmSync(base, { recursive: true, force: true });
-const load = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ")[0];
+const load = execFileSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).split(" ").slice(0, 3).join(" ");
 if (asJson) console.log(JSON.stringify({ runs, load, results }, null, 2));
 else {
   console.log(`bench/up: medians of ${runs} runs (load average ${load})`);

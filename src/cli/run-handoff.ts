@@ -34,8 +34,34 @@ export async function handOffRun(args: string[], env: Record<string, string | un
   const project = guessProject(inv, env, cwd);
   if (project === undefined) return undefined;
   const socket = join(env.STACK_RUN_DIR || "/run/stack", project, "supervisor.sock");
-  if (!existsSync(socket)) return undefined;
+  if (!existsSync(socket) && !(await bootingSupervisor(join(env.STACK_RUN_DIR || "/run/stack", project), socket))) return undefined;
   return relay(socket, args, env, cwd);
+}
+
+/**
+ * After `up -d` the supervisor boots once the command has returned, holding
+ * the start lock until it listens (docs/supervisor.md, "Deferred start"):
+ * a run that comes meanwhile waits for its socket (3 s at most) rather than
+ * taking the cold path.
+ */
+async function bootingSupervisor(dir: string, socket: string): Promise<boolean> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    let owner = 0;
+    try {
+      owner = Number(readFileSync(join(dir, "supervisor.lock"), "utf8").trim());
+    } catch {
+      return existsSync(socket); // no lock: nothing is starting (or it has just started: it removes the lock once it listens)
+    }
+    try {
+      if (owner > 0) process.kill(owner, 0);
+    } catch {
+      return existsSync(socket); // its holder died
+    }
+    if (existsSync(socket)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /**

@@ -56,8 +56,16 @@ export interface Engine extends EngineDeps {
   network: NetworkManager;
   /** The project's supervisor, started when none runs. */
   supervisor(): Promise<SupervisorClient>;
-  /** The supervisor when one runs; never starts one. */
+  /** The supervisor when one runs (or is starting); never starts one. */
   runningSupervisor(): Promise<SupervisorClient | undefined>;
+  /**
+   * For `up -d`: containers start without waiting for a supervisor to boot.
+   * When none runs, this engine holds the supervisor's start lock, hands the
+   * containers it starts over in a file (their FIFOs and the DNS sockets held
+   * open), and launches the daemon at close() without waiting for it; what
+   * needs the supervisor before (health, logs) launches it and waits.
+   */
+  deferSupervisor(): Promise<void>;
   /** Statuses of several recorded containers with one supervisor round trip (ps, wait loops). */
   statusOf(names: string[]): Promise<ContainerStatus[]>;
   /** Removes what a crashed command left of this project: containers, namespaces and endpoints no record keeps. */
@@ -94,7 +102,7 @@ function defaultSupervisorEntry(): string {
 }
 
 export async function openEngine(opts: EngineOptions): Promise<Engine> {
-  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf, renderHostsFile, renderResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy, sharedNamespaceOf }] =
+  const [{ NetworkManager }, { LinuxNetworkHost }, { parseResolvConf, renderHostsFile, renderResolvConf }, { openRuntime, namedVolumeDir }, { ensureSupervisor, claimSupervisorStart, SupervisorClient }, { supervisedContainerOf }, { configHash }, { attachRequestFor, networksUsedBy, sharedNamespaceOf }] =
     await Promise.all([
       import("../network/network-manager.js"),
       import("../network/host-system.js"),
@@ -105,7 +113,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       import("../schema/hash.js"),
       import("../network/service-networks.js"),
     ]);
-  const { socketAnswers, supervisorPaths } = await import("../supervisor/paths.js");
+  const { supervisorAnswers, supervisorPaths } = await import("../supervisor/paths.js");
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
   let storePromise: Promise<ImageStore> | undefined;
@@ -158,18 +166,27 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 
   // One connection per engine, shared by concurrent callers (a scaled `up` starts many containers at once).
   let client: Promise<SupervisorClient> | undefined;
+  // Set by deferSupervisor when no supervisor ran: the start lock is ours until close() launches the daemon.
+  let launch: import("../supervisor/client.js").SupervisorLaunch | undefined;
   const supervisor = (): Promise<SupervisorClient> => {
-    client ??= ensureSupervisor(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+    client ??= launch ? launch.connect() : ensureSupervisor(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
     client.catch(() => (client = undefined));
     return client;
   };
   const runningSupervisor = async (): Promise<SupervisorClient | undefined> => {
     if (client) return client;
-    const socket = supervisorPaths(opts.runDir, project).socket;
-    if (!(await socketAnswers(socket))) return undefined;
-    client ??= SupervisorClient.connect(socket);
+    if (launch) return undefined; // its containers are handed over; it is launched when the command ends
+    const paths = supervisorPaths(opts.runDir, project);
+    if (!(await supervisorAnswers(paths))) return undefined;
+    client ??= SupervisorClient.connect(paths.socket);
     client.catch(() => (client = undefined));
     return client;
+  };
+  const deferSupervisor = async (): Promise<void> => {
+    if (client || launch) return;
+    const claimed = await claimSupervisorStart(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+    if (claimed instanceof SupervisorClient) client = Promise.resolve(claimed);
+    else launch = claimed;
   };
 
   const images: ImagePort = {
@@ -214,6 +231,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       if (publishing.length > 0) await serially(() => network.checkPublishedPorts(model.name, publishing));
       const wanted = networksUsedBy(model, services);
       if (wanted.length > 0) await network.ensureNetworks(model.name, wanted);
+      // The supervisor that serves DNS boots after the containers: bind its sockets now, so that no container's query is refused.
+      if (launch?.pending && !client) {
+        const { dnsListenAddresses, reserveDnsSockets } = await import("../network/index.js");
+        const endpoints = dnsListenAddresses(network.readState(project), 53);
+        if (endpoints.length > 0) launch.holdDns(await reserveDnsSockets(endpoints));
+      }
     },
     async removeUnused(p) {
       await network.removeNetworks(p);
@@ -321,6 +344,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async start(name) {
       const r = record(name);
       const h = runtime.load(project, r.id);
+      const deferred = !client && launch?.pending ? launch : undefined;
+      if (deferred) {
+        const spec = supervisedOf(r, h);
+        await runtime.start(h, 10_000, { beforeSpawn: async () => deferred.handOver(spec, Date.now()), keepOutput: (fds) => deferred.hold(fds) });
+        return;
+      }
       const sup = await supervisor();
       await runtime.start(h, 10_000, { beforeSpawn: () => sup.watch(supervisedOf(r, h)) });
     },
@@ -371,7 +400,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
 
   /** Statuses of several recorded containers with one supervisor round trip. */
   const statusOf = async (names: string[]): Promise<ContainerStatus[]> => {
-    const sup = await runningSupervisor();
+    // Health is the supervisor's: a deferred one is launched (and waited for) when a container asked about has a healthcheck.
+    const needsHealth = launch?.pending && !client && names.some((n) => hasHealthcheck(state.read().containers[n]?.config as ServiceModel | undefined));
+    const sup = needsHealth ? await supervisor() : await runningSupervisor();
     const supervised = new Map<string, SupervisedStatus>((sup ? await sup.status() : []).map((s) => [s.id, s]));
     const ports = network.readState(project).ports;
     return Promise.all(names.map(async (name) => {
@@ -421,6 +452,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     network,
     supervisor,
     runningSupervisor,
+    deferSupervisor,
     handleOf,
     record,
     writeStateVolatile(s) {
@@ -458,10 +490,16 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
     close() {
       syncState();
+      launch?.launch();
       void client?.then((c) => c.close(), () => undefined);
       client = undefined;
     },
   };
+}
+
+function hasHealthcheck(service: ServiceModel | undefined): boolean {
+  const hc = service?.healthcheck;
+  return !!hc && !hc.disable && hc.test[0] !== "NONE";
 }
 
 function mtimeOf(path: string): string | undefined {

@@ -15,10 +15,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { SystemError } from "../errors.js";
 
-/** mount(2), umount2(2) and mknodat(2) by architecture (Node's process.arch names). */
-const SYSCALLS: Record<string, { mount: number; umount2: number; mknodat: number }> = {
-  x64: { mount: 165, umount2: 166, mknodat: 259 },
-  arm64: { mount: 40, umount2: 39, mknodat: 33 },
+/** mount(2), umount2(2), mknodat(2) and setsid(2) by architecture (Node's process.arch names). */
+const SYSCALLS: Record<string, { mount: number; umount2: number; mknodat: number; setsid: number }> = {
+  x64: { mount: 165, umount2: 166, mknodat: 259, setsid: 112 },
+  arm64: { mount: 40, umount2: 39, mknodat: 33, setsid: 157 },
 };
 
 // No modules (POSIX alone would add ~30 ms to perl's start here): FIFOs are
@@ -26,7 +26,8 @@ const SYSCALLS: Record<string, { mount: number; umount2: number; mknodat: number
 const SCRIPT = String.raw`
 use strict;
 $| = 1; umask 0;
-my ($sys_mount, $sys_umount2, $sys_mknodat) = map { $_ + 0 } @ARGV;
+my ($sys_mount, $sys_umount2, $sys_mknodat, $sys_setsid) = map { $_ + 0 } @ARGV;
+$SIG{CHLD} = "DEFAULT";
 while (defined(my $line = <STDIN>)) {
   chomp $line;
   my ($op, @a) = map { pack("H*", $_) } split(/\t/, $line, -1);
@@ -38,6 +39,30 @@ while (defined(my $line = <STDIN>)) {
     $ok = syscall($sys_mount, "$a[0]\0", "$a[1]\0", "$a[2]\0", 0, "$a[3]\0") == 0;
   } elsif ($op eq "umount") {
     $ok = syscall($sys_umount2, "$a[0]\0", 0) == 0;
+  } elsif ($op eq "monitor") {
+    # A container's monitor (see monitorArgv in src/runtime/container.ts), forked from here: no
+    # interpreter to start. The middle child exits at once, so the monitor is nobody's child here
+    # and outlives this helper; it runs in a session of its own with the FIFOs as stdout and stderr.
+    my ($out, $err, $exit_file, $size, @cmd) = @a;
+    my ($o, $e, $mid);
+    if (open($o, "+<", $out) && open($e, "+<", $err)) { $mid = fork }
+    if (defined $mid && $mid == 0) {
+      my $pid = fork;
+      if (defined $pid && $pid == 0) {
+        syscall($sys_setsid); $0 = "stack-monitor $exit_file";
+        open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $o) or exit 1; open(STDERR, ">&", $e) or exit 1; close($o); close($e);
+        if ($size > 0) { fcntl(STDOUT, 1031, $size + 0); fcntl(STDERR, 1031, $size + 0); }
+        my $code = 127; my $run = fork;
+        if (defined $run && $run == 0) { exec { $cmd[0] } @cmd; exit 127; }
+        if (defined $run) { waitpid($run, 0); $code = ($? & 127) ? 128 + ($? & 127) : ($? >> 8); }
+        open(my $f, ">", "$exit_file.tmp") or exit 1; print $f "$code\n"; close($f) or exit 1; rename("$exit_file.tmp", $exit_file) or exit 1;
+        exit 0;
+      }
+      exit(defined $pid ? 0 : 1);
+    }
+    my $errno = $! + 0;
+    close($o) if $o; close($e) if $e;
+    if (defined $mid) { waitpid($mid, 0); $ok = $? == 0; $! = 11 unless $ok; } else { $! = $errno }
   } else {
     $! = 22;
   }
@@ -74,7 +99,7 @@ export class PerlHelper {
   private constructor(
     /** perl's path (other one-shot perl uses may share it). */
     readonly perl: string,
-    private readonly numbers: { mount: number; umount2: number; mknodat: number },
+    private readonly numbers: { mount: number; umount2: number; mknodat: number; setsid: number },
   ) {}
 
   /** The helper, or undefined where perl or the syscall numbers are missing (use the commands then). */
@@ -104,6 +129,17 @@ export class PerlHelper {
     return this.request(["umount", target]);
   }
 
+  /**
+   * Starts a container's monitor (a forked copy of this perl, in a session of
+   * its own): it opens `stdout` and `stderr` (the FIFOs) read-write as its
+   * output, raises their pipe buffer to `pipeBytes` (0: the kernel's), runs
+   * `argv` and writes its exit status into `exitFile` as monitorArgv's does.
+   * Resolves once it is forked; it outlives this helper and its caller.
+   */
+  monitor(stdout: string, stderr: string, exitFile: string, pipeBytes: number, argv: string[]): Promise<void> {
+    return this.request(["monitor", stdout, stderr, exitFile, String(pipeBytes), ...argv]);
+  }
+
   /** Ends the perl process once it has answered what it was asked (it would end with us anyway); the next request starts another. */
   close(): void {
     this.session?.child.stdin?.end();
@@ -120,7 +156,7 @@ export class PerlHelper {
   }
 
   private start(): Session {
-    const child = spawn(this.perl, ["-e", SCRIPT, String(this.numbers.mount), String(this.numbers.umount2), String(this.numbers.mknodat)], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(this.perl, ["-e", SCRIPT, String(this.numbers.mount), String(this.numbers.umount2), String(this.numbers.mknodat), String(this.numbers.setsid)], { stdio: ["pipe", "pipe", "pipe"] });
     const session: Session = { child, waiting: [], partial: "" };
     this.session = session;
     let stderr = "";

@@ -49,16 +49,25 @@ export class DnsServer {
     this.zones = zones;
   }
 
-  /** Starts listening on every endpoint; the addresses must exist (the bridges' gateways). */
-  async start(listen: DnsEndpoint[]): Promise<void> {
+  /**
+   * Starts listening on every endpoint; the addresses must exist (the bridges'
+   * gateways). A socket of `inherited` (bound by the command that launched
+   * this process, see reserveDnsSockets) is used for its endpoint instead of
+   * a new one: queries sent before this server ran wait in it.
+   */
+  async start(listen: DnsEndpoint[], inherited: DnsListenSocket[] = []): Promise<void> {
+    const fdOf = (ep: DnsEndpoint, protocol: "udp" | "tcp") => inherited.find((s) => s.address === ep.address && s.port === ep.port && s.protocol === protocol)?.fd;
     for (const ep of listen) {
+      const udpFd = fdOf(ep, "udp");
+      const tcpFd = fdOf(ep, "tcp");
       const sock = createSocket("udp4");
       sock.on("message", (msg, rinfo) => {
         void this.answer(msg, rinfo.address, "udp").then((reply) => reply && sock.send(reply, rinfo.port, rinfo.address));
       });
       await new Promise<void>((resolve, reject) => {
         sock.once("error", reject);
-        sock.bind(ep.port, ep.address, () => resolve());
+        if (udpFd !== undefined) sock.bind({ fd: udpFd }, () => resolve());
+        else sock.bind(ep.port, ep.address, () => resolve());
       }).catch((e) => {
         throw new SystemError(`embedded DNS: cannot listen on ${ep.address}:${ep.port}/udp: ${(e as Error).message}`, { hint: "is another DNS server bound to the gateway address?", cause: e });
       });
@@ -80,7 +89,8 @@ export class DnsServer {
       });
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(ep.port, ep.address, () => resolve());
+        if (tcpFd !== undefined) server.listen({ fd: tcpFd }, () => resolve());
+        else server.listen(ep.port, ep.address, () => resolve());
       }).catch((e) => {
         throw new SystemError(`embedded DNS: cannot listen on ${ep.address}:${ep.port}/tcp: ${(e as Error).message}`, { hint: "is another DNS server bound to the gateway address?", cause: e });
       });
@@ -219,4 +229,58 @@ function askTcp(msg: Buffer, upstream: DnsEndpoint, timeoutMs: number): Promise<
     });
     conn.on("error", reject);
   });
+}
+
+/** A bound DNS socket handed to another process by descriptor. */
+export interface DnsListenSocket {
+  address: string;
+  port: number;
+  protocol: "udp" | "tcp";
+  fd: number;
+}
+
+/**
+ * Binds the UDP socket of every endpoint without reading it, for a DnsServer
+ * in another process to inherit (the supervisor an `up -d` launches once its
+ * containers run): queries sent meanwhile wait in the socket's queue instead
+ * of being refused. (TCP is left to that server: Node accepts every
+ * connection of a listening socket at once, and resolvers ask over UDP first.)
+ * close() ends them here once the other process has its copies.
+ */
+export async function reserveDnsSockets(listen: DnsEndpoint[]): Promise<{ sockets: DnsListenSocket[]; close(): void }> {
+  const udp: Socket[] = [];
+  const sockets: DnsListenSocket[] = [];
+  const close = () => {
+    for (const s of udp) s.close();
+  };
+  try {
+    for (const ep of listen) {
+      const sock = createSocket("udp4");
+      udp.push(sock);
+      const fd = await new Promise<number>((resolve, reject) => {
+        sock.once("error", reject);
+        // In the bind callback, before the event loop polls again: nothing has been read yet.
+        sock.bind(ep.port, ep.address, () => resolve(pauseUdp(sock)));
+      });
+      sock.unref(); // it must not keep this process alive
+      sockets.push({ ...ep, protocol: "udp", fd });
+    }
+  } catch (e) {
+    close();
+    throw new SystemError(`embedded DNS: cannot bind ${listen.map((ep) => `${ep.address}:${ep.port}`).join(", ")}/udp: ${(e as Error).message}`, { hint: "is another DNS server bound to the gateway address?", cause: e });
+  }
+  return { sockets, close };
+}
+
+/**
+ * Stops Node reading a bound UDP socket and returns its descriptor. Node
+ * exposes neither (its public `_handle` getter is deprecated): the handle is
+ * reached through the socket's own state.
+ */
+function pauseUdp(sock: Socket): number {
+  const key = Object.getOwnPropertySymbols(sock).find((k) => k.description === "state symbol");
+  const handle = key ? (sock as unknown as Record<symbol, { handle?: { fd?: number; recvStop?: () => number } }>)[key]?.handle : undefined;
+  if (!handle || typeof handle.fd !== "number" || handle.fd < 0 || typeof handle.recvStop !== "function") throw new Error("this Node.js version does not expose a UDP socket's descriptor");
+  handle.recvStop();
+  return handle.fd;
 }

@@ -68,6 +68,8 @@ export interface RuntimeDeps {
   statDevice: (path: string) => DeviceStat | undefined;
   /** perl's path: the monitor is one perl process instead of sh + perl + mv (src/fs/perl-helper.ts says why processes count). */
   perl?: string;
+  /** Forks a container's monitor from the perl helper (PerlHelper.monitor); without it, the monitor is spawned from this process. */
+  spawnMonitor?: (stdoutFifo: string, stderrFifo: string, exitFile: string, pipeBytes: number, argv: string[]) => Promise<void>;
   /** Makes FIFOs without a process (the perl helper); mkfifo(1) without it. */
   mkfifo?: (paths: string[], mode: number) => Promise<void>;
   /** Whether the kernel knows overlay's `volatile` option (5.10+), for overlays the OCI runtime mounts (a host mount tries it and falls back). */
@@ -151,6 +153,13 @@ export interface StartHooks {
    * not a line of a container that exits at once is lost.
    */
   beforeSpawn?: () => Promise<void>;
+  /**
+   * Takes the start's read-write descriptors of the two FIFOs (stdout,
+   * stderr) once the container is spawned, instead of their being closed:
+   * whoever holds them keeps the pipes (and what is written into them) alive
+   * after the container ends, until a log reader opens them.
+   */
+  keepOutput?: (fds: number[]) => void;
 }
 
 export interface ExecOptions {
@@ -322,14 +331,35 @@ export class ContainerRuntime {
     const fifos = [h.stdoutFifo, h.stderrFifo].filter((f) => !existsSync(f));
     if (fifos.length > 0) await this.makeFifos(fifos);
     await hooks.beforeSpawn?.();
-    // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
-    const out = openSync(h.stdoutFifo, constants.O_RDWR);
-    const err = openSync(h.stderrFifo, constants.O_RDWR);
-    try {
-      this.deps.runner.spawnDetached(monitorArgv(this.deps.perl, h.exitFile, this.deps.pipeBufferBytes, this.deps.runtime.runArgv(h.id, h.dir, h.pidFile)), { stdout: out, stderr: err });
-    } finally {
-      closeSync(out);
-      closeSync(err);
+    const runArgv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile);
+    if (this.deps.spawnMonitor) {
+      // Forked by the perl helper, which opens the FIFOs itself: this process forks nothing (a fork of Node costs
+      // 6–13 ms here, and a new perl's start as much again). Held here only for keepOutput.
+      const held = hooks.keepOutput ? [openSync(h.stdoutFifo, constants.O_RDWR), openSync(h.stderrFifo, constants.O_RDWR)] : [];
+      try {
+        await this.deps.spawnMonitor(h.stdoutFifo, h.stderrFifo, h.exitFile, this.deps.pipeBufferBytes ?? 0, runArgv);
+      } catch (e) {
+        for (const fd of held) closeSync(fd);
+        throw new SystemError(`cannot start the monitor of container ${h.id}: ${(e as Error).message}`, { cause: e, hint: "perl (Debian's perl-base) must run; STACK_DEBUG=1 shows the trace" });
+      }
+      if (held.length > 0) hooks.keepOutput!(held);
+    } else {
+      // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
+      const out = openSync(h.stdoutFifo, constants.O_RDWR);
+      const err = openSync(h.stderrFifo, constants.O_RDWR);
+      let kept = false;
+      try {
+        this.deps.runner.spawnDetached(monitorArgv(this.deps.perl, h.exitFile, this.deps.pipeBufferBytes, runArgv), { stdout: out, stderr: err });
+        if (hooks.keepOutput) {
+          hooks.keepOutput([out, err]);
+          kept = true;
+        }
+      } finally {
+        if (!kept) {
+          closeSync(out);
+          closeSync(err);
+        }
+      }
     }
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -95,6 +95,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     pipeBufferBytes: pipeMaxSize(),
     overlayVolatile: kernelAtLeast(release(), 5, 10),
     ...(helper ? { perl: helper.perl, mkfifo: (paths: string[], mode: number) => helper.mkfifo(paths, mode), warm: () => helper.warm() } : {}),
+    ...(helper ? { spawnMonitor: (out: string, err: string, exitFile: string, pipeBytes: number, argv: string[]) => helper.monitor(out, err, exitFile, pipeBytes, argv) } : {}),
     ...(existsSync("/usr/bin/tini-static") ? { initBinary: "/usr/bin/tini-static" } : {}),
   });
 }

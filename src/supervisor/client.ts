@@ -3,11 +3,12 @@
 // lock file keeps two CLIs from starting two), and SupervisorClient wraps the
 // protocol in typed calls and async iterables.
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { ConflictError, SystemError } from "../errors.js";
-import { socketAnswers, supervisorPaths } from "./paths.js";
+import { handoffFile, socketAnswers, supervisorAnswers, supervisorPaths, type SupervisorPaths } from "./paths.js";
+import { writeJsonAtomic } from "../fs/atomic-write.js";
 import type { LogLine } from "./log-record.js";
 import { processAlive } from "../fs/process-alive.js";
 import {
@@ -43,27 +44,152 @@ export async function ensureSupervisor(project: string, stateDir: string, runDir
   const release = await takeLock(paths.lock, options.startTimeoutMs ?? 10_000);
   try {
     if (await socketAnswers(paths.socket)) return await SupervisorClient.connect(paths.socket);
-    const entry = options.entry ?? fileURLToPath(new URL("./main.js", import.meta.url));
-    const args = [entry, "--project", project, "--state-dir", stateDir, "--run-dir", runDir];
-    if (options.runtime) args.push("--runtime", options.runtime);
-    if (options.idleMs !== undefined) args.push("--idle-ms", String(options.idleMs));
-    const log = openSync(paths.log, "a", 0o640);
-    try {
-      // detached = setsid: the daemon outlives the CLI and its terminal.
-      const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log] });
-      child.unref();
-    } finally {
-      closeSync(log);
-    }
-    const deadline = Date.now() + (options.startTimeoutMs ?? 10_000);
-    while (Date.now() < deadline) {
-      if (await socketAnswers(paths.socket)) return await SupervisorClient.connect(paths.socket);
-      await sleep(20);
-    }
-    throw new SystemError(`the supervisor of project ${project} did not start`, { hint: `its log is ${paths.log}` });
+    spawnDaemon(paths, daemonArgs(project, stateDir, runDir, options), []);
+    return await awaitSocket(paths, project, options.startTimeoutMs ?? 10_000);
   } finally {
     release();
   }
+}
+
+/**
+ * For a command that starts containers and need not wait for the supervisor
+ * (`up -d`): the client of the supervisor that runs, or else the start lock,
+ * held by the returned SupervisorLaunch until the daemon it spawns listens.
+ * Meanwhile no other command starts a supervisor, and one that needs it
+ * waits (supervisorAnswers in paths.ts).
+ */
+export async function claimSupervisorStart(project: string, stateDir: string, runDir: string, options: EnsureOptions = {}): Promise<SupervisorClient | SupervisorLaunch> {
+  const paths = supervisorPaths(runDir, project);
+  if (await supervisorAnswers(paths, options.startTimeoutMs ?? 10_000)) return SupervisorClient.connect(paths.socket);
+  mkdirSync(paths.dir, { recursive: true });
+  const release = await takeLock(paths.lock, options.startTimeoutMs ?? 10_000);
+  try {
+    if (await socketAnswers(paths.socket)) {
+      release();
+      return await SupervisorClient.connect(paths.socket);
+    }
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return new SupervisorLaunch(project, paths, handoffFile(stateDir, project), daemonArgs(project, stateDir, runDir, options), release, options.startTimeoutMs ?? 10_000);
+}
+
+/** A descriptor the daemon inherits: a DNS socket bound by the launching command (so no query is refused before the daemon boots). */
+export type InheritedDnsSocket = import("../network/dns-server.js").DnsListenSocket;
+
+/**
+ * The deferred start of a project's supervisor. Containers started meanwhile
+ * are handed over in the handoff file (written before each spawn, so a
+ * command killed halfway loses none of them: the next supervisor reads it),
+ * and their output FIFOs are held open read-write by this process until the
+ * daemon inherits them: the pipes, and what a container that ends at once
+ * wrote into them, outlive the container until the daemon reads them.
+ */
+export class SupervisorLaunch {
+  private readonly handed: { spec: SupervisedContainer; startedAt: number }[] = [];
+  private readonly held: number[] = [];
+  private readonly dns: InheritedDnsSocket[] = [];
+  private readonly closeDns: (() => void)[] = [];
+  private launched = false;
+
+  constructor(
+    readonly project: string,
+    private readonly paths: SupervisorPaths,
+    private readonly handoff: string,
+    private readonly args: string[],
+    private readonly release: () => void,
+    private readonly startTimeoutMs: number,
+  ) {}
+
+  get pending(): boolean {
+    return !this.launched;
+  }
+
+  /** Records a container about to be spawned (before its spawn). */
+  handOver(spec: SupervisedContainer, startedAt: number): void {
+    this.handed.push({ spec, startedAt });
+    writeJsonAtomic(this.handoff, { version: 1, containers: this.handed } satisfies Handoff, { durable: false });
+  }
+
+  /** Keeps descriptors (the FIFOs of a spawned container) open until the daemon has them; closes them at once once it runs. */
+  hold(fds: number[]): void {
+    if (this.launched) for (const fd of fds) closeSync(fd);
+    else this.held.push(...fds);
+  }
+
+  /** Bound DNS sockets for the daemon (`close` ends them here once it has them). */
+  holdDns(reserved: { sockets: InheritedDnsSocket[]; close(): void }): void {
+    if (this.launched) return reserved.close();
+    this.dns.push(...reserved.sockets);
+    this.closeDns.push(reserved.close);
+  }
+
+  /**
+   * Spawns the daemon without waiting for it, and gives it the start lock:
+   * the lock names the daemon, which removes it once it listens; a daemon
+   * that dies first leaves a stale lock, which the next command takes over
+   * and starts a supervisor of its own (it reads the same handoff file).
+   */
+  launch(): void {
+    if (this.launched) return;
+    this.launched = true;
+    try {
+      const inherited = [...this.dns.map((d) => d.fd), ...this.held];
+      const dnsArg = this.dns.map((d, i) => ({ address: d.address, port: d.port, protocol: d.protocol, fd: 3 + i }));
+      const pid = spawnDaemon(this.paths, dnsArg.length > 0 ? [...this.args, "--inherited-dns", JSON.stringify(dnsArg)] : this.args, inherited);
+      if (pid) writeFileSync(this.paths.lock, `${pid}\n`);
+      else this.release();
+    } catch (e) {
+      this.release();
+      throw e;
+    } finally {
+      for (const fd of this.held) closeSync(fd);
+      this.held.length = 0;
+      for (const close of this.closeDns.splice(0)) close();
+    }
+  }
+
+  /** Launches the daemon (when not yet) and waits for its socket: for what needs the supervisor now (health, logs). */
+  async connect(): Promise<SupervisorClient> {
+    this.launch();
+    return awaitSocket(this.paths, this.project, this.startTimeoutMs);
+  }
+}
+
+/** The handoff file (see SupervisorLaunch). */
+export interface Handoff {
+  version: 1;
+  containers: { spec: SupervisedContainer; startedAt: number }[];
+}
+
+function daemonArgs(project: string, stateDir: string, runDir: string, options: EnsureOptions): string[] {
+  const entry = options.entry ?? fileURLToPath(new URL("./main.js", import.meta.url));
+  const args = [entry, "--project", project, "--state-dir", stateDir, "--run-dir", runDir];
+  if (options.runtime) args.push("--runtime", options.runtime);
+  if (options.idleMs !== undefined) args.push("--idle-ms", String(options.idleMs));
+  return args;
+}
+
+/** Spawns the detached daemon (setsid: it outlives the CLI and its terminal); `inherited` become its descriptors 3, 4, … */
+function spawnDaemon(paths: SupervisorPaths, args: string[], inherited: number[]): number | undefined {
+  const log = openSync(paths.log, "a", 0o640);
+  try {
+    const child = spawn(process.execPath, args, { detached: true, stdio: ["ignore", log, log, ...inherited] });
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+async function awaitSocket(paths: SupervisorPaths, project: string, timeoutMs: number): Promise<SupervisorClient> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await socketAnswers(paths.socket)) return await SupervisorClient.connect(paths.socket);
+    await sleep(20);
+  }
+  throw new SystemError(`the supervisor of project ${project} did not start`, { hint: `its log is ${paths.log}` });
 }
 
 async function takeLock(path: string, waitMs: number): Promise<() => void> {

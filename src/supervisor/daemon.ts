@@ -2,9 +2,12 @@
 // $RUN/<project>/supervisor.sock with its pid in supervisor.pid. It re-adopts
 // what the state file lists, and exits by itself once no container runs or
 // waits for a restart and no client is attached, after `idleMs`.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ConflictError } from "../errors.js";
-import { projectStateDir, socketAnswers, supervisorPaths } from "./paths.js";
+import { readJson } from "../fs/atomic-write.js";
+import type { Handoff } from "./client.js";
+import { handoffFile, lockOwner, projectStateDir, socketAnswers, supervisorPaths } from "./paths.js";
 import type { RuntimePort } from "./runtime-port.js";
 import { createSupervisorServer, type ExtraOps, type RunHostPort } from "./server.js";
 import { Supervisor } from "./supervisor.js";
@@ -58,11 +61,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     },
   });
   supervisor.resume();
+  takeHandoff(supervisor, opts.stateDir, opts.project);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(paths.socket, () => resolve());
   });
   writeFileSync(paths.pidFile, `${process.pid}\n`);
+  // Launched by a command that did not wait (`up -d`): the start lock names this daemon until it listens.
+  if (lockOwner(paths.lock) === process.pid) rmSync(paths.lock, { force: true });
   checkIdle();
   const onSignal = () => stop();
   process.on("SIGTERM", onSignal);
@@ -78,6 +84,52 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   if (existsSync(paths.pidFile) && readPid(paths.pidFile) === process.pid) {
     rmSync(paths.socket, { force: true });
     rmSync(paths.pidFile, { force: true });
+  }
+}
+
+/**
+ * Watches the containers a command started while no supervisor ran (the
+ * handoff file, see SupervisorLaunch in client.ts), then closes the write
+ * ends of their FIFOs that this daemon inherited from it: its own readers
+ * hold the pipes now, and EOF must come when the container ends.
+ */
+function takeHandoff(supervisor: Supervisor, stateDir: string, project: string): void {
+  const file = handoffFile(stateDir, project);
+  let handoff: Handoff | undefined;
+  try {
+    handoff = readJson<Handoff | undefined>(file, undefined);
+  } catch {
+    handoff = undefined; // torn by an OS crash: those containers died with it
+  }
+  for (const { spec, startedAt } of handoff?.containers ?? []) supervisor.watch(spec, startedAt);
+  rmSync(file, { force: true });
+  const containers = join(projectStateDir(stateDir, project), "containers") + "/";
+  let fds: string[] = [];
+  try {
+    fds = readdirSync("/proc/self/fd");
+  } catch {
+    return; // no /proc: nothing was inherited that we could name
+  }
+  for (const name of fds) {
+    const fd = Number(name);
+    if (fd < 3) continue;
+    let target = "";
+    try {
+      target = readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue;
+    }
+    // Its own readers are read-only; the inherited ends are read-write.
+    if (target.startsWith(containers) && target.endsWith(".fifo") && openedReadWrite(name)) closeSync(fd);
+  }
+}
+
+function openedReadWrite(fd: string): boolean {
+  try {
+    const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+    return flags !== undefined && (parseInt(flags, 8) & 3) === 2;
+  } catch {
+    return false;
   }
 }
 

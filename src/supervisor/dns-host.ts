@@ -4,8 +4,8 @@
 // refresh() is called whenever the supervisor's view changes (a container was
 // started, restarted, stopped or forgotten): containers are attached before
 // they start, so their names are known by the time they run.
-import { readFileSync } from "node:fs";
-import { buildDnsZones, dnsListenAddresses, DnsServer, LinuxNetworkHost, NetworkManager, upstreamResolvers } from "../network/index.js";
+import { closeSync, readFileSync } from "node:fs";
+import { buildDnsZones, dnsListenAddresses, DnsServer, LinuxNetworkHost, NetworkManager, upstreamResolvers, type DnsListenSocket } from "../network/index.js";
 
 export interface DnsHostOptions {
   project: string;
@@ -13,6 +13,8 @@ export interface DnsHostOptions {
   /** Port to listen on (53; tests may pick another). */
   port?: number;
   log(message: string): void;
+  /** Bound sockets this process inherited (from the `up -d` that launched it): used by the first start, closed when not. */
+  inherited?: DnsListenSocket[];
 }
 
 export class DnsHost {
@@ -20,9 +22,11 @@ export class DnsHost {
   private listening = "";
   private readonly manager: NetworkManager;
   private pending: Promise<void> = Promise.resolve();
+  private inherited: DnsListenSocket[];
 
   constructor(private readonly opts: DnsHostOptions) {
     this.manager = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: opts.stateDir });
+    this.inherited = opts.inherited ?? [];
   }
 
   /** Serialized: a refresh never overlaps another. */
@@ -39,11 +43,14 @@ export class DnsHost {
       await this.server?.stop();
       this.server = undefined;
       this.listening = "";
+      const inherited = this.inherited.splice(0);
+      const unused = inherited.filter((s) => !endpoints.some((ep) => ep.address === s.address && ep.port === s.port));
+      for (const s of unused) closeSync(s.fd);
       if (endpoints.length > 0) {
         const server = new DnsServer({ upstreams: upstreamResolvers(readResolvConf()) });
         server.updateRecords(buildDnsZones(this.manager.readAllStates()));
         try {
-          await server.start(endpoints);
+          await server.start(endpoints, inherited.filter((s) => !unused.includes(s)));
         } catch (e) {
           await server.stop();
           throw e;

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   process.stderr.write(`${new Date().toISOString()} supervisor ${process.pid} for ${args.project} starting (runtime ${runtimeName})\n`);
   const log = (m: string) => process.stderr.write(`${new Date().toISOString()} ${m}\n`);
   // The embedded DNS belongs with real containers on real networks.
-  const dns = runtimeName === "oci" && args.dns !== "off" ? new (await import("./dns-host.js")).DnsHost({ project: args.project!, stateDir: args["state-dir"]!, log }) : undefined;
+  // An `up -d` that did not wait for this daemon bound the DNS sockets itself (queries wait in them): they are ours now.
+  const inheritedDns = args["inherited-dns"] ? (JSON.parse(args["inherited-dns"]) as import("../network/index.js").DnsListenSocket[]) : [];
+  const dns = runtimeName === "oci" && args.dns !== "off" ? new (await import("./dns-host.js")).DnsHost({ project: args.project!, stateDir: args["state-dir"]!, log, inherited: inheritedDns }) : undefined;
   // Live rebuild (stack watch -d) needs real containers too.
   const fileWatch = runtimeName === "oci"
     ? new (await import("./file-watch.js")).FileWatchHost({

@@ -109,16 +109,16 @@ export class Supervisor {
     this.persist();
   }
 
-  /** The engine (re)started this container: watch it from a fresh start. */
-  watch(spec: SupervisedContainer): void {
+  /** The engine (re)started this container (at `startedAt`, when it was handed over before this supervisor ran): watch it from a fresh start. */
+  watch(spec: SupervisedContainer, startedAt = this.now()): void {
     this.stopLive(spec.id);
     const c: PersistedContainer = {
       spec,
       phase: "running",
       history: emptyHistory(),
       stoppedByUser: false,
-      startedAt: this.now(),
-      health: spec.healthcheck ? initialHealth(this.now()) : undefined,
+      startedAt,
+      health: spec.healthcheck ? initialHealth(startedAt) : undefined,
     };
     this.state.containers[spec.id] = c;
     // a partial line left by the previous run is a line of its own

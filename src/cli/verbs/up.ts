@@ -74,8 +74,11 @@ export async function runUp(ctx: CliContext, services: string[], flags: UpFlags)
   let plan: Plan;
   try {
     if (!ctx.globals.dryRun) {
-      // The supervisor (a daemon of its own) boots while the networks and containers are made: the first start needs it.
-      if (flags.start !== false) void engine.supervisor().catch(() => undefined);
+      // Detached, the containers start without the supervisor, which is launched when the command ends (its
+      // boot, ~300 ms of CPU, no longer shares the cores with the starts). Attached, it boots while the networks
+      // and containers are made: the first start needs it.
+      if (flags.start !== false && flags.detach && !watchPlan) await engine.deferSupervisor();
+      else if (flags.start !== false) void engine.supervisor().catch(() => undefined);
       const swept = await engine.sweep();
       if (swept.length > 0) ctx.warn(`removed what an interrupted command left: ${swept.join(", ")}`);
     }
