@@ -50,7 +50,9 @@ export async function down(deps: EngineDeps & { volumes: VolumePort }, model: St
         const r = state.containers[name]!;
         deps.progress({ service: r.service, container: name, phase: "stopping" });
         await deps.containers.stop(name, opts.timeoutMs);
-        removals.push(remove(name));
+        const removal = remove(name);
+        removal.catch(() => undefined); // reported below, once every removal is settled; meanwhile no unhandled rejection ends the process
+        removals.push(removal);
       }));
     }
   } catch (e) {

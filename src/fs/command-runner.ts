@@ -18,8 +18,14 @@ export interface CommandResult {
 
 export interface CommandRunner {
   run(argv: string[], options?: { input?: string; timeoutMs?: number }): Promise<CommandResult>;
-  /** Runs with the caller's stdin/stdout/stderr (interactive exec); resolves with the exit code. */
-  runInherit(argv: string[]): Promise<number>;
+  /**
+   * Runs with the caller's stdin/stdout/stderr (interactive exec); resolves
+   * with the exit code. With `forwardSignals`, the command runs in a session
+   * of its own (a Ctrl-C at the terminal then reaches this process only) and
+   * SIGINT, SIGTERM and SIGHUP sent to this process are passed on to it while
+   * it runs; a second SIGINT or SIGTERM calls `onRepeat` instead when given.
+   */
+  runInherit(argv: string[], options?: { forwardSignals?: boolean; onRepeat?: () => void }): Promise<number>;
   /** setsid + spawn with the given fds as stdout/stderr and /dev/null as stdin; returns the pid. */
   spawnDetached(argv: string[], stdio: { stdout: number; stderr: number }): number;
 }
@@ -50,12 +56,27 @@ export const realCommandRunner: CommandRunner = {
       });
     });
   },
-  runInherit(argv) {
+  runInherit(argv, options = {}) {
     return new Promise((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+      const forward = options.forwardSignals === true;
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit", detached: forward });
       let failed = false;
+      let received = 0;
+      const handlers = forward
+        ? FORWARDED.map((sig) => {
+            const handler = () => {
+              if (++received > 1 && sig !== "SIGHUP" && options.onRepeat) options.onRepeat();
+              else child.kill(sig);
+            };
+            process.on(sig, handler);
+            return () => process.off(sig, handler);
+          })
+        : [];
       child.on("error", () => (failed = true)); // "close" follows, with the errno as "code"
-      child.on("close", (code, signal) => resolve(failed ? 128 : code ?? (signal ? 128 + signalNumber(signal) : 128)));
+      child.on("close", (code, signal) => {
+        for (const off of handlers) off();
+        resolve(failed ? 128 : code ?? (signal ? 128 + signalNumber(signal) : 128));
+      });
     });
   },
   spawnDetached(argv, stdio) {
@@ -66,6 +87,9 @@ export const realCommandRunner: CommandRunner = {
     return child.pid;
   },
 };
+
+/** What a foreground command is sent when this process is (runInherit with forwardSignals). */
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** The number of a signal (128 + it is a shell's exit status for a command it killed). */
 function signalNumber(signal: NodeJS.Signals): number {

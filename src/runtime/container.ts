@@ -546,7 +546,13 @@ export class ContainerRuntime {
     writeFileAtomic(join(h.dir, FOREGROUND_MARK), "", 0o644, EPHEMERAL);
     // keep: false (`run --rm`): the runtime deletes its own state as the container ends, so the removal spawns no `delete`.
     const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
-    const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv));
+    // Without a terminal, a signal to stack reaches the container (through the runtime's `run`, which passes it on),
+    // and a second SIGINT or SIGTERM kills its init, as for a warm run (supervisor/run-host.ts); with one, Ctrl-C is a keystroke.
+    const killInit = () => {
+      const pid = readPidFile(h.pidFile);
+      if (pid !== undefined) this.deps.signal(pid, "SIGKILL");
+    };
+    const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv, options.tty ? {} : { forwardSignals: true, onRepeat: killInit }));
     writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }

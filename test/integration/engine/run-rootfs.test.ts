@@ -139,6 +139,38 @@ services:
     expectNothingLeft(p);
   });
 
+  test("a signal to the CLI reaches the container (not twice); a second SIGINT kills it; --rm then leaves nothing", async () => {
+    p = await makeProject("rootsig");
+    p.write(`
+services:
+  app:
+    image: ${IMAGE}
+    network_mode: none
+`);
+    const project = p;
+    /** A cold run (no supervisor exists) whose output is gathered; resolves once "ready" is printed. */
+    const client = (script: string) => {
+      const cli = spawn(process.execPath, [stackBin, "run", "--rm", "-T", "app", "sh", "-c", script], { cwd: project.dir, env: { ...process.env, ...project.env }, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      const ready = new Promise<void>((resolve) => cli.stdout.on("data", (b: Buffer) => ((out += b.toString()), out.includes("ready") && resolve())));
+      const exited = new Promise<number | null>((r) => cli.on("close", (code) => r(code)));
+      return { cli, ready, exited, out: () => out };
+    };
+    const polite = client("trap 'echo got-int; exit 130' INT; echo ready; while true; do sleep 0.1; done");
+    await polite.ready;
+    polite.cli.kill("SIGINT");
+    expect([await polite.exited, polite.out()]).toEqual([130, "ready\ngot-int\n"]);
+    expectNothingLeft(p);
+
+    const stubborn = client("trap 'echo int' INT; echo ready; while true; do sleep 0.1; done");
+    await stubborn.ready;
+    stubborn.cli.kill("SIGINT");
+    for (let i = 0; i < 300 && !stubborn.out().includes("int\n"); i++) await new Promise((r) => setTimeout(r, 10));
+    stubborn.cli.kill("SIGINT");
+    expect([await stubborn.exited, stubborn.out()]).toEqual([137, "ready\nint\n"]); // one "int": the first signal went once
+    expectNothingLeft(p);
+  });
+
   test("its image cannot be removed while it runs: the layers are in use in the container's mount namespace", async () => {
     p = await makeProject("rootrmi");
     p.write(`

@@ -207,4 +207,27 @@ describe("down", () => {
     expect(f.containers.log).toContain("stop demo-db-1"); // the later level was still stopped
     expect(f.containers.log).not.toContain("networks down");
   });
+
+  it("a removal that fails while the next level takes its time to stop is reported, not left unhandled", async () => {
+    const h = harness(quick(), { db: { healthyAfter: 0 }, migrate: { exitCode: 0 } });
+    await up(h.deps, quick(), { services: [] });
+    const unhandled: unknown[] = [];
+    const note = (e: unknown) => unhandled.push(e);
+    process.on("unhandledRejection", note);
+    try {
+      h.containers.remove = async (name: string) => {
+        if (name === "demo-app-1") throw new Error("the runtime's state is gone");
+      };
+      const stop = h.containers.stop.bind(h.containers);
+      h.containers.stop = async (name: string) => {
+        if (name === "demo-db-1") await new Promise((r) => setTimeout(r, 50)); // a stop grace period
+        return stop(name);
+      };
+      await expect(down(h.deps, quick(), {})).rejects.toThrow("the runtime's state is gone");
+      await new Promise((r) => setTimeout(r, 10));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", note);
+    }
+  });
 });
