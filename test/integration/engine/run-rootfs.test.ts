@@ -29,8 +29,7 @@ function stackCgroups(project: string): string[] {
 
 /** Runs `stack run` whose command touches /sig/up once it runs: the host's mounts under the state dir are read at that moment. */
 async function runWatched(p: Project, args: string[]): Promise<{ run: StackRun; mountsWhileRunning: string[] }> {
-  const signal = join(p.dir, "sig", "up");
-  mkdirSync(dirname(signal), { recursive: true });
+  const signal = signalPath(p);
   chmodSync(dirname(signal), 0o777); // the container's user may not be root
   rmSync(signal, { force: true });
   const run = p.stack(args);
@@ -44,6 +43,30 @@ async function runWatched(p: Project, args: string[]): Promise<{ run: StackRun; 
   const done = await run;
   if (mountsWhileRunning === undefined) throw new Error(`the container never signalled: ${done.stderr}`);
   return { run: done, mountsWhileRunning };
+}
+
+/** A project whose one service, `app`, runs the test image without a network. */
+async function appProject(name: string): Promise<Project> {
+  const p = await makeProject(name);
+  p.write(`
+services:
+  app:
+    image: ${IMAGE}
+    network_mode: none
+`);
+  return p;
+}
+
+/** The file a container touches through `-v ./sig:/sig` once it runs (its folder made; not there yet). */
+function signalPath(p: Project): string {
+  const signal = join(p.dir, "sig", "up");
+  mkdirSync(dirname(signal), { recursive: true });
+  return signal;
+}
+
+/** Waits up to 30 s for the container to touch `signal`. */
+async function signalled(signal: string): Promise<void> {
+  for (let i = 0; i < 3000 && !existsSync(signal); i++) await new Promise((r) => setTimeout(r, 10));
 }
 
 /** What a removed one-off must not leave: its folder, runc state, cgroups, record, mounts. */
@@ -115,18 +138,11 @@ volumes:
   });
 
   test("after the command of a foreground run --rm is killed, down removes its container (it has no monitor to record an exit)", async () => {
-    p = await makeProject("rootkill");
-    p.write(`
-services:
-  app:
-    image: ${IMAGE}
-    network_mode: none
-`);
-    const signal = join(p.dir, "sig", "up");
-    mkdirSync(dirname(signal), { recursive: true });
+    p = await appProject("rootkill");
+    const signal = signalPath(p);
     const cli = spawn(process.execPath, [stackBin, "run", "--rm", "-T", "-v", "./sig:/sig", "app", "sh", "-c", "touch /sig/up; exec sleep 60"], { cwd: p.dir, env: { ...process.env, ...p.env }, stdio: "ignore" });
     const exited = new Promise((r) => cli.on("exit", r));
-    for (let i = 0; i < 3000 && !existsSync(signal); i++) await new Promise((r) => setTimeout(r, 10));
+    await signalled(signal);
     expect(existsSync(signal)).toBe(true);
     cli.kill("SIGKILL");
     await exited;
@@ -140,13 +156,7 @@ services:
   });
 
   test("a signal to the CLI reaches the container (not twice); a second SIGINT kills it; --rm then leaves nothing", async () => {
-    p = await makeProject("rootsig");
-    p.write(`
-services:
-  app:
-    image: ${IMAGE}
-    network_mode: none
-`);
+    p = await appProject("rootsig");
     const project = p;
     /** A cold run (no supervisor exists) whose output is gathered; resolves once "ready" is printed. */
     const client = (script: string) => {
@@ -172,17 +182,10 @@ services:
   });
 
   test("its image cannot be removed while it runs: the layers are in use in the container's mount namespace", async () => {
-    p = await makeProject("rootrmi");
-    p.write(`
-services:
-  app:
-    image: ${IMAGE}
-    network_mode: none
-`);
-    const signal = join(p.dir, "sig", "up");
-    mkdirSync(dirname(signal), { recursive: true });
+    p = await appProject("rootrmi");
+    const signal = signalPath(p);
     const run = p.stack(["run", "--rm", "-T", "-v", "./sig:/sig", "app", "sh", "-c", "touch /sig/up; sleep 2; cat /etc/passwd | grep -c :"]);
-    for (let i = 0; i < 3000 && !existsSync(signal); i++) await new Promise((r) => setTimeout(r, 10));
+    await signalled(signal);
     expect(hostMountsUnder(p.stateDir)).toEqual([]);
     const rmi = await p.stack(["image", "rm", IMAGE]);
     expect(rmi.exitCode).not.toBe(0);

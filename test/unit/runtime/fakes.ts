@@ -1,11 +1,13 @@
 // Recording fakes of the runtime's effect interfaces: tests assert on what
 // would be mounted, written and run.
 import { writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { CgroupFs } from "../../../src/runtime/cgroup.js";
 import type { CommandResult, CommandRunner } from "../../../src/fs/command-runner.js";
 import type { Mounter } from "../../../src/runtime/mounter.js";
 import type { MountDescription } from "../../../src/runtime/overlay.js";
+import type { RuntimeDeps } from "../../../src/runtime/container.js";
+import { OciRuntime } from "../../../src/runtime/oci-runtime.js";
 
 /** An in-memory cgroupfs: files and directories by absolute path. */
 export class FakeCgroupFs implements CgroupFs {
@@ -89,4 +91,28 @@ export class FakeRunner implements CommandRunner {
     this.onDetached(argv);
     return 4242;
   }
+}
+
+/**
+ * A ContainerRuntime's dependencies for unit tests: state and run folders
+ * under `base`, a v1 cgroup tree of fakes, a fake mounter, runc through
+ * `runner`, no signals, no waiting, an x86-64 host; `overrides` replace any.
+ */
+export function fakeRuntimeDeps(base: string, runner: FakeRunner, overrides: Partial<RuntimeDeps> = {}): RuntimeDeps {
+  return {
+    stateDir: join(base, "state"),
+    runDir: join(base, "run"),
+    cgroupRoot: "/cg",
+    cgroupVersion: 1,
+    cgroupFs: new FakeCgroupFs({}, ["/cg", "/cg/memory", "/cg/pids"]),
+    mounter: new FakeMounter(),
+    runner,
+    runtime: new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc")),
+    signal: () => undefined,
+    sleep: async () => undefined,
+    hostRlimits: {},
+    arch: "x64",
+    statDevice: () => undefined,
+    ...overrides,
+  };
 }

@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ContainerRuntime } from "../../../src/runtime/container.js";
-import { OciRuntime } from "../../../src/runtime/oci-runtime.js";
 import { makeService } from "../../helpers/model.js";
-import { FakeCgroupFs, FakeMounter, FakeRunner } from "./fakes.js";
+import { FakeRunner, fakeRuntimeDeps } from "./fakes.js";
 
 describe("ContainerRuntime.start with a forked monitor", () => {
   let base: string;
@@ -27,26 +26,13 @@ describe("ContainerRuntime.start with a forked monitor", () => {
     runner = new FakeRunner(() => ({}), () => {
       throw new Error("nothing may be spawned from this process");
     });
-    rt = new ContainerRuntime({
-      stateDir: join(base, "state"),
-      runDir: join(base, "run"),
-      cgroupRoot: "/cg",
-      cgroupVersion: 1,
-      cgroupFs: new FakeCgroupFs({}, ["/cg", "/cg/memory", "/cg/pids"]),
-      mounter: new FakeMounter(),
-      runner,
-      runtime: new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc")),
-      signal: () => undefined,
-      sleep: async () => undefined,
-      hostRlimits: {},
-      arch: "x64",
-      statDevice: () => undefined,
+    rt = new ContainerRuntime(fakeRuntimeDeps(base, runner, {
       pipeBufferBytes: 1 << 20,
       spawnMonitor: async (out, err, exitFile, pipeBytes, argv) => {
         requests.push({ out, err, exitFile, pipeBytes, argv });
         await monitor(argv);
       },
-    });
+    }));
   });
   afterEach(() => rmSync(base, { recursive: true, force: true }));
 

@@ -7,11 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { ContainerRuntime } from "../../../src/runtime/container.js";
-import { OciRuntime } from "../../../src/runtime/oci-runtime.js";
 import type { OciSpec } from "../../../src/runtime/oci-spec.js";
 import { overlayMount, type MountDescription } from "../../../src/runtime/overlay.js";
 import { makeService } from "../../helpers/model.js";
-import { FakeCgroupFs, FakeMounter, FakeRunner } from "./fakes.js";
+import { FakeMounter, FakeRunner, fakeRuntimeDeps } from "./fakes.js";
 
 describe("overlayMount volatile", () => {
   const cases = [
@@ -42,22 +41,7 @@ describe("create of an ephemeral container", () => {
     const top = join(base, "layers", "top");
     mkdirSync(join(top, "etc"), { recursive: true });
     const runner = new FakeRunner(() => ({}), () => undefined);
-    const rt = new ContainerRuntime({
-      stateDir: join(base, "state"),
-      runDir: join(base, "run"),
-      cgroupRoot: "/cg",
-      cgroupVersion: 1,
-      cgroupFs: new FakeCgroupFs({}, ["/cg", "/cg/memory", "/cg/pids"]),
-      mounter,
-      runner,
-      runtime: new OciRuntime(runner, { name: "runc", binary: "/usr/sbin/runc" }, join(base, "run", "runc")),
-      signal: () => undefined,
-      sleep: async () => undefined,
-      hostRlimits: {},
-      arch: "x64",
-      statDevice: () => undefined,
-      overlayVolatile,
-    });
+    const rt = new ContainerRuntime(fakeRuntimeDeps(base, runner, { mounter, overlayVolatile }));
     return { rt, readable: [single], unreadable: [top, single] };
   };
   const create = (rt: ContainerRuntime, id: string, lowerdirs: string[], ephemeral?: boolean, user?: string) =>
