@@ -4,7 +4,7 @@
 // with its modules loaded already, and this process only relays stdin,
 // stdout, stderr, signals and the exit code. Besides node builtins it imports
 // only constant-sized modules (the argv reader, the standard file names, the
-// protocol version): it is what a handed-off `run` loads instead of the CLI.
+// protocol version, the supervisor's paths): it is what a handed-off `run` loads instead of the CLI.
 //
 // undefined means "run it locally", and is the answer whenever anything is
 // unusual: a terminal is wanted (`-t`, or stdin and stdout are terminals
@@ -19,6 +19,7 @@ import { connect, type Socket } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
 import { isatty } from "node:tty";
 import { STANDARD_FILE_NAMES } from "../schema/file-names.js";
+import { supervisorAnswers, supervisorPaths } from "../supervisor/paths.js";
 import { PROTOCOL_VERSION } from "../supervisor/protocol-version.js";
 import { parseRunInvocation, type RunInvocation } from "./run-argv.js";
 
@@ -33,35 +34,11 @@ export async function handOffRun(args: string[], env: Record<string, string | un
   if (inv.flags.tty !== false && isatty(0) && isatty(1)) return undefined;
   const project = guessProject(inv, env, cwd);
   if (project === undefined) return undefined;
-  const socket = join(env.STACK_RUN_DIR || "/run/stack", project, "supervisor.sock");
-  if (!existsSync(socket) && !(await bootingSupervisor(join(env.STACK_RUN_DIR || "/run/stack", project), socket))) return undefined;
-  return relay(socket, args, env, cwd);
-}
-
-/**
- * After `up -d` the supervisor boots once the command has returned, holding
- * the start lock until it listens (docs/supervisor.md, "Deferred start"):
- * a run that comes meanwhile waits for its socket (3 s at most) rather than
- * taking the cold path.
- */
-async function bootingSupervisor(dir: string, socket: string): Promise<boolean> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    let owner = 0;
-    try {
-      owner = Number(readFileSync(join(dir, "supervisor.lock"), "utf8").trim());
-    } catch {
-      return existsSync(socket); // no lock: nothing is starting (or it has just started: it removes the lock once it listens)
-    }
-    try {
-      if (owner > 0) process.kill(owner, 0);
-    } catch {
-      return existsSync(socket); // its holder died
-    }
-    if (existsSync(socket)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const paths = supervisorPaths(env.STACK_RUN_DIR || "/run/stack", project);
+  // After `up -d` the supervisor boots once the command has returned, holding the start lock until it
+  // listens (docs/supervisor.md, "Deferred start"): a run that comes meanwhile waits for it (3 s at most).
+  if (!existsSync(paths.socket) && !(await supervisorAnswers(paths, 3000))) return undefined;
+  return relay(paths.socket, args, env, cwd);
 }
 
 /**

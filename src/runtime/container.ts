@@ -533,9 +533,10 @@ export class ContainerRuntime {
   /**
    * Runs the container attached: `run` is how the runtime's `run` command is
    * started (default: with the caller's stdin/stdout/stderr; the supervisor
-   * serving a warm `stack run` pipes them to its client instead).
+   * serving a warm `stack run` pipes them to its client instead); it is given
+   * the way to kill the container's init, for a second Ctrl-C.
    */
-  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean; run?: (argv: string[]) => Promise<number> }): Promise<number> {
+  async runForeground(h: ContainerHandle, options: { tty: boolean; keep?: boolean; run?: (argv: string[], killInit: () => void) => Promise<number> }): Promise<number> {
     if (existsSync(h.pidFile)) throw new ConflictError(`container ${h.id} was already started`, { hint: "create a new one" });
     if (options.tty) {
       const specFile = join(h.dir, "config.json");
@@ -548,11 +549,20 @@ export class ContainerRuntime {
     const argv = this.deps.runtime.runArgv(h.id, h.dir, h.pidFile, options.keep ?? true);
     // Without a terminal, a signal to stack reaches the container (through the runtime's `run`, which passes it on),
     // and a second SIGINT or SIGTERM kills its init, as for a warm run (supervisor/run-host.ts); with one, Ctrl-C is a keystroke.
-    const killInit = () => {
+    let ended = false;
+    /** SIGKILL to the container's init (and with it its PID namespace); before its pid is known, shortly again. */
+    const killInit = (): void => {
+      if (ended) return;
       const pid = readPidFile(h.pidFile);
       if (pid !== undefined) this.deps.signal(pid, "SIGKILL");
+      else setTimeout(killInit, 20).unref();
     };
-    const code = await (options.run ? options.run(argv) : this.deps.runner.runInherit(argv, options.tty ? {} : { forwardSignals: true, onRepeat: killInit }));
+    let code: number;
+    try {
+      code = await (options.run ? options.run(argv, killInit) : this.deps.runner.runInherit(argv, options.tty ? {} : { forwardSignals: true, onRepeat: killInit }));
+    } finally {
+      ended = true;
+    }
     writeFileAtomic(h.exitFile, `${code}\n`, 0o644, EPHEMERAL);
     return code;
   }

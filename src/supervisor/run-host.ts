@@ -12,7 +12,6 @@
 // run directory, a command line run-argv.ts does not read, a stack that does
 // not load, a project that is not this supervisor's.
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
 import type { CliContext } from "../cli/context.js";
@@ -144,7 +143,7 @@ async function serveRun(opts: RunHostOptions, request: RunRequest, channel: RunC
   const [{ runRun }, { formatError }, { exitCodeFor, isStackError }] = await Promise.all([import("../cli/verbs/exec.js"), import("../cli/format-error.js"), import("../errors.js")]);
   let exitCode: number;
   try {
-    exitCode = await runRun(ctx, inv.service, inv.command, { ...inv.flags, tty: false }, { model, run: (argv, pidFile) => runPiped(argv, pidFile) });
+    exitCode = await runRun(ctx, inv.service, inv.command, { ...inv.flags, tty: false }, { model, run: (argv, killInit) => runPiped(argv, killInit) });
   } catch (e) {
     stderr.write(formatError(e, env.STACK_DEBUG === "1"));
     exitCode = isStackError(e) ? exitCodeFor[e.category] : 70;
@@ -157,7 +156,7 @@ async function serveRun(opts: RunHostOptions, request: RunRequest, channel: RunC
    * SIGTERM, or the client going away, kills the container's init (and with
    * it its PID namespace).
    */
-  function runPiped(argv: string[], pidFile: string): Promise<number> {
+  function runPiped(argv: string[], killInit: () => void): Promise<number> {
     if (closed) return Promise.resolve(137); // the client left before the container started: it never runs
     return new Promise((resolveRun) => {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
@@ -171,16 +170,6 @@ async function serveRun(opts: RunHostOptions, request: RunRequest, channel: RunC
         else child.stdin.write(data);
       };
       for (const data of input.splice(0)) deliver(data);
-      const killInit = () => {
-        if (exited) return;
-        try {
-          const pid = Number(readFileSync(pidFile, "utf8").trim());
-          if (pid > 0) process.kill(pid, "SIGKILL");
-        } catch {
-          // not started yet: try again shortly
-          setTimeout(killInit, 20).unref();
-        }
-      };
       let signalled = 0;
       channel.onSignal((signal) => {
         if (exited || !/^SIG(INT|TERM|HUP)$/.test(signal)) return;

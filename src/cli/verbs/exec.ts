@@ -114,8 +114,8 @@ export function parseRunPort(value: string): PortModel {
  */
 export interface RunHosting {
   model: StackModel;
-  /** Starts `argv` (the runtime's `run` of the container whose init pid goes to `pidFile`); resolves with its exit code. */
-  run(argv: string[], pidFile: string): Promise<number>;
+  /** Starts `argv` (the runtime's `run` of the container; `killInit` kills its init); resolves with its exit code. */
+  run(argv: string[], killInit: () => void): Promise<number>;
 }
 
 export async function runRun(ctx: CliContext, serviceName: string, argv: string[], flags: RunFlags, hosting?: RunHosting): Promise<number> {
@@ -185,7 +185,7 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     await session.close();
     lockHeld = false;
     const handle = engine.handleOf(name);
-    const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[]) => hosting.run(a, handle.pidFile) } : {}) });
+    const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[], killInit: () => void) => hosting.run(a, killInit) } : {}) });
     if (flags.rm) {
       const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
       try {
