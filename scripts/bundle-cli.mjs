@@ -21,7 +21,7 @@ import { esmBundleOptions, importMetaUrlRelativeTo as keepImportMetaUrl, writeBu
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { createRequire } from "node:module";
+import { createRequire, isBuiltin } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
@@ -74,15 +74,59 @@ async function buildConfigPathScript() {
   const entry = Object.entries(configModules)
     .map(([name, path]) => `export * as ${name} from ${JSON.stringify(path)};`)
     .join("\n");
+  const script = await classicScript("config-path", { stdin: { contents: entry, resolveDir: dist, sourcefile: "config-path.js", loader: "js" } }, [sharedErrors]);
+  const errors = await import(pathToFileURL(errorsModule).href);
+  const requireFor = (filename) => {
+    const nodeRequire = createRequire(pathToFileURL(filename));
+    return (id) => (id === "stack:errors" ? errors : nodeRequire(id));
+  };
+  // V8 accepts a cache only under the flags it was made with: one cache as
+  // Node starts, one with the optimizing compiler off (src/fs/v8-tuning.ts).
+  const cache = await codeCache(script, requireFor, train);
+  v8.setFlagsFromString("--no-opt");
+  let noOptCache;
+  try {
+    noOptCache = await codeCache(script, requireFor, train);
+  } finally {
+    v8.setFlagsFromString("--opt");
+  }
+  // The default cache must still be one this Node accepts as it runs bin/stack.
+  if (new vm.Script(script.source, { filename: script.filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it made");
+  const exported = {};
+  for (const [key, path] of Object.entries(configModules)) exported[key] = Object.keys(await import(pathToFileURL(path).href)).sort();
+  return { ...script, cache, noOptCache, exported };
+}
+
+/**
+ * `import("node:…")` of a builtin, in a classic script, as a require():
+ * Node hands a dynamic import() in a vm.Script compiled from a code cache
+ * no loader ("A dynamic import callback was not specified"), so none may be
+ * left. esbuild wraps the module in its ESM interop, as it does for bundled
+ * modules imported lazily: the same namespace (named exports and default).
+ */
+const builtinDynamicImports = {
+  name: "builtin-dynamic-imports",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (args.kind === "dynamic-import" && isBuiltin(args.path) ? { path: args.path, namespace: "builtin" } : undefined));
+    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+  },
+};
+
+/**
+ * One classic script (CommonJS, wrapped in a function of require, module,
+ * exports and its own URL) built by esbuild from `input` (entryPoints or
+ * stdin), named `<base>-<hash of its source>.js` in dist/bundle/.
+ */
+async function classicScript(base, input, plugins) {
   const built = await build({
+    ...input,
     write: false,
-    stdin: { contents: entry, resolveDir: dist, sourcefile: "config-path.js", loader: "js" },
     bundle: true,
     format: "cjs",
     platform: "node",
     target: "node20",
     external: ["yaml"],
-    plugins: [sharedErrors, importMetaUrlRelativeTo("__stackScriptUrl")],
+    plugins: [...plugins, builtinDynamicImports, importMetaUrlRelativeTo("__stackScriptUrl")],
     logLevel: "warning",
     legalComments: "none",
     // Less source to read on every run; names are kept for stack traces.
@@ -92,44 +136,32 @@ async function buildConfigPathScript() {
   });
   // What the script holds, one `// path` line each, as esbuild names the modules in a chunk.
   const held = Object.keys(built.metafile.inputs)
-    .filter((path) => existsSync(join(root, path))) // not the entry above, which is no file
+    .filter((path) => existsSync(join(root, path))) // not a stdin entry or a builtin, which are no files
     .sort()
     .map((path) => `// ${path}\n`)
     .join("");
   // ASCII only (a few comments and regular expressions hold `µ`, `“`…): V8
   // would otherwise keep the whole source as a two-byte string.
   const ascii = built.outputFiles[0].text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  // Any import() left (none was seen in the output: it would be a false alarm in a string) is refused.
+  if (/\bimport\(/.test(ascii)) throw new Error(`bundle-cli: ${base} still has an import(): a classic script run from a code cache cannot import (see builtinDynamicImports)`);
   const source = `${held}(function (require, module, exports, __stackScriptUrl) {\n${ascii}\n})`;
-  const name = `config-path-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
-  const filename = join(outdir, `${name}.js`);
-  // V8 accepts a cache only under the flags it was made with: one cache as
-  // Node starts, one with the optimizing compiler off (src/fs/v8-tuning.ts).
-  const cache = await codeCache(source, filename);
-  v8.setFlagsFromString("--no-opt");
-  let noOptCache;
-  try {
-    noOptCache = await codeCache(source, filename);
-  } finally {
-    v8.setFlagsFromString("--opt");
-  }
-  // The default cache must still be one this Node accepts as it runs bin/stack.
-  if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it made");
-  const exported = {};
-  for (const [key, path] of Object.entries(configModules)) exported[key] = Object.keys(await import(pathToFileURL(path).href)).sort();
-  return { name, source, cache, noOptCache, exported };
+  const name = `${base}-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
+  return { name, source, filename: join(outdir, `${name}.js`) };
 }
 
 /**
- * The code cache of `source` after one training run (the functions a
- * `stack config` runs, compiled), under the V8 flags of the moment.
+ * The code cache of a classic script after it ran once — its top level and
+ * then `train(exports)`, if given — under the V8 flags of the moment: it
+ * holds the functions that ran, no others (V8 compiles the rest on first
+ * call, as it would without a cache). `requireFor(filename)` makes the
+ * require() the script is given.
  */
-async function codeCache(source, filename) {
+async function codeCache({ source, filename }, requireFor, train) {
   const script = new vm.Script(source, { filename });
   const module = { exports: {} };
-  const errors = await import(pathToFileURL(errorsModule).href);
-  const nodeRequire = createRequire(pathToFileURL(filename));
-  script.runInThisContext()((id) => (id === "stack:errors" ? errors : nodeRequire(id)), module, module.exports, pathToFileURL(filename).href);
-  await train(module.exports);
+  script.runInThisContext()(requireFor(filename), module, module.exports, pathToFileURL(filename).href);
+  if (train) await train(module.exports);
   const cache = script.createCachedData();
   if (new vm.Script(source, { filename, cachedData: cache }).cachedDataRejected) throw new Error("bundle-cli: V8 rejected the code cache it just made");
   return cache;
@@ -231,7 +263,7 @@ function configPathLoader(name) {
   return `import * as errors from ${JSON.stringify(errorsModule)};
 import { isOptimizerOff } from ${JSON.stringify(join(dist, "fs", "v8-tuning.js"))};
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { createRequire, isBuiltin } from "node:module";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 
@@ -276,6 +308,50 @@ function configPathModules(script) {
 
 const configPath = await buildConfigPathScript();
 
+// ---- the run path: `stack run` without commander, one classic script too ---
+//
+// A `stack run` that no supervisor took (bin/stack, src/cli/run-handoff.ts)
+// and whose command line is a plain one runs src/cli/run-local.ts, which
+// skips commander. As ESM that is ~50 files — resolved, read, compiled and
+// linked one by one, tens of milliseconds of CPU on the cold path whose goal
+// is 3x a bare `runc run` (issue 3). So run-local.js and everything it
+// imports, lazily or not, are one classic script with a code cache, and
+// dist/bundle/run-local.js is a small module that runs it: bin/stack imports
+// it as before. Lazy imports stay lazy (esbuild runs each module's top level
+// on its first import), and modules a run never imports (the registry
+// client, the builder) cost only their share of the file read. The cache
+// holds what the script's top level compiled; V8 compiles the functions a
+// run calls on their first call.
+const runPath = await buildRunPathScript();
+
+async function buildRunPathScript() {
+  const script = await classicScript("run-path", { entryPoints: [join(dist, "cli", "run-local.js")] }, []);
+  const cache = await codeCache(script, (filename) => createRequire(pathToFileURL(filename)));
+  return { ...script, cache };
+}
+
+/** dist/bundle/run-local.js: runs the run-path script with its cache and exports what run-local.js exports. */
+function runPathLoader(name) {
+  return `// Made by scripts/bundle-cli.mjs: runs ${name}.js (src/cli/run-local.ts and what it imports) with its code cache.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import vm from "node:vm";
+
+const url = new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url);
+let cachedData;
+try {
+  cachedData = readFileSync(new URL(${JSON.stringify(`./${name}.cache`)}, import.meta.url));
+} catch {
+  // no cache: V8 compiles the script from its source
+}
+const script = new vm.Script(readFileSync(url, "latin1"), { filename: fileURLToPath(url), cachedData });
+const module = { exports: {} };
+script.runInThisContext()(createRequire(url), module, module.exports, url.href);
+export const runWithoutCommander = module.exports.runWithoutCommander;
+`;
+}
+
 // commander requires node:child_process when it loads, for executable
 // subcommands (`git-style` commands in files of their own), which stack does
 // not have: that module and what it pulls in (dgram, the socket list) cost
@@ -297,8 +373,7 @@ const lazyChildProcessInCommander = {
 
 const result = await build({
   ...esmBundleOptions,
-  // run-local: a plain `stack run` that no supervisor took (bin/stack loads it instead of main, without commander).
-  entryPoints: { main: join(dist, "cli", "main.js"), "run-local": join(dist, "cli", "run-local.js") },
+  entryPoints: { main: join(dist, "cli", "main.js") },
   outdir,
   plugins: [configPathModules(configPath), lazyChildProcessInCommander, importMetaUrlRelativeTo("import.meta.url")],
 });
@@ -310,5 +385,9 @@ const scriptFiles = [
   { path: join(outdir, `${configPath.name}.js`), contents: configPath.source },
   { path: join(outdir, `${configPath.name}.cache`), contents: configPath.cache },
   { path: join(outdir, `${configPath.name}.no-opt.cache`), contents: configPath.noOptCache },
+  { path: runPath.filename, contents: runPath.source },
+  { path: join(outdir, `${runPath.name}.cache`), contents: runPath.cache },
+  // after the script and its cache, which it names
+  { path: join(outdir, "run-local.js"), contents: runPathLoader(runPath.name) },
 ];
 writeBundle(outdir, [...scriptFiles, ...result.outputFiles], join(outdir, "main.js"), 60 * 60 * 1000);

@@ -159,9 +159,62 @@ process.on("exit", () => process.stderr.write("caches: " + seen.join(" ") + "\\n
       }
       const invalid = run(bin, ["config", "-q"], {}, join(root, "test", "fixtures", "config", "invalid"));
       expect(invalid.status).toBe(1);
-      expect(invalid.stderr).toMatch(/^error: compose\.yaml:\d+:\d+: /);
+      expect(invalid.stderr).toMatch(/^error: compose\.yaml:\d+:\d+: /);      // the run-path script too
+      const runs = [run(bin, ["run", "--rm", "nosuch", "true"]), run(join(root, "bin", "stack"), ["run", "--rm", "nosuch", "true"], { STACK_NO_BUNDLE: "1" })];
+      expect(runs[0]!.status).toBe(1);
+      expect(runs[0]!.stderr).toBe(runs[1]!.stderr);
     });
   }
+});
+
+describe("the run-path script (`stack run` without commander, with a V8 code cache)", () => {
+  const newest = (pattern: RegExp) =>
+    readdirSync(bundleDir)
+      .filter((n) => pattern.test(n))
+      .sort((a, b) => statSync(join(bundleDir, b)).mtimeMs - statSync(join(bundleDir, a)).mtimeMs)[0];
+  const script = newest(/^run-path-[0-9A-F]+\.js$/);
+
+  it("is the script dist/bundle/run-local.js runs, with a code cache that this Node accepts", () => {
+    expect(script).toBeDefined();
+    expect(readFileSync(join(bundleDir, "run-local.js"), "utf8")).toContain(`./${script}`);
+    const check = `const vm = require("node:vm"); const fs = require("node:fs");
+      const file = ${JSON.stringify(join(bundleDir, script!))};
+      const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
+      process.stdout.write(s.cachedDataRejected ? "rejected" : "accepted");`;
+    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("accepted");
+  });
+
+  it("holds no import() (a script compiled from a code cache has no loader for one)", () => {
+    const text = readFileSync(join(bundleDir, script!), "latin1");
+    expect(text).not.toMatch(/\bimport\(/);
+    // the builtins that src/ imports lazily are required instead (e.g. node:tls by the registry client)
+    expect(text).toContain('require("node:tls")');
+  });
+
+  it("runs `stack run` with its cache accepted, as the files tsc emitted do", () => {
+    const watch = join(tmp, "watch-run-caches.cjs");
+    writeFileSync(
+      watch,
+      `const vm = require("node:vm");
+const Script = vm.Script;
+const seen = [];
+vm.Script = class extends Script {
+  constructor(source, options) {
+    super(source, options);
+    if (options && options.cachedData && /run-path-/.test(options.filename)) seen.push(this.cachedDataRejected ? "rejected" : "accepted");
+  }
+};
+process.on("exit", () => process.stderr.write("caches: " + seen.join(" ") + "\\n"));
+`,
+    );
+    const bundled = run(join(root, "bin", "stack"), ["run", "--rm", "nosuch", "true"], { NODE_OPTIONS: `--require ${watch}` });
+    const plain = run(join(root, "bin", "stack"), ["run", "--rm", "nosuch", "true"], { STACK_NO_BUNDLE: "1" });
+    expect(bundled.status).toBe(1);
+    expect(bundled.stderr).toBe(`${plain.stderr}caches: accepted\n`);
+    expect(plain.stderr).toContain('no such service: "nosuch"');
+  });
 });
 
 describe("bin/stack's choice between the bundle and dist/", () => {
