@@ -316,8 +316,8 @@ const configPath = await buildConfigPathScript();
 // linked one by one, tens of milliseconds of CPU on the cold path whose goal
 // is 3x a bare `runc run` (issue 3). So run-local.js and everything it
 // imports, lazily or not, are one classic script with a code cache, and
-// dist/bundle/run-local.js is a small module that runs it: bin/stack imports
-// it as before. Lazy imports stay lazy (esbuild runs each module's top level
+// dist/bundle/run-local.cjs is a small module that runs it: bin/stack
+// requires it. Lazy imports stay lazy (esbuild runs each module's top level
 // on its first import), and modules a run never imports (the registry
 // client, the builder) cost only their share of the file read. The cache
 // holds what the script's top level compiled; V8 compiles the functions a
@@ -330,25 +330,31 @@ async function buildRunPathScript() {
   return { ...script, cache };
 }
 
-/** dist/bundle/run-local.js: runs the run-path script with its cache and exports what run-local.js exports. */
+/**
+ * dist/bundle/run-local.cjs: runs the run-path script with its cache and
+ * exports what run-local.js exports. CommonJS, as bin/stack is: a `stack run`
+ * that goes no further never starts Node's ES module loader.
+ */
 function runPathLoader(name) {
   return `// Made by scripts/bundle-cli.mjs: runs ${name}.js (src/cli/run-local.ts and what it imports) with its code cache.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import vm from "node:vm";
+"use strict";
+const { readFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const vm = require("node:vm");
 
-const url = new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url);
+const filename = join(__dirname, ${JSON.stringify(`${name}.js`)});
 let cachedData;
 try {
-  cachedData = readFileSync(new URL(${JSON.stringify(`./${name}.cache`)}, import.meta.url));
+  cachedData = readFileSync(join(__dirname, ${JSON.stringify(`${name}.cache`)}));
 } catch {
   // no cache: V8 compiles the script from its source
 }
-const script = new vm.Script(readFileSync(url, "latin1"), { filename: fileURLToPath(url), cachedData });
-const module = { exports: {} };
-script.runInThisContext()(createRequire(url), module, module.exports, url.href);
-export const runWithoutCommander = module.exports.runWithoutCommander;
+const script = new vm.Script(readFileSync(filename, "latin1"), { filename, cachedData });
+const loaded = { exports: {} };
+script.runInThisContext()(createRequire(filename), loaded, loaded.exports, pathToFileURL(filename).href);
+exports.runWithoutCommander = loaded.exports.runWithoutCommander;
 `;
 }
 
@@ -388,6 +394,6 @@ const scriptFiles = [
   { path: runPath.filename, contents: runPath.source },
   { path: join(outdir, `${runPath.name}.cache`), contents: runPath.cache },
   // after the script and its cache, which it names
-  { path: join(outdir, "run-local.js"), contents: runPathLoader(runPath.name) },
+  { path: join(outdir, "run-local.cjs"), contents: runPathLoader(runPath.name) },
 ];
 writeBundle(outdir, [...scriptFiles, ...result.outputFiles], join(outdir, "main.js"), 60 * 60 * 1000);

@@ -133,7 +133,7 @@ process.on("exit", () => process.stderr.write("caches: " + seen.join(" ") + "\\n
     const checkout = join(tmp, name);
     mkdirSync(join(checkout, "bin"), { recursive: true });
     mkdirSync(join(checkout, "dist", "bundle"), { recursive: true });
-    copyFileSync(join(root, "bin", "stack"), join(checkout, "bin", "stack"));
+    for (const file of ["stack", "package.json"]) copyFileSync(join(root, "bin", file), join(checkout, "bin", file));
     for (const entry of ["package.json", "node_modules", "schemas"]) symlinkSync(join(root, entry), join(checkout, entry));
     for (const entry of readdirSync(join(root, "dist"))) if (entry !== "bundle") symlinkSync(join(root, "dist", entry), join(checkout, "dist", entry));
     for (const entry of readdirSync(bundleDir)) {
@@ -174,9 +174,9 @@ describe("the run-path script (`stack run` without commander, with a V8 code cac
       .sort((a, b) => statSync(join(bundleDir, b)).mtimeMs - statSync(join(bundleDir, a)).mtimeMs)[0];
   const script = newest(/^run-path-[0-9A-F]+\.js$/);
 
-  it("is the script dist/bundle/run-local.js runs, with a code cache that this Node accepts", () => {
+  it("is the script dist/bundle/run-local.cjs runs, with a code cache that this Node accepts", () => {
     expect(script).toBeDefined();
-    expect(readFileSync(join(bundleDir, "run-local.js"), "utf8")).toContain(`./${script}`);
+    expect(readFileSync(join(bundleDir, "run-local.cjs"), "utf8")).toContain(JSON.stringify(script));
     const check = `const vm = require("node:vm"); const fs = require("node:fs");
       const file = ${JSON.stringify(join(bundleDir, script!))};
       const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
@@ -191,6 +191,21 @@ describe("the run-path script (`stack run` without commander, with a V8 code cac
     expect(text).not.toMatch(/\bimport\(/);
     // the builtins that src/ imports lazily are required instead (e.g. node:tls by the registry client)
     expect(text).toContain('require("node:tls")');
+  });
+
+  it("never starts Node's ES module loader for a `stack run` that stays local (bin/stack and the loader are CommonJS)", () => {
+    // (a --require preload: an --import one would start the module loader itself)
+    const report = join(tmp, "report-builtins.cjs");
+    writeFileSync(report, `process.on("exit", () => process.stderr.write("builtins:" + process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join(",")));`);
+    const loaded = (env: Record<string, string>) => {
+      const r = spawnSync(process.execPath, ["--require", report, join(root, "bin", "stack"), "run", "--rm", "nosuch", "true"], { cwd: basic, encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: tmp, STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), ...env } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('no such service: "nosuch"');
+      return /builtins:(.*)$/.exec(r.stderr)![1]!.split(",");
+    };
+    expect(loaded({})).not.toContain("NativeModule internal/modules/esm/module_job");
+    // The files tsc emitted are ES modules: the check can fail.
+    expect(loaded({ STACK_NO_BUNDLE: "1" })).toContain("NativeModule internal/modules/esm/module_job");
   });
 
   it("runs `stack run` with its cache accepted, as the files tsc emitted do", () => {
@@ -223,7 +238,7 @@ describe("bin/stack's choice between the bundle and dist/", () => {
   mkdirSync(join(fake, "bin"), { recursive: true });
   mkdirSync(join(fake, "dist", "cli"), { recursive: true });
   mkdirSync(join(fake, "dist", "bundle"), { recursive: true });
-  copyFileSync(join(root, "bin", "stack"), join(fake, "bin", "stack"));
+  for (const file of ["stack", "package.json"]) copyFileSync(join(root, "bin", file), join(fake, "bin", file));
   writeFileSync(join(fake, "package.json"), '{"type":"module"}');
   const entry = (which: string) => `export async function main() { process.stdout.write(${JSON.stringify(which)}); }\n`;
   writeFileSync(join(fake, "dist", "cli", "main.js"), entry("tsc"));
