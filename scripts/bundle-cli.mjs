@@ -258,19 +258,23 @@ async function train(exported) {
   exported.render.renderModel(model, "json");
 }
 
-/** The module that runs the config-path script (once) and hands out its exports. */
-function configPathLoader(name) {
+/**
+ * The module that runs the config-path script (once) and hands out its
+ * exports; `here` is the expression for the URL of the bundle file it sits
+ * in (in dist/bundle/, beside the script).
+ */
+function configPathLoader(name, here) {
   return `import * as errors from ${JSON.stringify(errorsModule)};
 import { isOptimizerOff } from ${JSON.stringify(join(dist, "fs", "v8-tuning.js"))};
 import { readFileSync } from "node:fs";
-import { createRequire, isBuiltin } from "node:module";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
 
-const url = new URL(${JSON.stringify(`./${name}.js`)}, import.meta.url);
+const url = new URL(${JSON.stringify(`./${name}.js`)}, ${here});
 let cachedData;
 try {
-  cachedData = readFileSync(new URL(isOptimizerOff() ? ${JSON.stringify(`./${name}.no-opt.cache`)} : ${JSON.stringify(`./${name}.cache`)}, import.meta.url));
+  cachedData = readFileSync(new URL(isOptimizerOff() ? ${JSON.stringify(`./${name}.no-opt.cache`)} : ${JSON.stringify(`./${name}.cache`)}, ${here}));
 } catch {
   // no cache: V8 compiles the script from its source
 }
@@ -282,8 +286,11 @@ export const configPath = module.exports;
 `;
 }
 
-/** load.js and render.js, when dist/cli/ imports them: the config-path script's exports. */
-function configPathModules(script) {
+/**
+ * load.js and render.js, when dist/cli/ imports them: the config-path
+ * script's exports (`here`: as for configPathLoader).
+ */
+function configPathModules(script, here) {
   const cli = join(dist, "cli") + "/";
   return {
     name: "config-path",
@@ -296,7 +303,7 @@ function configPathModules(script) {
       });
       b.onResolve({ filter: /^config-path-loader$/ }, () => ({ path: "loader", namespace: "config-path" }));
       b.onLoad({ filter: /.*/, namespace: "config-path" }, (args) => {
-        if (args.path === "loader") return { contents: configPathLoader(script.name), loader: "js", resolveDir: dist };
+        if (args.path === "loader") return { contents: configPathLoader(script.name, here), loader: "js", resolveDir: dist };
         const names = script.exported[args.path];
         const lines = [`import { configPath } from "config-path-loader";`, `const m = configPath.${args.path};`];
         for (const n of names) lines.push(n === "default" ? "export default m.default;" : `export const ${n} = m.${n};`);
@@ -325,7 +332,9 @@ const configPath = await buildConfigPathScript();
 const runPath = await buildRunPathScript();
 
 async function buildRunPathScript() {
-  const script = await classicScript("run-path", { entryPoints: [join(dist, "cli", "run-local.js")] }, []);
+  // The schema stages (a run loads its stack file only when the model cache misses) are the config-path
+  // script's, loaded when first imported: ~40% less source to read on every run.
+  const script = await classicScript("run-path", { entryPoints: [join(dist, "cli", "run-local.js")] }, [configPathModules(configPath, "__stackScriptUrl")]);
   const cache = await codeCache(script, (filename) => createRequire(pathToFileURL(filename)));
   return { ...script, cache };
 }
@@ -381,7 +390,7 @@ const result = await build({
   ...esmBundleOptions,
   entryPoints: { main: join(dist, "cli", "main.js") },
   outdir,
-  plugins: [configPathModules(configPath), lazyChildProcessInCommander, importMetaUrlRelativeTo("import.meta.url")],
+  plugins: [configPathModules(configPath, "import.meta.url"), lazyChildProcessInCommander, importMetaUrlRelativeTo("import.meta.url")],
 });
 
 // Several people (and tests) may run bin/stack while a build runs: each file

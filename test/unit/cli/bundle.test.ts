@@ -193,6 +193,16 @@ describe("the run-path script (`stack run` without commander, with a V8 code cac
     expect(text).toContain('require("node:tls")');
   });
 
+  it("loads the stack file through the config-path script (not a copy of the schema stages) when the model cache misses: an invalid file is reported as the files tsc emitted report it", () => {
+    expect(readFileSync(join(bundleDir, script!), "latin1")).not.toMatch(/^\/\/ dist\/schema\/load\.js$/m);
+    const invalid = join(root, "test", "fixtures", "config", "invalid");
+    const bundled = run(join(root, "bin", "stack"), ["run", "--rm", "web", "true"], {}, invalid);
+    const plain = run(join(root, "bin", "stack"), ["run", "--rm", "web", "true"], { STACK_NO_BUNDLE: "1" }, invalid);
+    expect(bundled.status).toBe(1);
+    expect(bundled.stderr).toMatch(/^error: compose\.yaml:\d+:\d+: /);
+    expect(bundled.stderr).toBe(plain.stderr);
+  });
+
   it("never starts Node's ES module loader for a `stack run` that stays local (bin/stack and the loader are CommonJS)", () => {
     // (a --require preload: an --import one would start the module loader itself)
     const report = join(tmp, "report-builtins.cjs");
