@@ -347,23 +347,50 @@ async function buildRunPathScript() {
 function runPathLoader(name) {
   return `// Made by scripts/bundle-cli.mjs: runs ${name}.js (src/cli/run-local.ts and what it imports) with its code cache.
 "use strict";
-const { readFileSync } = require("node:fs");
+const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { pathToFileURL } = require("node:url");
 const vm = require("node:vm");
 
 const filename = join(__dirname, ${JSON.stringify(`${name}.js`)});
+// The build's cache holds what the script's top level compiled; the first
+// run that succeeds writes one that also holds what it called (see below).
+const trainedCache = join(__dirname, ${JSON.stringify(`${name}.trained.cache`)});
 let cachedData;
+let trained = false;
 try {
-  cachedData = readFileSync(join(__dirname, ${JSON.stringify(`${name}.cache`)}));
+  cachedData = readFileSync(trainedCache);
+  trained = true;
 } catch {
-  // no cache: V8 compiles the script from its source
+  try {
+    cachedData = readFileSync(join(__dirname, ${JSON.stringify(`${name}.cache`)}));
+  } catch {
+    // no cache: V8 compiles the script from its source
+  }
 }
 const script = new vm.Script(readFileSync(filename, "latin1"), { filename, cachedData });
 const loaded = { exports: {} };
 script.runInThisContext()(createRequire(filename), loaded, loaded.exports, pathToFileURL(filename).href);
 exports.runWithoutCommander = loaded.exports.runWithoutCommander;
+
+/**
+ * After a run that succeeded, unless a trained cache was used: the code
+ * cache of everything compiled so far — the functions a run calls, which
+ * V8 would otherwise compile again on every run — written beside the
+ * script for the next runs (atomically; a folder this user cannot write
+ * keeps the build's cache).
+ */
+exports.keepCompiled = () => {
+  if (trained && !script.cachedDataRejected) return;
+  const tmp = \`\${trainedCache}.\${process.pid}.tmp\`;
+  try {
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, trainedCache);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+};
 `;
 }
 
