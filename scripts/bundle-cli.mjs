@@ -315,85 +315,6 @@ function configPathModules(script, here) {
 
 const configPath = await buildConfigPathScript();
 
-// ---- the run path: `stack run` without commander, one classic script too ---
-//
-// A `stack run` that no supervisor took (bin/stack, src/cli/run-handoff.ts)
-// and whose command line is a plain one runs src/cli/run-local.ts, which
-// skips commander. As ESM that is ~50 files — resolved, read, compiled and
-// linked one by one, tens of milliseconds of CPU on the cold path whose goal
-// is 3x a bare `runc run` (issue 3). So run-local.js and everything it
-// imports, lazily or not, are one classic script with a code cache, and
-// dist/bundle/run-local.cjs is a small module that runs it: bin/stack
-// requires it. Lazy imports stay lazy (esbuild runs each module's top level
-// on its first import), and modules a run never imports (the registry
-// client, the builder) cost only their share of the file read. The cache
-// holds what the script's top level compiled; V8 compiles the functions a
-// run calls on their first call.
-const runPath = await buildRunPathScript();
-
-async function buildRunPathScript() {
-  // The schema stages (a run loads its stack file only when the model cache misses) are the config-path
-  // script's, loaded when first imported: ~40% less source to read on every run.
-  const script = await classicScript("run-path", { entryPoints: [join(dist, "cli", "run-local.js")] }, [configPathModules(configPath, "__stackScriptUrl")]);
-  const cache = await codeCache(script, (filename) => createRequire(pathToFileURL(filename)));
-  return { ...script, cache };
-}
-
-/**
- * dist/bundle/run-local.cjs: runs the run-path script with its cache and
- * exports what run-local.js exports. CommonJS, as bin/stack is: a `stack run`
- * that goes no further never starts Node's ES module loader.
- */
-function runPathLoader(name) {
-  return `// Made by scripts/bundle-cli.mjs: runs ${name}.js (src/cli/run-local.ts and what it imports) with its code cache.
-"use strict";
-const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
-const { createRequire } = require("node:module");
-const { join } = require("node:path");
-const { pathToFileURL } = require("node:url");
-const vm = require("node:vm");
-
-const filename = join(__dirname, ${JSON.stringify(`${name}.js`)});
-// The build's cache holds what the script's top level compiled; the first
-// run that succeeds writes one that also holds what it called (see below).
-const trainedCache = join(__dirname, ${JSON.stringify(`${name}.trained.cache`)});
-let cachedData;
-let trained = false;
-try {
-  cachedData = readFileSync(trainedCache);
-  trained = true;
-} catch {
-  try {
-    cachedData = readFileSync(join(__dirname, ${JSON.stringify(`${name}.cache`)}));
-  } catch {
-    // no cache: V8 compiles the script from its source
-  }
-}
-const script = new vm.Script(readFileSync(filename, "latin1"), { filename, cachedData });
-const loaded = { exports: {} };
-script.runInThisContext()(createRequire(filename), loaded, loaded.exports, pathToFileURL(filename).href);
-exports.runWithoutCommander = loaded.exports.runWithoutCommander;
-
-/**
- * After a run that succeeded, unless a trained cache was used: the code
- * cache of everything compiled so far — the functions a run calls, which
- * V8 would otherwise compile again on every run — written beside the
- * script for the next runs (atomically; a folder this user cannot write
- * keeps the build's cache).
- */
-exports.keepCompiled = () => {
-  if (trained && !script.cachedDataRejected) return;
-  const tmp = \`\${trainedCache}.\${process.pid}.tmp\`;
-  try {
-    writeFileSync(tmp, script.createCachedData());
-    renameSync(tmp, trainedCache);
-  } catch {
-    rmSync(tmp, { force: true });
-  }
-};
-`;
-}
-
 // commander requires node:child_process when it loads, for executable
 // subcommands (`git-style` commands in files of their own), which stack does
 // not have: that module and what it pulls in (dgram, the socket list) cost
@@ -413,6 +334,111 @@ const lazyChildProcessInCommander = {
   },
 };
 
+// ---- entry scripts: `stack run` and the engine verbs as classic scripts ----
+//
+// As ESM, a command that drives the engine loads ~50–100 files — resolved,
+// read, compiled and linked one by one: tens of milliseconds of CPU on
+// paths with speed goals (issue 3: a cold `stack run --rm` at most 3x a bare
+// `runc run`; issue 5: `up -d` 5x docker-compose). So these entries and
+// everything they import, lazily or not, are also built as one classic
+// script each, with a code cache, and a small CommonJS loader that runs it
+// (bin/stack requires the loader; bin/stack and the loaders being CommonJS,
+// such a command never starts Node's ES module loader):
+//
+// - run-path (loader run-local.cjs): src/cli/run-local.ts, a plain `stack
+//   run` read without commander, when no supervisor took it;
+// - main-path (loader main-path.cjs): the whole CLI (src/cli/main.ts), for
+//   the verbs that open the engine (bin/stack's list). The other commands
+//   (`config`, `ps`, `logs`, …) load the ESM bundle: the few chunks they
+//   need cost less than reading the whole CLI (~2 MB; measured: `ps` and
+//   `config` no faster, `up -d` and `down` ~60 ms of CPU less).
+//
+// Lazy imports stay lazy (esbuild runs each module's top level on its first
+// import). The schema stages are the config-path script's, loaded when
+// first imported (a run or an `up` loads its stack file only when the model
+// cache misses): ~40% less source to read. The build's cache holds what
+// the script's top level compiled; V8 compiles a function a command calls
+// on its first call — except that the first `stack run` that exits 0 writes
+// a trained cache beside the run-path script, with what it called
+// (keepCompiled below), for the next runs.
+async function entryScript(base, entry, plugins) {
+  const script = await classicScript(base, { entryPoints: [entry] }, [configPathModules(configPath, "__stackScriptUrl"), ...plugins]);
+  const cache = await codeCache(script, (filename) => createRequire(pathToFileURL(filename)));
+  return { ...script, cache };
+}
+
+const runPath = await entryScript("run-path", join(dist, "cli", "run-local.js"), []);
+const mainPath = await entryScript("main-path", join(dist, "cli", "main.js"), [lazyChildProcessInCommander]);
+
+/**
+ * The CommonJS module that runs the classic script `name` with its cache and
+ * exports `names` of what the script's entry exports; with `trained`, the
+ * cache a command wrote beside it is preferred, and keepCompiled() writes it.
+ */
+function entryLoader(name, names, trained) {
+  const readCache = `cachedData = readFileSync(join(__dirname, ${JSON.stringify(`${name}.cache`)}));`;
+  return `// Made by scripts/bundle-cli.mjs: runs ${name}.js with its code cache.
+"use strict";
+const { ${trained ? "readFileSync, renameSync, rmSync, writeFileSync" : "readFileSync"} } = require("node:fs");
+const { createRequire } = require("node:module");
+const { join } = require("node:path");
+const { pathToFileURL } = require("node:url");
+const vm = require("node:vm");
+
+const filename = join(__dirname, ${JSON.stringify(`${name}.js`)});
+${
+  trained
+    ? `// The build's cache holds what the script's top level compiled; the first
+// command that succeeds writes one that also holds what it called (below).
+const trainedCache = join(__dirname, ${JSON.stringify(`${name}.trained.cache`)});
+let cachedData;
+let trained = false;
+try {
+  cachedData = readFileSync(trainedCache);
+  trained = true;
+} catch {
+  try {
+    ${readCache}
+  } catch {
+    // no cache: V8 compiles the script from its source
+  }
+}`
+    : `let cachedData;
+try {
+  ${readCache}
+} catch {
+  // no cache: V8 compiles the script from its source
+}`
+}
+const script = new vm.Script(readFileSync(filename, "latin1"), { filename, cachedData });
+const loaded = { exports: {} };
+script.runInThisContext()(createRequire(filename), loaded, loaded.exports, pathToFileURL(filename).href);
+${names.map((n) => `exports.${n} = loaded.exports.${n};`).join("\n")}
+${
+  trained
+    ? `
+/**
+ * After a command that succeeded, unless a trained cache was used: the code
+ * cache of everything compiled so far — the functions the command called,
+ * which V8 would otherwise compile again every time — written beside the
+ * script for the next ones (atomically; a folder this user cannot write
+ * keeps the build's cache).
+ */
+exports.keepCompiled = () => {
+  if (trained && !script.cachedDataRejected) return;
+  const tmp = \`\${trainedCache}.\${process.pid}.tmp\`;
+  try {
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, trainedCache);
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+};
+`
+    : ""
+}`;
+}
+
 const result = await build({
   ...esmBundleOptions,
   entryPoints: { main: join(dist, "cli", "main.js") },
@@ -427,9 +453,12 @@ const scriptFiles = [
   { path: join(outdir, `${configPath.name}.js`), contents: configPath.source },
   { path: join(outdir, `${configPath.name}.cache`), contents: configPath.cache },
   { path: join(outdir, `${configPath.name}.no-opt.cache`), contents: configPath.noOptCache },
+  // each loader after the script and the cache it names
   { path: runPath.filename, contents: runPath.source },
   { path: join(outdir, `${runPath.name}.cache`), contents: runPath.cache },
-  // after the script and its cache, which it names
-  { path: join(outdir, "run-local.cjs"), contents: runPathLoader(runPath.name) },
+  { path: join(outdir, "run-local.cjs"), contents: entryLoader(runPath.name, ["runWithoutCommander"], true) },
+  { path: mainPath.filename, contents: mainPath.source },
+  { path: join(outdir, `${mainPath.name}.cache`), contents: mainPath.cache },
+  { path: join(outdir, "main-path.cjs"), contents: entryLoader(mainPath.name, ["main"], false) },
 ];
 writeBundle(outdir, [...scriptFiles, ...result.outputFiles], join(outdir, "main.js"), 60 * 60 * 1000);

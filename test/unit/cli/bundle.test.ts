@@ -242,6 +242,67 @@ process.on("exit", () => process.stderr.write("caches: " + seen.join(" ") + "\\n
   });
 });
 
+describe("the main-path script (the whole CLI for the engine verbs, with a V8 code cache)", () => {
+  const script = readdirSync(bundleDir)
+    .filter((n) => /^main-path-[0-9A-F]+\.js$/.test(n))
+    .sort((a, b) => statSync(join(bundleDir, b)).mtimeMs - statSync(join(bundleDir, a)).mtimeMs)[0];
+  // Preloaded: which classic scripts were compiled, and whether V8 took their caches.
+  const watch = join(tmp, "watch-entry-scripts.cjs");
+  writeFileSync(
+    watch,
+    `const vm = require("node:vm");
+const Script = vm.Script;
+const seen = [];
+vm.Script = class extends Script {
+  constructor(source, options) {
+    super(source, options);
+    const m = /(main-path|run-path|config-path)-/.exec((options && options.filename) || "");
+    if (m) seen.push(m[1] + ":" + (options.cachedData ? (this.cachedDataRejected ? "rejected" : "accepted") : "none"));
+  }
+};
+process.on("exit", () => process.stderr.write("scripts: " + seen.join(" ") + "\\n"));
+`,
+  );
+  const scriptsOf = (stderr: string) => /scripts: (.*)\n$/.exec(stderr)?.[1];
+
+  it("is the script dist/bundle/main-path.cjs runs, with a code cache that this Node accepts", () => {
+    expect(script).toBeDefined();
+    expect(readFileSync(join(bundleDir, "main-path.cjs"), "utf8")).toContain(JSON.stringify(script));
+    const text = readFileSync(join(bundleDir, script!), "latin1");
+    expect(text).not.toMatch(/\bimport\(/);
+    expect(text).toMatch(/^\/\/ node_modules\/commander\/lib\/command\.js$/m);
+    expect(text).not.toMatch(/^\/\/ dist\/schema\/load\.js$/m);
+    const check = `const vm = require("node:vm"); const fs = require("node:fs");
+      const file = ${JSON.stringify(join(bundleDir, script!))};
+      const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
+      process.stdout.write(s.cachedDataRejected ? "rejected" : "accepted");`;
+    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("accepted");
+  });
+
+  const lines: Array<{ args: string[]; scripts: string }> = [
+    // engine verbs: the main-path script (and the config-path one, when the stack file is loaded)
+    { args: ["up", "--bogus"], scripts: "main-path:accepted" },
+    { args: ["down", "--timeout", "soon"], scripts: "main-path:accepted" },
+    { args: ["rm", "-f", "nosuch"], scripts: "main-path:accepted config-path:accepted" },
+    { args: ["exec", "nosuch", "true"], scripts: "main-path:accepted config-path:accepted" },
+    // the others: the ES module chunks (config runs the config-path script from them)
+    { args: ["ps", "--format", "yaml"], scripts: "" },
+    { args: ["config", "-q"], scripts: "config-path:accepted" },
+  ];
+  for (const line of lines) {
+    it(`stack ${line.args.join(" ")}: ${line.scripts || "no classic script"}, and what the files tsc emitted print`, () => {
+      const bundled = run(join(root, "bin", "stack"), line.args, { NODE_OPTIONS: `--require ${watch}` });
+      const plain = run(join(root, "bin", "stack"), line.args, { STACK_NO_BUNDLE: "1" });
+      expect(scriptsOf(bundled.stderr)).toBe(line.scripts);
+      expect(bundled.stderr.replace(/scripts: .*\n$/, "")).toBe(plain.stderr);
+      expect(bundled.stdout).toBe(plain.stdout);
+      expect(bundled.status).toBe(plain.status);
+    });
+  }
+});
+
 describe("bin/stack's choice between the bundle and dist/", () => {
   // A checkout in miniature: bin/stack, and two entries that say which one ran.
   const fake = join(tmp, "checkout");
