@@ -490,6 +490,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
     close() {
       syncState();
+      cached = undefined; // the lock goes with the close: a later read reads the file again
       launch?.launch();
       void client?.then((c) => c.close(), () => undefined);
       client = undefined;

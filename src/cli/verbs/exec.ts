@@ -187,15 +187,21 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
     const handle = engine.handleOf(name);
     const code = await engine.runtime.runForeground(handle, { tty, keep: !flags.rm, ...(hosting ? { run: (a: string[], killInit: () => void) => hosting.run(a, killInit) } : {}) });
     if (flags.rm) {
-      const again = await openSessionFor(ctx, model, { lock: "run --rm" }); // the model is loaded already
+      // The project lock again, and the same engine: opening another costs a cold run ~5–10 ms
+      // (resolv.conf, the runtime's host probes, a progress renderer). Closed once the lock is ours, it
+      // forgets the state it read: others changed it while the container ran.
+      const { lockProject } = await import("../../engine/lock.js");
+      const lock = await lockProject(ctx.runDir, model.name, "run --rm");
       try {
-        await again.engine.containers.remove(name, { volumes: true });
-        const s = again.engine.state.read();
+        engine.close();
+        await engine.containers.remove(name, { volumes: true });
+        const s = engine.state.read();
         delete s.containers[name];
-        if (ephemeral) again.engine.writeStateVolatile(s);
-        else again.engine.state.write(s);
+        if (ephemeral) engine.writeStateVolatile(s);
+        else engine.state.write(s);
       } finally {
-        await again.close();
+        engine.close();
+        lock.release();
       }
     }
     return code;

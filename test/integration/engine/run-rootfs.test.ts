@@ -3,7 +3,7 @@
 // and volumes"): nothing is mounted on the host while it runs or after, and
 // the user, read_only and volumes behave as with a host mount. A new named
 // volume that must be filled from the image takes the host mount instead.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { spawn } from "node:child_process";
 import { afterEach, describe, expect, test } from "vitest";
@@ -111,6 +111,31 @@ services:
     expect(unknown.exitCode).not.toBe(0);
     expect(unknown.stderr).toMatch(/unable to find user "ghost": no matching entry in the image's \/etc\/passwd/);
     expectNothingLeft(p);
+  });
+
+  test("what another command records while a run --rm runs stays recorded after the run's removal (it reads the state again)", async () => {
+    p = await makeProject("rootkeep");
+    p.write(`
+services:
+  app:
+    image: ${IMAGE}
+    network_mode: none
+  idle:
+    image: ${IMAGE}
+    network_mode: none
+    command: ["sleep", "3600"]
+`);
+    const signal = signalPath(p);
+    const run = p.stack(["run", "--rm", "-T", "--no-deps", "-v", "./sig:/sig", "app", "sh", "-c", "touch /sig/up; while [ ! -e /sig/go ]; do sleep 0.05; done"]);
+    await signalled(signal);
+    const up = await p.stack(["up", "-d", "idle"]);
+    expect(up.exitCode, up.stderr).toBe(0);
+    writeFileSync(join(dirname(signal), "go"), "");
+    const done = await run;
+    expect([done.exitCode, done.stderr]).toEqual([0, ""]);
+    const ps = await p.stack(["ps", "-a", "--format", "json"]);
+    const listed = ps.stdout.split("\n").filter(Boolean).map((l) => JSON.parse(l) as { Service: string; State: string });
+    expect(listed.map((c) => [c.Service, c.State])).toEqual([["idle", "running"]]);
   });
 
   test("a new named volume is filled from the image (through a host mount), later runs use it without one", async () => {

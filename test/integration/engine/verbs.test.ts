@@ -417,6 +417,8 @@ services:
     await new Promise((r) => setTimeout(r, 800));
     const { readFileSync } = await import("node:fs");
     const pidFile = join(p.runDir, p.name, "supervisor.pid");
+    // `up -d` launches the supervisor as it returns, without waiting for it (docs/supervisor.md): on a busy machine it may still be booting.
+    for (let i = 0; i < 200 && !existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
     const pid = Number(readFileSync(pidFile, "utf8").trim());
     process.kill(pid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 1500)); // the container keeps writing into its pipe meanwhile
