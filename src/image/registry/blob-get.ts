@@ -3,9 +3,13 @@
 // node:http allocates a fresh buffer for every socket read and copies every
 // body piece once more; for a 100 MB blob that was ~0.4 s of CPU, mostly page
 // faults on the fresh memory (docs/registry.md). Here the body goes to
-// `onBody` as views of the read buffer, synchronously: the consumer (ingest
-// write, inflate, unpack) must be done with the bytes when it returns, or
-// return a promise, which pauses the socket until it settles.
+// `onBody` as views of the read buffer, one at a time: the consumer (ingest
+// write, inflate, unpack) is done with the bytes when it returns, or returns
+// a promise, and then the bytes stay unchanged and the socket is paused
+// until it settles. A TLS socket may still hand over what it had decrypted
+// after the pause, and even close: those bytes are read into another buffer
+// (net asks `onread.buffer`, a function here, for each read's buffer) and
+// queued for the consumer, and a close decides only once the queue is done.
 //
 // Only what a blob GET needs: Content-Length, chunked or close-delimited
 // bodies, no request body, no keep-alive (`Connection: close`). A status
@@ -20,7 +24,7 @@ export interface BlobGetOptions {
   /** For https: the client's TLS context (CAs and client certificate). */
   secureContext?: SecureContext;
   idleMs: number;
-  /** Called with each body piece of a 200 answer; the bytes are valid only during the call. */
+  /** Called with each body piece of a 200 answer, in order, never twice at once; the bytes are valid during the call, or until its promise settles. */
   onBody: (bytes: Buffer) => void | Promise<void>;
   /** Lets the caller stop the transfer (another layer failed): the GET then fails with the error. */
   onStart?: (stop: (error: Error) => void) => void;

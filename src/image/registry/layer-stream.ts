@@ -1,9 +1,8 @@
 // A layer blob as an uncompressed tar, pushed piece by piece into the layer
 // store's unpacker: from a download (layerFeed), or from the stored file read
-// into one reused buffer (unpackStoredLayer). A gzip layer is inflated on
-// libuv's threadpool (tar/gunzip-in-place.ts) into pooled 256 KiB buffers that
-// the unpacker parses as they fill and writes out from, holding them until
-// its file writes are done, so no memory is allocated per piece; zstd (the zstd binary) and, on a Node
+// into one reused buffer (unpackStoredLayer). A gzip layer is inflated in place (tar/gunzip-in-place.ts) into one
+// reused 1 MiB buffer that the unpacker consumes before the next inflate, so
+// no memory is allocated per piece; zstd (the zstd binary) and, on a Node
 // without zlib's synchronous handle, gzip go through the store's streaming
 // decompressor, in 1 MiB pieces (zlib's default of 16 KiB made unpacking
 // 3.6x slower: 5.1 s against 1.4 s for 200 MB).
@@ -13,7 +12,6 @@ import { PassThrough } from "node:stream";
 import type { LayerStore } from "../store/layer-store.js";
 import { detectCompression, decompress, type Compression } from "../tar/decompress.js";
 import { GunzipInPlace, gunzipInPlaceAvailable } from "../tar/gunzip-in-place.js";
-import type { BufferHolder } from "../tar/held-buffer.js";
 
 export const PIECE = 1024 * 1024;
 /** Enough leading bytes to tell gzip, zstd, xz and bzip2 apart. */
@@ -22,13 +20,13 @@ const MAGIC_BYTES = 6;
 /**
  * Unpacks a stored layer blob (a pull whose blob was there but not its
  * layer folder, an archive being loaded) the way a download is: the file is
- * read into one reused 1 MiB buffer and each piece fed once the one before is done with.
+ * read into one reused 1 MiB buffer and each piece fed before the next read.
  * Nothing is done when `diffId` is already unpacked.
  */
 export async function unpackStoredLayer(layers: LayerStore, path: string, what: string, diffId?: string): Promise<void> {
   const layer = await layers.begin(what, diffId);
   if (!layer) return;
-  const feed = layerFeed(`layer ${what}`, (tar, holder) => layer.write(tar, holder));
+  const feed = layerFeed(`layer ${what}`, (tar) => layer.write(tar));
   const piece = spareFileBuffers.pop() ?? Buffer.allocUnsafe(PIECE);
   let file: FileHandle | undefined;
   try {
@@ -54,20 +52,11 @@ export async function unpackStoredLayer(layers: LayerStore, path: string, what: 
 const spareFileBuffers: Buffer[] = [];
 
 /**
- * Receives a layer's uncompressed tar, piece by piece: each piece is valid
- * only during the call, unless `holder` is given — then the consumer may
- * hold it (and release it later) to keep reading the bytes, as file writes
- * on the threadpool do.
- */
-export type TarConsumer = (bytes: Buffer, holder?: BufferHolder) => void;
-
-/**
- * Takes a blob's bytes as they arrive and gives `tar` the uncompressed tar.
- * write() returns a promise while the piece is still being read (gzip
- * inflating on the threadpool, a zstd process needing time): the caller
- * keeps the piece unchanged and writes the next only once it settles. It
- * and end() throw (or reject with) what `tar` throws, or a decompression
- * error naming `what`.
+ * Takes a blob's bytes as they arrive and gives `tar` the uncompressed tar,
+ * each piece valid only during the call. write() returns a promise only when
+ * a decompressor process needs time (zstd); it and end() throw what `tar`
+ * throws, or a decompression error naming `what`. write()'s piece may be a
+ * view of a reused buffer: it is consumed or copied before write returns.
  */
 export interface TarFeed {
   write(piece: Buffer): void | Promise<void>;
@@ -80,7 +69,7 @@ export interface TarFeed {
 let inPlace: boolean | undefined;
 
 /** A TarFeed that tells the compression from the blob's first bytes. */
-export function layerFeed(what: string, tar: TarConsumer): TarFeed {
+export function layerFeed(what: string, tar: (bytes: Buffer) => void): TarFeed {
   let inner: TarFeed | undefined;
   let head: Buffer[] = [];
   let headBytes = 0;
@@ -114,17 +103,17 @@ export function layerFeed(what: string, tar: TarConsumer): TarFeed {
   };
 }
 
-function feedFor(compression: Compression, what: string, tar: TarConsumer): TarFeed {
-  if (compression === "none") return { write: (piece) => tar(piece), end: async () => undefined, close: () => undefined };
+function feedFor(compression: Compression, what: string, tar: (bytes: Buffer) => void): TarFeed {
+  if (compression === "none") return { write: tar, end: async () => undefined, close: () => undefined };
   if (compression === "gzip" && (inPlace ??= gunzipInPlaceAvailable())) {
     const gunzip = new GunzipInPlace(what, tar);
-    return { write: (piece) => gunzip.write(piece), end: () => gunzip.end(), close: () => gunzip.close() };
+    return { write: (piece) => gunzip.write(piece), end: async () => gunzip.end(), close: () => gunzip.close() };
   }
   return streamFeed(compression, what, tar);
 }
 
 /** A feed through a decompressing stream: the pieces go in at the stream's pace, the tar comes out asynchronously. */
-function streamFeed(compression: Compression, what: string, tar: TarConsumer): TarFeed {
+function streamFeed(compression: Compression, what: string, tar: (bytes: Buffer) => void): TarFeed {
   const input = new PassThrough({ highWaterMark: PIECE });
   const output = decompress(input, compression, what, PIECE);
   const consumed = (async () => {

@@ -142,36 +142,27 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
         blob = await store.beginBlob({ digest: d.digest, size: d.size });
         if (unpacking) {
           const layer = unpacking.layer;
-          feed = layerFeed(`layer ${unpacking.what}`, (tar, holder) => layer.write(tar, holder));
+          feed = layerFeed(`layer ${unpacking.what}`, (tar) => layer.write(tar));
         }
         const writing = blob;
-        /**
-         * One body piece: hashed, copied into the ingest file on the
-         * threadpool, and inflated (on the threadpool too) into the
-         * unpacker; the socket waits until both are done with the piece.
-         */
+        /** One body piece: into the ingest file, then (inflated) into the unpacker, before the next is read. */
         const consume = (piece: Buffer): void | Promise<void> => {
-          const stored = writing.writeLater(piece);
-          if (writing.received > d.size) {
-            stored.catch(() => undefined); // the abort waits for it
-            throw sizeMismatch(writing.received);
-          }
+          writing.write(piece);
+          if (writing.received > d.size) throw sizeMismatch(writing.received);
           onBytes(writing.received);
-          if (!feed) return stored;
-          let unpacked: void | Promise<void>;
+          if (!feed) return;
           try {
-            unpacked = feed.write(piece);
+            const pending = feed.write(piece);
+            if (pending) {
+              return pending.catch((e: unknown) => {
+                contentFailed = true;
+                throw e;
+              });
+            }
           } catch (e) {
             contentFailed = true;
-            stored.catch(() => undefined); // the abort waits for it
             throw e;
           }
-          if (!unpacked) return stored;
-          const content = unpacked.catch((e: unknown) => {
-            contentFailed = true;
-            throw e;
-          });
-          return Promise.all([stored, content]).then(() => undefined);
         };
         const path = `/v2/${target.path}/blobs/${d.digest}`;
         // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().

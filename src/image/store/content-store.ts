@@ -5,7 +5,7 @@
 // same content are harmless; a crashed writer leaves only an ingest file,
 // which the next writer removes once its pid is gone.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, createReadStream, fsync, openSync, write, writeSync } from "node:fs";
+import { closeSync, constants, createReadStream, fsync, openSync, writeSync } from "node:fs";
 import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -42,22 +42,14 @@ export async function syncDir(dir: string): Promise<void> {
 
 /**
  * One blob on its way into the store. write() copies its piece into the
- * ingest file before it returns (a page-cache write, in place), so the
- * caller may reuse the piece at once; writeLater() hashes it at once but
- * copies it on libuv's threadpool, for a caller with other work meanwhile
- * (a pull inflating and unpacking the same piece) that keeps the piece
- * unchanged until the promise settles. commit() and abort() wait for the
- * writes still running. Exactly one of them ends it.
+ * ingest file before it returns (a page-cache write, in place: cheaper than a
+ * threadpool round trip per piece, and the caller may reuse the piece at
+ * once). Exactly one of commit() and abort() ends it.
  */
 export class BlobWriting {
   private readonly hash = createHash("sha256");
   private size = 0;
   private fd: number | undefined;
-  /** Writes running on the threadpool, and who waits for them all to end. */
-  private writing = 0;
-  private readonly drainWaiters: Array<() => void> = [];
-  /** A write that failed: the file lacks bytes the hash has, so it must never be committed. */
-  private failure: unknown;
 
   constructor(
     private readonly tmp: string,
@@ -77,48 +69,17 @@ export class BlobWriting {
   write(piece: Uint8Array): void {
     if (this.fd === undefined) throw new Error("BlobWriting.write after its end");
     this.hash.update(piece);
-    const position = this.size;
     this.size += piece.length;
-    let written = 0;
-    while (written < piece.length) written += writeSync(this.fd, piece, written, piece.length - written, position + written);
-  }
-
-  /** As write(), the copy into the file done on the threadpool: `piece` must stay unchanged until this settles. */
-  writeLater(piece: Uint8Array): Promise<void> {
-    const fd = this.fd;
-    if (fd === undefined) throw new Error("BlobWriting.write after its end");
-    this.hash.update(piece);
-    const position = this.size;
-    this.size += piece.length;
-    this.writing++;
-    return new Promise<void>((resolve, reject) => {
-      const from = (at: number): void => {
-        write(fd, piece, at, piece.length - at, position + at, (error, n) => {
-          if (!error && n > 0 && at + n < piece.length) return from(at + n);
-          const failure = error ?? (at + n < piece.length ? new Error(`a write into ${this.tmp} stopped after ${at + n} of ${piece.length} bytes`) : undefined);
-          if (failure) this.failure ??= failure;
-          if (--this.writing === 0) for (const wake of this.drainWaiters.splice(0)) wake();
-          if (failure) reject(failure);
-          else resolve();
-        });
-      };
-      from(0);
-    });
-  }
-
-  private drained(): Promise<void> {
-    if (this.writing === 0) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    let written = writeSync(this.fd, piece);
+    while (written < piece.length) written += writeSync(this.fd, piece, written, piece.length - written);
   }
 
   /** Syncs the file and checks size and digest; on a mismatch nothing is stored (and the error says which). */
   async commit(): Promise<BlobInfo> {
     try {
-      await this.drained();
       const fd = this.fd!;
       this.fd = undefined;
       try {
-        if (this.failure !== undefined) throw this.failure;
         await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
       } finally {
         closeSync(fd);
@@ -141,8 +102,6 @@ export class BlobWriting {
   }
 
   async abort(): Promise<void> {
-    // A write still running must not find its descriptor closed (or, worse, reused by another file).
-    await this.drained();
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     await rm(this.tmp, { force: true });

@@ -10,8 +10,6 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError } from "../../errors.js";
-import type { ExtractResult } from "../tar/extract-layer.js";
-import type { BufferHolder } from "../tar/held-buffer.js";
 import type { SpecialFiles } from "../tar/special-files.js";
 import { digestHex, syncDir } from "./content-store.js";
 import { processAlive } from "../../fs/process-alive.js";
@@ -43,9 +41,7 @@ type TarReaderClass = typeof import("../tar/tar-reader.js").TarReader;
 /**
  * One layer being unpacked into its temporary folder. write() is
  * synchronous and keeps nothing of its piece (the caller may reuse it once
- * write returns) unless it is given the piece's holder, which file writes on
- * the threadpool then hold; a refused or garbled tar throws from write() at
- * once, a failed file write from the next write() or commit().
+ * write returns); a refused or garbled tar throws from write() at once.
  * Exactly one of commit() and abort() ends it; a failed commit has aborted.
  */
 export class LayerUnpacking {
@@ -69,12 +65,12 @@ export class LayerUnpacking {
   }
 
   /** The next bytes of the uncompressed tar. */
-  write(piece: Buffer, holder?: BufferHolder): void {
+  write(piece: Buffer): void {
     if (this.failed) throw new Error("LayerUnpacking.write after a failure");
     this.hash.update(piece);
     this.tarSize += piece.length;
     try {
-      this.reader.push(piece, holder);
+      this.reader.push(piece);
     } catch (e) {
       this.failed = true;
       throw this.extract.asStackError(e);
@@ -89,12 +85,7 @@ export class LayerUnpacking {
       } catch (e) {
         throw this.extract.asStackError(e);
       }
-      let result: ExtractResult;
-      try {
-        result = await this.extractor.finish();
-      } catch (e) {
-        throw this.extract.asStackError(e);
-      }
+      const result = await this.extractor.finish();
       await options.beforeCommit?.();
       const diffId = `sha256:${this.hash.digest("hex")}`;
       if (this.expectedDiffId !== undefined && diffId !== this.expectedDiffId) {
@@ -111,7 +102,7 @@ export class LayerUnpacking {
   /** Drops the temporary folder. */
   async abort(): Promise<void> {
     this.failed = true;
-    await this.extractor.abort();
+    this.extractor.abort();
     await rm(this.dir, { recursive: true, force: true });
   }
 }

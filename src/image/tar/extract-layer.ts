@@ -11,22 +11,14 @@
 // root reached without symlinks. Symlink *targets* are not checked: they are
 // resolved inside the container's rootfs, never by the extractor.
 //
-// Speed: the extractor is a synchronous TarSink (tar-reader.ts): every
-// metadata call — lstat, mkdir, open, chown, chmod, utimes, close — is made
-// in place as the reader parses (each a microsecond-scale inode update, less
-// than a threadpool round trip), and content is written straight from the
-// piece being read, nothing allocated per piece. When the piece comes with a
-// holder (a pooled inflate buffer, tar/held-buffer.ts), content of 64 KiB or
-// more is written on libuv's threadpool instead — a positioned write per
-// piece, the buffer held until it is done — so that the page-cache copies run
-// on the second core while the main thread parses on. A file whose writes
-// are still running is closed (owner, mode, times set) when the last one
-// completes; finish() and abort() wait for all of them, so device nodes,
-// whiteouts, xattrs and directory times still come after every file's
-// content, and nothing writes into the folder once they return. A failed
-// write stops the unpack at the next entry, piece or finish(). A new file is
-// opened with its final permission bits, so chmod is skipped when the umask
-// left them whole and chown when the owner is already the creator's.
+// Speed: the extractor is a synchronous TarSink (tar-reader.ts): every call
+// — lstat, mkdir, open, write, chown, chmod, utimes, close — is made in place
+// as the reader parses, so content is written straight from the piece being
+// read (a pull's one reused inflate buffer) and nothing is allocated per
+// piece. Each call is a microsecond-scale inode update or a page-cache copy,
+// while a threadpool round trip per call cost more than the call. A new file
+// is opened with its final permission bits, so chmod is skipped when the
+// umask left them whole and chown when the owner is already the creator's.
 import {
   chmodSync,
   closeSync,
@@ -44,7 +36,6 @@ import {
   rmSync,
   symlinkSync,
   utimesSync,
-  write,
   writeSync,
   type Stats,
 } from "node:fs";
@@ -52,7 +43,6 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
 import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
-import type { BufferHolder } from "./held-buffer.js";
 import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
 import { TarReader, type TarHeader, type TarSink } from "./tar-reader.js";
 
@@ -85,22 +75,6 @@ const XATTR_PAX_PREFIX = "SCHILY.xattr.";
 const OPAQUE_XATTR = "trusted.overlay.opaque";
 const SPECIAL_BITS = 0o7000;
 const SETGID = 0o2000;
-/** Content pieces at least this long, from a held buffer, are written on the threadpool; shorter ones in place. */
-export const ASYNC_WRITE_MIN = 64 * 1024;
-
-/** A regular file being written, with what to set on it once its content is in. */
-interface OpenFile {
-  fd: number;
-  rel: string;
-  header: TarHeader;
-  /** Content bytes handed over so far: where the next piece goes. */
-  written: number;
-  /** Writes still running on the threadpool. */
-  pending: number;
-  /** Its content is complete (entryEnd) or the unpack was abandoned. */
-  ended: boolean;
-  abandoned: boolean;
-}
 
 function lstatOrNull(path: string): Stats | null {
   return lstatSync(path, { throwIfNoEntry: false }) ?? null;
@@ -133,7 +107,7 @@ export function asStackError(e: unknown): unknown {
  * Unpacks a tar into `root` as a TarReader feeds it. entry(), data() and
  * entryEnd() do their work before they return (data's bytes are written, not
  * kept); finish() then makes the device nodes and xattrs and sets directory
- * times. After a failure, abort() closes what is open once its writes have ended; the caller removes
+ * times. After a failure, abort() closes what is open; the caller removes
  * the folder.
  */
 export class LayerExtractor implements TarSink {
@@ -148,13 +122,8 @@ export class LayerExtractor implements TarSink {
   private readonly euid = process.geteuid?.() ?? 0;
   private readonly egid = process.getegid?.() ?? 0;
   private readonly umask = currentUmask();
-  /** The regular file being written. */
-  private file: OpenFile | undefined;
-  /** Writes running on the threadpool, of every file; finish() and abort() wait until there are none. */
-  private writing = 0;
-  private readonly drainWaiters: Array<() => void> = [];
-  /** The first failure of a write or a deferred close, thrown at the next call. */
-  private failure: { error: unknown } | undefined;
+  /** The regular file being written, with what to set on it once its content is in. */
+  private file: { fd: number; rel: string; header: TarHeader } | undefined;
 
   constructor(private readonly root: string, private readonly special: SpecialFiles) {}
 
@@ -228,16 +197,7 @@ export class LayerExtractor implements TarSink {
     }
   }
 
-  private check(): void {
-    if (this.failure) throw this.failure.error;
-  }
-
-  private fail(e: unknown): void {
-    this.failure ??= { error: asStackError(e) };
-  }
-
   entry(h: TarHeader): void {
-    this.check();
     const name = h.name;
     const rel = entryPath(name);
     this.result.entries++;
@@ -284,7 +244,7 @@ export class LayerExtractor implements TarSink {
       case "contiguous-file": {
         this.clearPath(rel, false);
         const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
-        this.file = { fd, rel, header: h, written: 0, pending: 0, ended: false, abandoned: false };
+        this.file = { fd, rel, header: h };
         // Owner, mode and times are set once the content is in (entryEnd).
         break;
       }
@@ -322,51 +282,19 @@ export class LayerExtractor implements TarSink {
     this.queueXattrs(name, rel, h.pax);
   }
 
-  data(bytes: Buffer, holder?: BufferHolder): void {
-    const f = this.file;
-    if (!f) return; // content of an entry that is not a regular file
-    this.check();
-    const position = f.written;
-    f.written += bytes.length;
+  data(bytes: Buffer): void {
+    if (!this.file) return; // content of an entry that is not a regular file
+    const { fd } = this.file;
+    let written = writeSync(fd, bytes);
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     this.result.contentBytes += bytes.length;
-    if (holder && bytes.length >= ASYNC_WRITE_MIN) {
-      this.writeLater(f, bytes, position, holder);
-      return;
-    }
-    let done = 0;
-    while (done < bytes.length) done += writeSync(f.fd, bytes, done, bytes.length - done, position + done);
-  }
-
-  /** Writes `bytes` at `position` on the threadpool, holding their buffer meanwhile. */
-  private writeLater(f: OpenFile, bytes: Buffer, position: number, holder: BufferHolder): void {
-    holder.hold();
-    f.pending++;
-    this.writing++;
-    const from = (at: number): void => {
-      write(f.fd, bytes, at, bytes.length - at, position + at, (error, n) => {
-        if (!error && n > 0 && at + n < bytes.length) return from(at + n);
-        holder.release();
-        if (error) this.fail(error);
-        else if (at + n < bytes.length) this.fail(new Error(`a write of ${f.rel} stopped after ${at + n} of ${bytes.length} bytes`));
-        f.pending--;
-        if (f.pending === 0 && f.ended) this.close(f);
-        if (--this.writing === 0) for (const wake of this.drainWaiters.splice(0)) wake();
-      });
-    };
-    from(0);
   }
 
   entryEnd(): void {
-    const f = this.file;
-    if (!f) return;
+    const open = this.file;
+    if (!open) return;
     this.file = undefined;
-    f.ended = true;
-    if (f.pending === 0) this.complete(f);
-  }
-
-  /** Sets the file's owner, mode and times, and closes it. */
-  private complete(f: OpenFile): void {
-    const { fd, rel, header: h } = f;
+    const { fd, rel, header: h } = open;
     try {
       const mode = h.mode & 0o7777;
       const chown = h.uid !== this.euid || h.gid !== this.groupOfNew(rel);
@@ -379,45 +307,14 @@ export class LayerExtractor implements TarSink {
     }
   }
 
-  /** A file whose last write just completed: completed (or only closed, after a failure or an abort); a failure is kept for the next call. */
-  private close(f: OpenFile): void {
-    if (f.abandoned || this.failure) {
-      closeSync(f.fd);
-      return;
-    }
-    try {
-      this.complete(f);
-    } catch (e) {
-      this.fail(e);
-    }
-  }
-
-  /** Resolves once no write is running. */
-  private drained(): Promise<void> | undefined {
-    if (this.writing === 0) return undefined;
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  /**
-   * Stops after a failure part-way: closes the file left open, and resolves
-   * once every write still running has ended (and its file is closed), so
-   * the caller may remove the folder.
-   */
-  abort(): Promise<void> {
-    const f = this.file;
+  /** Closes a file left open by a failure part-way. */
+  abort(): void {
+    if (this.file) closeSync(this.file.fd);
     this.file = undefined;
-    if (f) {
-      f.ended = true;
-      f.abandoned = true;
-      if (f.pending === 0) closeSync(f.fd);
-    }
-    return this.drained() ?? Promise.resolve();
   }
 
   /** Makes the queued device nodes, whiteouts and xattrs, then sets directory modes and times. */
   async finish(): Promise<ExtractResult> {
-    await this.drained();
-    this.check();
     const pending = [...this.nodes.keys()].sort().map((k) => this.nodes.get(k)!);
     await this.special.makeNodes(pending.map((p) => p.node));
     for (const p of pending) {
@@ -445,8 +342,8 @@ export async function extractLayer(input: Readable, root: string, special: Speci
     for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
     reader.finish();
   } catch (e) {
+    extractor.abort();
     input.destroy();
-    await extractor.abort();
     throw asStackError(e);
   }
   return extractor.finish();

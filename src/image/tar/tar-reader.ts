@@ -1,9 +1,8 @@
 // A push-driven tar reader that keeps nothing it is given. push() takes the
 // next piece of the archive, parses it at once and hands the sink each
 // entry's header and then its content as views of that piece, synchronously:
-// once push() returns, the caller may overwrite the piece (a reused read
-// buffer) — unless it passed the piece's holder, which the sink may hold to
-// keep writing content out after the call (a pooled inflate buffer). Only what spans pieces is copied — a header split across two
+// once push() returns, the caller may overwrite the piece (a reused inflate
+// buffer). Only what spans pieces is copied — a header split across two
 // pieces (512 bytes) and pax records / GNU long names (at most META_LIMIT).
 // tar-stream could not be fed a reused buffer: it keeps slices of its input
 // after its write callback.
@@ -15,7 +14,6 @@
 // device nodes, FIFOs and directories carry no content whatever their size
 // field says. All-zero blocks are skipped, as tar-stream does.
 import { InvalidInputError } from "../../errors.js";
-import type { BufferHolder } from "./held-buffer.js";
 
 export type TarEntryType =
   | "file"
@@ -53,13 +51,12 @@ export interface TarHeader {
 
 /**
  * Receives the archive as it is read. Every call is synchronous and `data`'s
- * bytes are valid only during the call — keep a copy or write them out —
- * unless `holder` is given: holding it keeps them valid until released.
+ * bytes are valid only during the call: keep a copy or write them out.
  */
 export interface TarSink {
   entry(header: TarHeader): void;
   /** The next bytes of the current entry's content, in order, never empty. */
-  data(bytes: Buffer, holder?: BufferHolder): void;
+  data(bytes: Buffer): void;
   /** The current entry's content is complete (called for every entry, content or not). */
   entryEnd(): void;
 }
@@ -158,8 +155,8 @@ export class TarReader {
 
   constructor(private readonly sink: TarSink) {}
 
-  /** Reads the next piece of the archive; `piece` is not used after this returns, unless the sink holds `holder`. */
-  push(piece: Buffer, holder?: BufferHolder): void {
+  /** Reads the next piece of the archive; `piece` is not used after this returns. */
+  push(piece: Buffer): void {
     if (this.finished) throw new Error("TarReader.push after finish");
     let i = 0;
     const n = piece.length;
@@ -185,7 +182,7 @@ export class TarReader {
         }
         case "content": {
           const take = Math.min(this.remaining, n - i);
-          this.sink.data(take === n && i === 0 ? piece : piece.subarray(i, i + take), holder);
+          this.sink.data(take === n && i === 0 ? piece : piece.subarray(i, i + take));
           i += take;
           this.position += take;
           this.remaining -= take;

@@ -97,7 +97,7 @@ describe("blobGet", () => {
     }
   });
 
-  it("keeps every view intact until the consumer's promise settles, over TCP and TLS (which may deliver after a pause)", async () => {
+  it("keeps every view intact until the consumer's promise settles, over TCP and TLS (which delivers after a pause, and may close before the consumer is done)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "stack-blob-get-"));
     try {
       const ca = makeTestCa(dir);
@@ -105,8 +105,10 @@ describe("blobGet", () => {
       const plain = await serve((socket) => void writeSlowly(socket, answer, 16_385));
       const tls = createTlsServer({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) }, (socket) => {
         socket.once("data", () => {
-          // Small TLS records, many per socket read: the client decrypts several at once.
+          // Small TLS records, many per socket read: the client decrypts several at once. Then the
+          // server closes, as a registry does after a `Connection: close` answer, while the consumer still works.
           for (let at = 0; at < answer.length; at += 4000) socket.write(answer.subarray(at, at + 4000));
+          socket.end();
         });
         socket.on("error", () => undefined);
       });
