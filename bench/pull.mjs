@@ -210,7 +210,11 @@ else {
   console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs in ${workParent}, load ${results.loadAverage.toFixed(1)} → ${results.loadAverageAfter.toFixed(1)}`);
   const cpu = (ms, faults) => (ms === undefined ? "" : `, cpu ${ms} ms${faults === undefined ? "" : `, ${faults} minor page faults`}`);
   console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms${cpu(results.stackCpuMedianMs, results.stackMinorFaultsMedian)}`);
-  if (baselineBin) console.log(`  baseline ${baselineBin} image pull: median ${results.baselineMedianMs} ms${cpu(results.baselineCpuMedianMs, results.baselineMinorFaultsMedian)}`);
+  if (baselineBin) {
+    console.log(`  baseline ${baselineBin} image pull: median ${results.baselineMedianMs} ms${cpu(results.baselineCpuMedianMs, results.baselineMinorFaultsMedian)}`);
+    const cpuRatio = results.baselineCpuMedianMs ? `, cpu ${(results.stackCpuMedianMs / results.baselineCpuMedianMs).toFixed(2)}` : "";
+    console.log(`  stack/baseline (same runs): wall ${(results.stackMedianMs / results.baselineMedianMs).toFixed(2)}${cpuRatio}`);
+  }
   console.log(`  stack pull without unpacking (in-process, download + verify): median ${results.downloadOnlyMedianMs} ms`);
   console.log(`  skopeo copy to an OCI folder (download + verify): median ${results.skopeoMedianMs} ms${cpu(results.skopeoCpuMedianMs, results.skopeoMinorFaultsMedian)}`);
   console.log(`  ratio stack/skopeo: ${results.ratio} (goal <= 1: ${results.goalMet ? "met" : "not met"})`);

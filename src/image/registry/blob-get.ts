@@ -3,9 +3,13 @@
 // node:http allocates a fresh buffer for every socket read and copies every
 // body piece once more; for a 100 MB blob that was ~0.4 s of CPU, mostly page
 // faults on the fresh memory (docs/registry.md). Here the body goes to
-// `onBody` as views of the read buffer, synchronously: the consumer (ingest
-// write, inflate, unpack) must be done with the bytes when it returns, or
-// return a promise, which pauses the socket until it settles.
+// `onBody` as views of the read buffer, one at a time: the consumer (ingest
+// write, inflate, unpack) is done with the bytes when it returns, or returns
+// a promise, and then the bytes stay unchanged and the socket is paused
+// until it settles. A TLS socket may still hand over what it had decrypted
+// after the pause, and even close: those bytes are read into another buffer
+// (net asks `onread.buffer`, a function here, for each read's buffer) and
+// queued for the consumer, and a close decides only once the queue is done.
 //
 // Only what a blob GET needs: Content-Length, chunked or close-delimited
 // bodies, no request body, no keep-alive (`Connection: close`). A status
@@ -20,7 +24,7 @@ export interface BlobGetOptions {
   /** For https: the client's TLS context (CAs and client certificate). */
   secureContext?: SecureContext;
   idleMs: number;
-  /** Called with each body piece of a 200 answer; the bytes are valid only during the call. */
+  /** Called with each body piece of a 200 answer, in order, never twice at once; the bytes are valid during the call, or until its promise settles. */
   onBody: (bytes: Buffer) => void | Promise<void>;
   /** Lets the caller stop the transfer (another layer failed): the GET then fails with the error. */
   onStart?: (stop: (error: Error) => void) => void;
@@ -121,7 +125,21 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
   return new Promise<BlobGetResult>((resolve, reject) => {
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-    const readBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
+    /** The buffer the next read goes into. */
+    let readBuffer = spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
+    /** Read buffers with body views the consumer has not finished with (queued, or its promise pending), and how many. */
+    const viewsIn = new Map<Buffer, number>();
+    /** This GET's read buffers free again. */
+    const free: Buffer[] = [];
+    let closed = false;
+    /** Body views waiting for the consumer, in order, with the read buffer each lies in. */
+    const queue: Array<{ view: Buffer; from: Buffer }> = [];
+    /** A consumer's promise is pending. */
+    let busy = false;
+    /** The socket was told to stop reading (a read callback returned false). */
+    let paused = false;
+    /** The registry closed its side (the end of a close-delimited body). */
+    let ended = false;
     let settled = false;
     let head: Buffer[] = [];
     let headBytes = 0;
@@ -138,32 +156,97 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
       else resolve({ ...result!, errorBody: Buffer.concat(errorParts) });
     };
 
-    /** Body bytes of the answer; false pauses the socket until the consumer's promise settles. */
-    const deliver = (bytes: Buffer): boolean => {
-      if (bytes.length === 0) return true;
+    const cutShort = () => new Error(result ? `the connection closed after ${result.received} bytes of the body` : "the connection closed before the answer");
+
+    const released = (from: Buffer): void => {
+      const n = viewsIn.get(from)! - 1;
+      if (n > 0) {
+        viewsIn.set(from, n);
+        return;
+      }
+      viewsIn.delete(from);
+      if (closed) spareReadBuffers.push(from);
+      else if (from !== readBuffer) free.push(from);
+    };
+
+    /** The next read's buffer: the last one again unless the consumer still has views of it (then another, so they stay intact). */
+    const nextReadBuffer = (): Buffer => {
+      if (viewsIn.has(readBuffer)) readBuffer = free.pop() ?? spareReadBuffers.pop() ?? Buffer.allocUnsafe(READ_BUFFER);
+      return readBuffer;
+    };
+
+    /** One body view of the answer: to the consumer (200) or into the error body. */
+    const consume = (bytes: Buffer): void | Promise<void> => {
       if (result!.status !== 200) {
         const room = MAX_ERROR_BODY - errorParts.reduce((n, b) => n + b.length, 0);
         if (room > 0) errorParts.push(Buffer.from(bytes.subarray(0, room)));
-        return true;
+        return;
       }
       result!.received += bytes.length;
-      const pending = options.onBody(bytes);
-      if (!pending) return true;
-      pending.then(
-        () => {
-          if (settled) return;
-          if (bodyComplete()) finish();
-          else socket.resume();
-        },
-        (e: unknown) => finish(e),
-      );
+      return options.onBody(bytes);
+    };
+
+    /**
+     * Hands the queued views to the consumer one after the other; a view
+     * whose consumer returns a promise holds the rest back until it settles
+     * (the socket paused meanwhile — a TLS socket may still deliver what it
+     * had decrypted, which queues). True when the queue is empty and
+     * nothing pending.
+     */
+    const pump = (): boolean => {
+      while (!busy && queue.length > 0) {
+        const { view, from } = queue.shift()!;
+        let pending: void | Promise<void> = undefined;
+        try {
+          pending = consume(view);
+        } finally {
+          if (!pending) released(from);
+        }
+        if (!pending) continue;
+        busy = true;
+        pending.then(
+          () => {
+            busy = false;
+            released(from);
+            if (settled) return;
+            try {
+              if (!pump()) return;
+            } catch (e) {
+              return finish(e);
+            }
+            if (bodyComplete()) finish();
+            else if (closed) finish(cutShort());
+            else if (paused) {
+              paused = false;
+              socket.resume();
+            }
+          },
+          (e: unknown) => {
+            busy = false;
+            released(from);
+            finish(e);
+          },
+        );
+      }
+      return !busy && queue.length === 0;
+    };
+
+    /** Queues body views lying in the read buffer `from` and hands over what it can; false to pause the socket. */
+    const deliver = (views: Buffer[], from: Buffer): boolean => {
+      for (const view of views) {
+        if (view.length === 0) continue;
+        viewsIn.set(from, (viewsIn.get(from) ?? 0) + 1);
+        queue.push({ view, from });
+      }
+      if (pump()) return true;
+      paused = true;
       return false;
     };
 
-    const bodyComplete = () => (body?.kind === "length" && body.left === 0) || (chunked?.done ?? false);
+    const bodyComplete = () => (body?.kind === "length" && body.left === 0) || (chunked?.done ?? false) || (body?.kind === "close" && ended);
 
-    /** Takes the bytes of one socket read; false to pause. */
-    const onBytes = (bytes: Buffer): boolean => {
+    /** Takes the bytes of one socket read (a view of `from`); false to pause. */
+    const onBytes = (bytes: Buffer, from: Buffer): boolean => {
       if (!result) {
         const room = MAX_HEAD - headBytes;
         const end = findHeadEnd(head, bytes);
@@ -194,18 +277,18 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
           return false;
         }
       }
-      let go = true;
+      let go: boolean;
       if (body!.kind === "length") {
         const take = Math.min(body!.left, bytes.length);
         body!.left -= take;
-        go = deliver(bytes.subarray(0, take));
+        go = deliver([bytes.subarray(0, take)], from);
       } else if (body!.kind === "chunked") {
-        // A chunked piece can hold several chunks: deliver each, pausing only after the last one.
+        // A chunked piece can hold several chunks, delivered in turn.
         const views: Buffer[] = [];
         chunked!.push(bytes, (b) => views.push(b));
-        for (const v of views) go = deliver(v) && go;
+        go = deliver(views, from);
       } else {
-        go = deliver(bytes);
+        go = deliver([bytes], from);
       }
       if (go && bodyComplete()) {
         finish();
@@ -215,11 +298,12 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
     };
 
     const onread = {
-      buffer: readBuffer,
+      // A function: net asks it for the buffer of each next read.
+      buffer: nextReadBuffer,
       callback: (nread: number, buf: Buffer): boolean => {
         if (settled) return false;
         try {
-          return onBytes(buf.subarray(0, nread));
+          return onBytes(buf.subarray(0, nread), buf);
         } catch (e) {
           finish(e);
           return false;
@@ -235,12 +319,15 @@ export function blobGet(url: URL, options: BlobGetOptions): Promise<BlobGetResul
     socket.setTimeout(options.idleMs, () => finish(new Error(`registry ${url.host} sent nothing for ${options.idleMs / 1000}s (GET ${url.pathname})`)));
     socket.on("error", (e) => finish(e));
     socket.on("end", () => {
-      if (result && body?.kind === "close") finish();
+      ended = true;
+      if (result && body?.kind === "close" && !busy && queue.length === 0) finish();
     });
     socket.on("close", () => {
-      // The handle is closed: nothing reads into the buffer any more.
-      spareReadBuffers.push(readBuffer);
-      if (!settled) finish(new Error(result ? `the connection closed after ${result.received} bytes of the body` : "the connection closed before the answer"));
+      // The handle is closed: nothing reads into its buffers any more; one the consumer still reads goes back when it is done.
+      closed = true;
+      for (const b of [readBuffer, ...free.splice(0)]) if (!viewsIn.has(b)) spareReadBuffers.push(b);
+      // What was read and is still being consumed (a TLS socket reads on while paused) decides once the consumer is done with it.
+      if (!settled && !busy && queue.length === 0) finish(cutShort());
     });
     options.onStart?.((error) => finish(error));
     const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, "Connection: close", "Accept-Encoding: identity"];

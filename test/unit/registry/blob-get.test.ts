@@ -4,8 +4,13 @@
 // malformed answers. The consumer copies each view it is given and the test
 // compares: the read buffer is reused, so a view kept too long would differ.
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSecureContext, createServer as createTlsServer } from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
+import { makeTestCa } from "../../integration/registry/registry-server.js";
 import { ChunkedDecoder, blobGet, parseHead } from "../../../src/image/registry/blob-get.js";
 
 const servers: Server[] = [];
@@ -89,6 +94,37 @@ describe("blobGet", () => {
       });
       expect(r.received).toBe(payload.length);
       expect(hash.digest("hex")).toBe(createHash("sha256").update(payload).digest("hex"));
+    }
+  });
+
+  it("keeps every view intact until the consumer's promise settles, over TCP and TLS (which delivers after a pause, and may close before the consumer is done)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stack-blob-get-"));
+    try {
+      const ca = makeTestCa(dir);
+      const answer = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${payload.length}\r\n\r\n`), payload]);
+      const plain = await serve((socket) => void writeSlowly(socket, answer, 16_385));
+      const tls = createTlsServer({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) }, (socket) => {
+        socket.once("data", () => {
+          // Small TLS records, many per socket read: the client decrypts several at once. Then the
+          // server closes, as a registry does after a `Connection: close` answer, while the consumer still works.
+          for (let at = 0; at < answer.length; at += 4000) socket.write(answer.subarray(at, at + 4000));
+          socket.end();
+        });
+        socket.on("error", () => undefined);
+      });
+      servers.push(tls as unknown as Server);
+      await new Promise<void>((r) => tls.listen(0, "127.0.0.1", () => r()));
+      const secure = new URL(`https://127.0.0.1:${(tls.address() as { port: number }).port}/v2/x/blobs/sha256:abc`);
+      const secureContext = createSecureContext({ ca: readFileSync(ca.caCert) });
+      for (const url of [plain, secure]) {
+        // Reads each view only later, as a write or an inflate on the threadpool does.
+        const hash = createHash("sha256");
+        const r = await blobGet(url, { headers: {}, idleMs: 10_000, secureContext, onBody: (b) => new Promise<void>((resolve) => setTimeout(() => (hash.update(b), resolve()), 1)) });
+        expect(r.received).toBe(payload.length);
+        expect(hash.digest("hex"), url.protocol).toBe(createHash("sha256").update(payload).digest("hex"));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
