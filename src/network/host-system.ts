@@ -12,6 +12,7 @@ import type { HostRoute } from "./ipam.js";
 import type { IpCommand } from "./link-plan.js";
 import { IpSession, type IpCommandFailure } from "./ip-session.js";
 import { NetnsSpares } from "./netns-spares.js";
+import { namespaceSteps, type NamespaceConfigurator } from "./namespace-steps.js";
 
 export interface NetworkHost {
   /**
@@ -68,8 +69,15 @@ async function mustRun(argv: string[], input?: string): Promise<CommandResult> {
 }
 
 export interface LinuxNetworkHostOptions {
-  /** Namespaces kept ready for attaching (see netns-spares.ts); 0 makes each with `ip netns add`. Default 1. */
+  /** Namespaces kept ready for attaching (see netns-spares.ts); 0 makes each with `ip netns add`. Default 1; none are made when `inside` is given. */
   spareNamespaces?: number;
+  /**
+   * Runs a new namespace's own set-up (lo and eth* up, IPv4 addresses, the
+   * default route) with no process (the perl helper's rtnetlink); the
+   * namespace itself is then made by the host's long-lived ip (`netns add`).
+   * A step it cannot say (IPv6, an MTU …) goes to an `ip -n` as before.
+   */
+  inside?: NamespaceConfigurator;
   /** After this long without an `ip` command, the long-lived ip processes (and spares) end. Default 30 s. */
   idleMs?: number;
 }
@@ -79,12 +87,14 @@ export class LinuxNetworkHost implements NetworkHost {
   private readonly spares: NetnsSpares;
   private readonly idleMs: number;
   private idleTimer?: NodeJS.Timeout;
+  private readonly inside?: NamespaceConfigurator;
 
   constructor(
     private readonly netnsDir = "/run/netns",
     options: LinuxNetworkHostOptions = {},
   ) {
-    this.spares = new NetnsSpares({ size: options.spareNamespaces ?? 1 });
+    this.inside = options.inside;
+    this.spares = new NetnsSpares({ size: options.inside ? 0 : (options.spareNamespaces ?? 1) });
     this.idleMs = options.idleMs ?? 30_000;
   }
 
@@ -97,7 +107,8 @@ export class LinuxNetworkHost implements NetworkHost {
     // Consecutive commands of the same namespace form one group. Host-side
     // groups go to one long-lived ip process; a `netns add` adopts a spare
     // namespace whose ip then runs that namespace's group; any other
-    // namespace's group gets an `ip -n NS` of its own.
+    // namespace's group goes to the `inside` configurator when it can say
+    // every step of it, else gets an `ip -n NS` of its own.
     const groups: Array<{ netns?: string; lines: string[] }> = [];
     for (const c of commands) {
       const last = groups[groups.length - 1];
@@ -125,6 +136,16 @@ export class LinuxNetworkHost implements NetworkHost {
           }
           session = this.hostSession();
         } else {
+          const steps = this.inside && !adopted.has(g.netns) ? namespaceSteps(g.lines) : undefined;
+          if (steps) {
+            try {
+              await this.inside!.configureNamespace(this.netnsPath(g.netns), steps);
+            } catch (e) {
+              if (options.tolerant) continue;
+              throw new SystemError(`setting up network namespace ${g.netns} (${g.lines.join("; ")}) failed: ${(e as Error).message}`, { hint: ipHint, cause: e });
+            }
+            continue;
+          }
           session = adopted.get(g.netns) ?? new IpSession(["ip", "-n", g.netns, "-force", "-batch", "-"]);
           ownSession = !adopted.has(g.netns);
         }
