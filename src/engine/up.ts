@@ -143,8 +143,11 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
   };
   try {
     await Promise.all(selection.map(runService));
+    // What ensure() left running (the firewall) is complete before up returns, with or without containers started.
+    await deps.networks.ready?.();
   } finally {
     deps.state.write(state);
+    await deps.networks.ready?.().catch(() => undefined);
   }
 
   if (opts.wait && !opts.noStart) await waitForServices(deps, model, state, selection, opts);

@@ -232,7 +232,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const publishing = services.flatMap((s) => (model.services[s]?.ports.length ? [{ service: s, ports: model.services[s]!.ports }] : []));
       if (publishing.length > 0) await serially(() => network.checkPublishedPorts(model.name, publishing));
       const wanted = networksUsedBy(model, services);
-      if (wanted.length > 0) await network.ensureNetworks(model.name, wanted);
+      // The firewall is applied while the containers are created and attached; start() waits for it.
+      if (wanted.length > 0) await network.ensureNetworks(model.name, wanted, { deferFirewall: true });
       // The supervisor that serves DNS boots after the containers: bind its sockets now, so that no container's query is refused.
       if (launch?.pending && !client) {
         const { dnsListenAddresses, reserveDnsSockets } = await import("../network/index.js");
@@ -243,6 +244,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async removeUnused(p) {
       await network.removeNetworks(p);
     },
+    ready: () => network.firewallSettled(),
   };
 
   // Network changes read-modify-write network.json around awaited host commands: one at a time.
@@ -346,6 +348,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async start(name) {
       const r = record(name);
       const h = runtime.load(project, r.id);
+      await network.firewallSettled(); // isolation and forwarding in place before the container runs
       const deferred = !client && launch?.pending ? launch : undefined;
       if (deferred) {
         const spec = supervisedOf(r, h);

@@ -99,7 +99,7 @@ export class NetworkManager {
    * gateway address, firewall). External networks are looked up among the
    * networks other projects created; a missing one is a NotFoundError.
    */
-  async ensureNetworks(project: string, networks: NetworkModel[]): Promise<ProjectNetworkState> {
+  async ensureNetworks(project: string, networks: NetworkModel[], options: { deferFirewall?: boolean } = {}): Promise<ProjectNetworkState> {
     // Containers are attached next: the host may make their namespaces meanwhile.
     this.host.prepareNamespaces();
     const state = this.store.read(project);
@@ -156,7 +156,12 @@ export class NetworkManager {
       // Published ports reached on 127.0.0.1 are routed out this bridge.
       this.host.writeSysctl(`net.ipv4.conf.${r.bridge}.route_localnet`, "1");
     }
-    await this.applyFirewall();
+    const firewall = this.applyFirewall();
+    if (options.deferFirewall) {
+      firewall.catch(() => undefined); // the caller learns of a failure from firewallSettled()
+      return state;
+    }
+    await firewall;
     return state;
   }
 
@@ -405,11 +410,35 @@ export class NetworkManager {
     await this.removeNetworks(project, { all: true });
   }
 
-  /** Renders this state directory's part of stack's nft table, and the host forward-filter accepts, from every project's state. */
   /** The inputs of this manager's last complete applyFirewall(). */
   private appliedFirewall: string | undefined;
+  /** The last firewall change asked for: each one starts when the one before has ended (its failure included). */
+  private firewallChain: Promise<void> = Promise.resolve();
 
-  async applyFirewall(): Promise<void> {
+  /**
+   * Resolves once every firewall change asked for so far is applied; rejects
+   * with the first failure of the last one. With ensureNetworks'
+   * `deferFirewall`, the caller sets up its containers meanwhile and waits
+   * for this before any of them runs: no container may run before the
+   * isolation and forward rules of its network are in place.
+   */
+  firewallSettled(): Promise<void> {
+    return this.firewallChain;
+  }
+
+  /**
+   * Renders this state directory's part of stack's nft table, and the host
+   * forward-filter accepts, from every project's state. Calls are applied one
+   * after the other, each from the state as it is when it starts: two
+   * overlapping ones could otherwise apply an older state last.
+   */
+  applyFirewall(): Promise<void> {
+    const next = this.firewallChain.catch(() => undefined).then(() => this.applyFirewallNow());
+    this.firewallChain = next;
+    return next;
+  }
+
+  private async applyFirewallNow(): Promise<void> {
     const states = this.store.readAll();
     const seen = new Map<string, FirewallBridge>();
     for (const s of states) for (const n of Object.values(s.networks)) seen.set(n.bridge, { bridge: n.bridge, subnet: n.subnet, internal: n.internal });

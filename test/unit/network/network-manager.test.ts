@@ -145,6 +145,67 @@ describe("NetworkManager", () => {
     expect(reads).toBe(after + 1);
   });
 
+  it("deferFirewall: ensureNetworks resolves once the bridges exist, the firewall follows, and firewallSettled says when (or why not)", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = host.runNft.bind(host);
+    host.runNft = async (script: string) => (await gate, write(script));
+    const state = await m.ensureNetworks("p", [network("default", "p")], { deferFirewall: true });
+    const bridge = state.networks["p_default"]!.bridge;
+    expect(host.ip).toContain(`link set ${bridge} up`);
+    expect(host.nft).toEqual([]); // not applied yet
+    // An attach goes on meanwhile.
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    let settled = false;
+    const waiting = m.firewallSettled().then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    release();
+    await waiting;
+    expect(host.nft).toHaveLength(1);
+    expect(host.nft[0]).toContain(bridge);
+    // A failure reaches whoever waits for it, and the next change still runs.
+    host.runNft = async () => {
+      throw new Error("nft failed: Error: Could not process rule");
+    };
+    await m.ensureNetworks("q", [network("default", "q")], { deferFirewall: true });
+    await expect(m.firewallSettled()).rejects.toThrow(/Could not process rule/);
+    host.runNft = write;
+    await m.applyFirewall();
+    await expect(m.firewallSettled()).resolves.toBeUndefined();
+    await m.removeNetworks("q", { all: true });
+    await m.removeNetworks("p", { all: true });
+  });
+
+  it("firewall changes apply one after the other, each from the state as it is when it starts (a later one never loses to an older)", async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = host.runNft.bind(host);
+    let first = true;
+    host.runNft = async (script: string) => {
+      const mine = first;
+      first = false;
+      order.push(`start ${mine ? "first" : "second"}`);
+      if (mine) await gate;
+      order.push(`end ${mine ? "first" : "second"}`);
+      return write(script);
+    };
+    await m.ensureNetworks("p", [network("default", "p")], { deferFirewall: true });
+    // Published ports change the state while the first change is still running: the second must see them.
+    const publishing = (async () => {
+      await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+      await m.publishPorts("p", "p-web-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" });
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(["start first"]);
+    release();
+    await publishing;
+    expect(order).toEqual(["start first", "end first", "start second", "end second"]);
+    expect(host.nft.at(-1)).toContain("dport 8080");
+    await m.removeNetworks("p", { all: true });
+  });
+
   it("creates a bridge on a free subnet, enables forwarding, and restores it with the last network", async () => {
     const state = await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
     const net = state.networks["p_default"]!;
