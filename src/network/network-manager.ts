@@ -5,7 +5,7 @@
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors.js";
 import type { ExtraHostModel, LinkModel, NetworkModel, PortModel, ServiceNetworkModel } from "../schema/model.js";
 import { parseIpv4Subnet } from "./cidr.js";
-import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge } from "./firewall.js";
+import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge, type HostForwardFilter, type StackTableView } from "./firewall.js";
 import { renderHostsFile, renderResolvConf } from "./host-files.js";
 import type { NetworkHost } from "./host-system.js";
 import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool } from "./ipam.js";
@@ -106,6 +106,8 @@ export class NetworkManager {
     const others = this.store.readAll().filter((s) => s.project !== project);
     const created: NetworkRecord[] = [];
     const links = new Set(this.host.listLinks());
+    // A network to create means a firewall change: its reads (two processes) run beside the route read and the bridges.
+    if (networks.some((n) => !n.external && (!state.networks[n.name] || !links.has(state.networks[n.name]!.bridge)))) this.prefetchFirewallView();
     for (const net of [...networks].sort((a, b) => a.key.localeCompare(b.key))) {
       const known = state.networks[net.name];
       if (known) {
@@ -410,10 +412,28 @@ export class NetworkManager {
     await this.removeNetworks(project, { all: true });
   }
 
+  /** The host's firewall as read ahead by ensureNetworks, for the next applyFirewall (once). */
+  private prefetchedView: Promise<[StackTableView | undefined, HostForwardFilter]> | undefined;
+
+  /**
+   * Reads stack's nft table and the host's forward filter now, for the next
+   * firewall change: what it reads is stack's own table (this state dir's
+   * chains change only through this manager's changes, applied in order) and
+   * the host filter's policy and stack rules, which a change rewrites whole.
+   */
+  private prefetchFirewallView(): void {
+    // A change still being applied would make what is read now stale.
+    if (this.prefetchedView || this.firewallPending > 0) return;
+    const view = Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]);
+    view.catch(() => undefined); // read again by applyFirewall then
+    this.prefetchedView = view;
+  }
+
   /** The inputs of this manager's last complete applyFirewall(). */
   private appliedFirewall: string | undefined;
   /** The last firewall change asked for: each one starts when the one before has ended (its failure included). */
   private firewallChain: Promise<void> = Promise.resolve();
+  private firewallPending = 0;
 
   /**
    * Resolves once every firewall change asked for so far is applied; rejects
@@ -433,12 +453,18 @@ export class NetworkManager {
    * overlapping ones could otherwise apply an older state last.
    */
   applyFirewall(): Promise<void> {
-    const next = this.firewallChain.catch(() => undefined).then(() => this.applyFirewallNow());
+    this.firewallPending++;
+    const next = this.firewallChain
+      .catch(() => undefined)
+      .then(() => this.applyFirewallNow())
+      .finally(() => this.firewallPending--);
     this.firewallChain = next;
     return next;
   }
 
   private async applyFirewallNow(): Promise<void> {
+    const prefetched = this.prefetchedView;
+    this.prefetchedView = undefined;
     const states = this.store.readAll();
     const seen = new Map<string, FirewallBridge>();
     for (const s of states) for (const n of Object.values(s.networks)) seen.set(n.bridge, { bridge: n.bridge, subnet: n.subnet, internal: n.internal });
@@ -453,7 +479,7 @@ export class NetworkManager {
     const inputs = JSON.stringify([bridges, dnat, [...present].filter((l) => l.startsWith("stk")).sort()]);
     if (inputs === this.appliedFirewall) return;
     // stack's nft table and the host's iptables filter are independent: both are read at once, then both written at once.
-    const [view, filter] = await Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]);
+    const [view, filter] = (await prefetched?.catch(() => undefined)) ?? (await Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]));
     const script = planStackTable(this.owner, bridges, dnat, view);
     const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
     await Promise.all([script ? this.host.runNft(script) : undefined, this.applyHostForwardRules(planHostForwardRules(filter, wanted))]);

@@ -177,6 +177,40 @@ describe("NetworkManager", () => {
     await m.removeNetworks("p", { all: true });
   });
 
+  it("reads the firewall beside the route read when a network is to be made (once), and never while a change is still being applied", async () => {
+    const order: string[] = [];
+    const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
+    host.readStackTable = async () => (order.push("read table"), readTable());
+    host.readForwardFilter = async () => (order.push("read filter"), readFilter());
+    host.readRoutes = async () => (order.push("read routes"), readRoutes());
+    const write = host.runNft.bind(host);
+    host.runNft = async (script: string) => (order.push("write table"), write(script));
+    const made = await m.ensureNetworks("p", [network("default", "p")]);
+    expect(order).toEqual(["read table", "read filter", "read routes", "write table"]);
+    host.links.push(made.networks["p_default"]!.bridge);
+    // Nothing to make: nothing read ahead.
+    order.length = 0;
+    await m.ensureNetworks("p", [network("default", "p")]);
+    expect(order).toEqual([]);
+    // A change in flight: the next network's reads wait for it (they would see the table before it).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    host.runNft = async (script: string) => (order.push("write table"), await gate, write(script));
+    host.links.push("stkanother0"); // a stack bridge appeared: the inputs changed
+    const pending = m.applyFirewall();
+    await new Promise((r) => setTimeout(r, 10));
+    const second = m.ensureNetworks("q", [network("default", "q")], { deferFirewall: true });
+    await second;
+    expect(order).toEqual(["read table", "read filter", "write table", "read routes"]);
+    release();
+    await pending;
+    await m.firewallSettled();
+    expect(order).toEqual(["read table", "read filter", "write table", "read routes", "read table", "read filter", "write table"]);
+    host.runNft = write;
+    await m.removeNetworks("q", { all: true });
+    await m.removeNetworks("p", { all: true });
+  });
+
   it("firewall changes apply one after the other, each from the state as it is when it starts (a later one never loses to an older)", async () => {
     const order: string[] = [];
     let release!: () => void;
