@@ -53,19 +53,9 @@ function failure(what: string, e: unknown): SystemError {
   return new SystemError(`${what} failed: ${detail}`, { hint: "stack needs root and iproute2/nftables; run `stack down` to clean up, then retry", cause: e });
 }
 
-/**
- * nft, iptables and ip run through the lean runner (node:child_process), not
- * execa: a ~120-module import and ~10 ms more per process, on every `up`.
- */
-async function run(argv: string[], input?: string): Promise<CommandResult> {
-  return realCommandRunner.run(argv, input === undefined ? {} : { input });
-}
-
-/** Runs argv; a non-zero exit is an error carrying the command's stderr. */
-async function mustRun(argv: string[], input?: string): Promise<CommandResult> {
-  const r = await run(argv, input);
-  if (r.exitCode !== 0) throw Object.assign(new Error(r.stderr.trim() || `exit ${r.exitCode}`), { stderr: r.stderr });
-  return r;
+/** Runs a command to its end (CommandRunner's run: the lean node:child_process runner, or the perl helper's). */
+export interface CommandRun {
+  run(argv: string[], options?: { input?: string }): Promise<CommandResult>;
 }
 
 export interface LinuxNetworkHostOptions {
@@ -78,6 +68,14 @@ export interface LinuxNetworkHostOptions {
    * A step it cannot say (IPv6, an MTU …) goes to an `ip -n` as before.
    */
   inside?: NamespaceConfigurator;
+  /**
+   * Runs nft, iptables and the route read. Default: spawned from this
+   * process through the lean runner (node:child_process, not execa: a
+   * ~120-module import and ~10 ms more per process). The CLI passes a perl
+   * helper of its own, which forks them instead: a fork of the CLI's Node
+   * costs its thread 6–13 ms (more under load) per command, on `up`'s path.
+   */
+  commands?: CommandRun;
   /** After this long without an `ip` command, the long-lived ip processes (and spares) end. Default 30 s. */
   idleMs?: number;
 }
@@ -88,12 +86,14 @@ export class LinuxNetworkHost implements NetworkHost {
   private readonly idleMs: number;
   private idleTimer?: NodeJS.Timeout;
   private readonly inside?: NamespaceConfigurator;
+  private readonly commands: CommandRun;
 
   constructor(
     private readonly netnsDir = "/run/netns",
     options: LinuxNetworkHostOptions = {},
   ) {
     this.inside = options.inside;
+    this.commands = options.commands ?? realCommandRunner;
     this.spares = new NetnsSpares({ size: options.inside ? 0 : (options.spareNamespaces ?? 1) });
     this.idleMs = options.idleMs ?? 30_000;
   }
@@ -199,9 +199,20 @@ export class LinuxNetworkHost implements NetworkHost {
     this.idleTimer.unref();
   }
 
+  private run(argv: string[], input?: string): Promise<CommandResult> {
+    return this.commands.run(argv, input === undefined ? {} : { input });
+  }
+
+  /** Runs argv; a non-zero exit is an error carrying the command's stderr. */
+  private async mustRun(argv: string[], input?: string): Promise<CommandResult> {
+    const r = await this.run(argv, input);
+    if (r.exitCode !== 0) throw Object.assign(new Error(r.stderr.trim() || `exit ${r.exitCode}`), { stderr: r.stderr });
+    return r;
+  }
+
   async runNft(script: string): Promise<void> {
     try {
-      await mustRun(["nft", "-f", "-"], script);
+      await this.mustRun(["nft", "-f", "-"], script);
     } catch (e) {
       throw failure("nft", e);
     }
@@ -209,7 +220,7 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async runIptables(args: string[]): Promise<void> {
     try {
-      await mustRun(["iptables", "-w", ...args]);
+      await this.mustRun(["iptables", "-w", ...args]);
     } catch (e) {
       throw failure(`iptables ${args.join(" ")}`, e);
     }
@@ -217,14 +228,14 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async runIptablesBatch(ops: string[][]): Promise<void> {
     try {
-      await mustRun(["iptables-restore", "-w", "--noflush"], renderIptablesRestore(ops));
+      await this.mustRun(["iptables-restore", "-w", "--noflush"], renderIptablesRestore(ops));
     } catch (e) {
       throw failure("iptables-restore", e);
     }
   }
 
   async readStackTable(): Promise<StackTableView | undefined> {
-    const r = await run(["nft", "-j", "list", "table", "ip", stackTable]);
+    const r = await this.run(["nft", "-j", "list", "table", "ip", stackTable]);
     if (r.exitCode !== 0) return undefined;
     const items = (JSON.parse(String(r.stdout)) as { nftables: Array<Record<string, { name?: string; chain?: string; handle?: number; expr?: unknown[] }>> }).nftables;
     const view: StackTableView = { chains: [], jumps: [] };
@@ -240,14 +251,14 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async readForwardFilter(): Promise<HostForwardFilter> {
     // One listing of the whole filter table (one process, not one per chain).
-    const r = await run(["iptables", "-w", "-S"]);
+    const r = await this.run(["iptables", "-w", "-S"]);
     return parseForwardFilter(r.exitCode === 0 ? r.stdout : "");
   }
 
   async readRoutes(): Promise<HostRoute[]> {
     // IPv4 and IPv6 routes of every table from one process: a batch of two
     // listings (`root ::/0` selects IPv6 as -6 would), one JSON array a line.
-    const r = await run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
+    const r = await this.run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
     return parseRouteListings(r.exitCode === 0 ? String(r.stdout) : "");
   }
 

@@ -145,3 +145,27 @@ describe.skipIf(skipUnlessRoot("network host with rtnetlink inside"))("LinuxNetw
     await host.runIp([{ netns: ns("b"), args: ["addr", "add", "198.51.100.12/24", "dev", "eth0"] }], { tolerant: true });
   });
 });
+
+describe.skipIf(skipUnlessRoot("network host commands through the perl helper"))("LinuxNetworkHost with `commands`", () => {
+  const helper = PerlHelper.create()!;
+  afterAll(() => helper.close());
+
+  it("reads routes, stack's table and the host filter as the commands spawned from Node do", async () => {
+    const viaPerl = new LinuxNetworkHost(undefined, { commands: helper });
+    const spawned = new LinuxNetworkHost();
+    const [routes, table, filter] = await Promise.all([viaPerl.readRoutes(), viaPerl.readStackTable(), viaPerl.readForwardFilter()]);
+    // Compared with Node's own spawns of the same commands (other suites change the host meanwhile: compare what stays).
+    expect(routes.length).toBeGreaterThan(0);
+    expect(routes.find((r) => r.dst === "default")).toEqual((await spawned.readRoutes()).find((r) => r.dst === "default"));
+    expect(table === undefined).toBe((await spawned.readStackTable()) === undefined);
+    expect(filter.forwardPolicy).toBe((await spawned.readForwardFilter()).forwardPolicy);
+    await Promise.all([viaPerl.close(), spawned.close()]);
+  });
+
+  it("a failing nft names nft's words, as the spawned one does", async () => {
+    const viaPerl = new LinuxNetworkHost(undefined, { commands: helper });
+    await expect(viaPerl.runNft("add rule ip stack-nosuch-table nosuch accept\n")).rejects.toThrow(/^nft failed: .*No such file or directory/s);
+    await expect(viaPerl.runIptables(["-S", "STACK-NOSUCH-CHAIN"])).rejects.toThrow(/^iptables -S STACK-NOSUCH-CHAIN failed: iptables .*STACK-NOSUCH-CHAIN/);
+    await viaPerl.close();
+  });
+});
