@@ -22,6 +22,8 @@ export interface NetworkPort {
    * meanwhile).
    */
   ensure(model: StackModel, services: string[]): Promise<void>;
+  /** A hint that ensure(model, services) comes soon: the host may be read ahead meanwhile (nothing changes). */
+  prepare?(model: StackModel, services: string[]): void;
   /** Resolves once what ensure() started is complete (rejects with its failure). */
   ready?(): Promise<void>;
   /** Removes the project's networks that no container uses any more (external ones never). */

@@ -89,6 +89,9 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
     if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`--scale ${svc}=${n}: the number of replicas must be a whole number >= 0`);
   }
 
+  // The networks to make are read for (routes, firewall) while images are looked at and the plan is made.
+  if (!opts.dryRun) deps.networks.prepare?.(model, selection);
+
   // Images first: a missing image fails before anything changes.
   const images = new Map<string, ImageInfo>();
   for (const name of selection) {

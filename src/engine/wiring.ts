@@ -248,6 +248,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       await network.removeNetworks(p);
     },
     ready: () => network.firewallSettled(),
+    prepare(model, services) {
+      const wanted = networksUsedBy(model, services);
+      if (wanted.length > 0) network.prefetch(model.name, wanted);
+    },
   };
 
   // Network changes read-modify-write network.json around awaited host commands: one at a time.

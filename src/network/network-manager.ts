@@ -8,7 +8,7 @@ import { parseIpv4Subnet } from "./cidr.js";
 import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge, type HostForwardFilter, type StackTableView } from "./firewall.js";
 import { renderHostsFile, renderResolvConf } from "./host-files.js";
 import type { NetworkHost } from "./host-system.js";
-import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool } from "./ipam.js";
+import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool, type HostRoute } from "./ipam.js";
 import { planAttach, planBridge, planBridgeRemoval, planDetach, type EndpointSpec } from "./link-plan.js";
 import { bridgeName, firewallOwner, netnsName, netnsPrefix, vethHostName } from "./names.js";
 import { NetworkStateStore, type ContainerNetworkRecord, type EndpointRecord, type NetworkRecord, type ProjectNetworkState } from "./network-state.js";
@@ -107,7 +107,9 @@ export class NetworkManager {
     const created: NetworkRecord[] = [];
     const links = new Set(this.host.listLinks());
     // A network to create means a firewall change: its reads (two processes) run beside the route read and the bridges.
-    if (networks.some((n) => !n.external && (!state.networks[n.name] || !links.has(state.networks[n.name]!.bridge)))) this.prefetchFirewallView();
+    if (this.toCreate(state, networks, links)) this.prefetchFirewallView();
+    let routes: Promise<HostRoute[]> | undefined = this.prefetchedRoutes;
+    this.prefetchedRoutes = undefined;
     for (const net of [...networks].sort((a, b) => a.key.localeCompare(b.key))) {
       const known = state.networks[net.name];
       if (known) {
@@ -127,8 +129,9 @@ export class NetworkManager {
         continue;
       }
       const held = [...others, state].flatMap((s) => Object.values(s.networks).map((n) => n.subnet));
-      const routes = await this.host.readRoutes();
-      const assignment = chooseSubnet(net, occupiedSubnets(routes, held), this.pools);
+      // Read once (the bridges are made after the loop: no route of this call's appears meanwhile).
+      routes ??= this.host.readRoutes();
+      const assignment = chooseSubnet(net, occupiedSubnets(await routes, held), this.pools);
       const record: NetworkRecord = {
         ...assignment,
         key: net.key,
@@ -165,6 +168,31 @@ export class NetworkManager {
     }
     await firewall;
     return state;
+  }
+
+  /**
+   * A hint that ensureNetworks(project, networks) comes soon: when it will
+   * make a network, the host's routes and firewall are read now, in the
+   * background, for it to use (`up` calls this before it looks at images and
+   * plans). Reads only; a failed read is read again by ensureNetworks.
+   */
+  prefetch(project: string, networks: NetworkModel[]): void {
+    if (!this.toCreate(this.store.read(project), networks, new Set(this.host.listLinks()))) return;
+    if (!this.prefetchedRoutes) {
+      // A failed read is tried once more when wanted; a rejection nobody waits for (no ensure came) is no crash.
+      const routes = this.host.readRoutes().catch(() => this.host.readRoutes());
+      routes.catch(() => undefined);
+      this.prefetchedRoutes = routes;
+    }
+    this.prefetchFirewallView();
+  }
+
+  /** The host's routes as read ahead by prefetch(), for the next ensureNetworks (once). */
+  private prefetchedRoutes: Promise<HostRoute[]> | undefined;
+
+  /** Whether ensureNetworks would make (or make again) one of these networks. */
+  private toCreate(state: ProjectNetworkState, networks: NetworkModel[], links: Set<string>): boolean {
+    return networks.some((n) => !n.external && (!state.networks[n.name] || !links.has(state.networks[n.name]!.bridge)));
   }
 
   /** Creates the container's namespace and interfaces (or resolves host/none/shared modes) and renders its hosts and resolv.conf. */

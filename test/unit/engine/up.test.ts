@@ -100,6 +100,19 @@ describe("up", () => {
     expect(asked.sort()).toEqual(["app (build)", "db"]); // worker's image came through app's build
   });
 
+  it("lets the networks read the host ahead before it looks at images, never on a dry run", async () => {
+    const model = makeStack([makeService("web")]);
+    for (const dryRun of [false, true]) {
+      const h = harness(model, {});
+      const order: string[] = [];
+      h.deps.networks.prepare = (m, services) => void order.push(`prepare ${m.name} ${services.join(",")}`);
+      const ensure = h.deps.images.ensure;
+      h.deps.images.ensure = async (s) => (order.push(`image ${s.name}`), ensure(s));
+      await up(h.deps, model, { services: [], dryRun });
+      expect(order).toEqual(dryRun ? ["image web"] : ["prepare demo web", "image web"]);
+    }
+  });
+
   it("waits for what networks.ensure left running before it returns, containers started or not; its failure fails up", async () => {
     const model = makeStack([makeService("web")]);
     for (const noStart of [false, true]) {

@@ -211,6 +211,37 @@ describe("NetworkManager", () => {
     await m.removeNetworks("p", { all: true });
   });
 
+  it("prefetch reads routes and the firewall ahead for the next ensureNetworks, once; only when a network is to be made", async () => {
+    const order: string[] = [];
+    const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
+    host.readStackTable = async () => (order.push("read table"), readTable());
+    host.readForwardFilter = async () => (order.push("read filter"), readFilter());
+    let failRoutes = 1;
+    host.readRoutes = async () => {
+      order.push("read routes");
+      if (failRoutes-- > 0) throw new Error("ip: cannot talk to rtnetlink");
+      return readRoutes();
+    };
+    m.prefetch("p", [network("a", "p"), network("b", "p")]);
+    await new Promise((r) => setTimeout(r, 10));
+    // The failed route read was tried again at once.
+    expect(order).toEqual(["read routes", "read table", "read filter", "read routes"]);
+    const made = await m.ensureNetworks("p", [network("a", "p"), network("b", "p")]);
+    expect(order).toEqual(["read routes", "read table", "read filter", "read routes"]); // nothing read again
+    expect(made.networks["p_a"]!.subnet).not.toBe(made.networks["p_b"]!.subnet);
+    host.links.push(made.networks["p_a"]!.bridge, made.networks["p_b"]!.bridge);
+    order.length = 0;
+    m.prefetch("p", [network("a", "p")]);
+    await m.ensureNetworks("p", [network("a", "p")]);
+    expect(order).toEqual([]);
+    // Read ahead and never used: no unhandled rejection either.
+    failRoutes = 5;
+    m.prefetch("q", [network("a", "q")]);
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(m.ensureNetworks("q", [network("a", "q")])).rejects.toThrow(/cannot talk to rtnetlink/);
+    await m.removeNetworks("p", { all: true });
+  });
+
   it("firewall changes apply one after the other, each from the state as it is when it starts (a later one never loses to an older)", async () => {
     const order: string[] = [];
     let release!: () => void;
