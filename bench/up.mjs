@@ -8,9 +8,11 @@
 // CPU time (user + system) of the command and of everything it starts, from a
 // cpuacct cgroup of its own (cgroup v1 or hybrid hosts): "cpu" until the
 // command returns, "cpu+1.5s" 1.5 s later — `up -d` launches the supervisor
-// as it ends, so its boot lands after the command's return. On a shared
-// machine CPU time moves far less than wall time. Needs root; build first
-// (npm run build).
+// as it ends, so its boot lands after the command's return. What runc moves
+// into the containers' own cgroups (most of `runc init`, then the
+// containers) leaves that group: "ctrCpu" is the project's cgroups'
+// (stack/<project>) CPU when `up -d` returns. On a shared machine CPU time
+// moves far less than wall time. Needs root; build first (npm run build).
 //
 //   node bench/up.mjs [--runs N] [--ps-containers N] [--json]
 import { execFileSync, spawnSync } from "node:child_process";
@@ -46,17 +48,24 @@ const cpuacct = existsSync("/sys/fs/cgroup/cpuacct/cgroup.procs") ? "/sys/fs/cgr
 let groups = 0;
 const usageMs = (group) => Number(readFileSync(join(group, "cpuacct.usage"), "utf8")) / 1e6;
 
-/** run() in a cpuacct group of its own: { ms, cpu, cpuSettled } (CPU undefined without cpuacct). */
-function runCounted(cmd, argv, options = {}, settleMs = 0) {
+const groupUsage = (group) => (group && existsSync(group) ? usageMs(group) : 0);
+
+/** The cpuacct group runc puts the bench project's containers in (stack/<project>). */
+const projectCgroup = cpuacct ? join(cpuacct, "stack", env.STACK_PROJECT_NAME) : undefined;
+
+/** run() in a cpuacct group of its own: { ms, cpu, cpuSettled, ctrCpu } (CPU undefined without cpuacct); ctrCpu: what `extraGroup` used until the command returned. */
+function runCounted(cmd, argv, options = {}, settleMs = 0, extraGroup) {
   if (!cpuacct) return { ms: run(cmd, argv, options) };
   const group = join(cpuacct, `stack-bench-up-${process.pid}-${groups++}`);
   mkdirSync(group);
+  const ctrBefore = groupUsage(extraGroup);
   try {
     // The shell joins the group and becomes the command: all it starts (detached or not) is counted.
     const ms = run("sh", ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', group, cmd, ...argv], options);
     const cpu = usageMs(group);
+    const ctrCpu = groupUsage(extraGroup) - ctrBefore;
     if (settleMs > 0) spawnSync("sleep", [String(settleMs / 1000)]);
-    return { ms, cpu, cpuSettled: usageMs(group) };
+    return { ms, cpu, cpuSettled: usageMs(group), ctrCpu };
   } finally {
     // What still runs (the supervisor, monitors, containers) goes back to the root group.
     for (let pids = procsOf(group); pids.length > 0; pids = procsOf(group)) {
@@ -112,15 +121,16 @@ if (withDocker) {
 const results = {};
 for (const size of [4, 20]) {
   const dir = stackFile(join(base, `s${size}`), size);
-  const r = { up: [], down: [], upCpu: [], upCpuSettled: [], downCpu: [], dockerUp: [], dockerDown: [] };
+  const r = { up: [], down: [], upCpu: [], upCpuSettled: [], ctrCpu: [], downCpu: [], dockerUp: [], dockerDown: [] };
   for (let i = 0; i < runs; i++) {
-    const up = runCounted(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }, 1500);
+    const up = runCounted(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }, 1500, projectCgroup);
     const down = runCounted(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir });
     r.up.push(up.ms);
     r.down.push(down.ms);
     if (up.cpu !== undefined) {
       r.upCpu.push(up.cpu);
       r.upCpuSettled.push(up.cpuSettled);
+      r.ctrCpu.push(up.ctrCpu);
       r.downCpu.push(down.cpu);
     }
     if (docker) {
@@ -130,7 +140,7 @@ for (const size of [4, 20]) {
   }
   results[`${size} services`] = {
     up: median(r.up),
-    ...(r.upCpu.length > 0 ? { upCpu: median(r.upCpu), "upCpu+1.5s": median(r.upCpuSettled) } : {}),
+    ...(r.upCpu.length > 0 ? { upCpu: median(r.upCpu), "upCpu+1.5s": median(r.upCpuSettled), ctrCpu: median(r.ctrCpu) } : {}),
     down: median(r.down),
     ...(r.downCpu.length > 0 ? { downCpu: median(r.downCpu) } : {}),
     ...(docker ? { dockerUp: median(r.dockerUp), dockerDown: median(r.dockerDown), upRatio: median(r.dockerUp) / median(r.up), downRatio: median(r.dockerDown) / median(r.down) } : {}),

@@ -15,8 +15,17 @@ export interface ImagePort {
 }
 
 export interface NetworkPort {
-  /** Creates the project's networks that the given services use and that do not exist yet. */
+  /**
+   * Creates the project's networks that the given services use and that do
+   * not exist yet. Containers can be created and attached once it resolves;
+   * none may run before ready() resolves (the firewall may still be applied
+   * meanwhile).
+   */
   ensure(model: StackModel, services: string[]): Promise<void>;
+  /** A hint that ensure(model, services) comes soon: the host may be read ahead meanwhile (nothing changes). */
+  prepare?(model: StackModel, services: string[]): void;
+  /** Resolves once what ensure() started is complete (rejects with its failure). */
+  ready?(): Promise<void>;
   /** Removes the project's networks that no container uses any more (external ones never). */
   removeUnused(project: string): Promise<void>;
 }

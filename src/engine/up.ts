@@ -89,6 +89,9 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
     if (!Number.isInteger(n) || n < 0) throw new InvalidInputError(`--scale ${svc}=${n}: the number of replicas must be a whole number >= 0`);
   }
 
+  // The networks to make are read for (routes, firewall) while images are looked at and the plan is made.
+  if (!opts.dryRun) deps.networks.prepare?.(model, selection);
+
   // Images first: a missing image fails before anything changes.
   const images = new Map<string, ImageInfo>();
   for (const name of selection) {
@@ -143,8 +146,11 @@ export async function up(deps: EngineDeps, model: StackModel, opts: UpOptions): 
   };
   try {
     await Promise.all(selection.map(runService));
+    // What ensure() left running (the firewall) is complete before up returns, with or without containers started.
+    await deps.networks.ready?.();
   } finally {
     deps.state.write(state);
+    await deps.networks.ready?.().catch(() => undefined);
   }
 
   if (opts.wait && !opts.noStart) await waitForServices(deps, model, state, selection, opts);

@@ -113,7 +113,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       import("../schema/hash.js"),
       import("../network/service-networks.js"),
     ]);
-  const { supervisorAnswers, supervisorPaths } = await import("../supervisor/paths.js");
+  const [{ supervisorAnswers, supervisorPaths }, { perlHelper, PerlHelper }] = await Promise.all([import("../supervisor/paths.js"), import("../fs/perl-helper.js")]);
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
   let storePromise: Promise<ImageStore> | undefined;
@@ -127,7 +127,12 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   } catch {
     // no resolv.conf: containers without stack networks get no resolvers
   }
-  const network = new NetworkManager({ host: new LinuxNetworkHost(), stateDir: opts.stateDir, hostResolvers });
+  // A container's namespace is set up by the perl helper (rtnetlink) and the host's long-lived ip: no process per
+  // container. nft, iptables and the route read are forked by a perl helper of their own (one runs a command to its
+  // end before it answers anything else), started on first use.
+  const helper = perlHelper();
+  const commands = PerlHelper.create();
+  const network = new NetworkManager({ host: new LinuxNetworkHost(undefined, { ...(helper ? { inside: helper } : {}), ...(commands ? { commands } : {}) }), stateDir: opts.stateDir, hostResolvers });
   const runtime = openRuntime({ stateDir: opts.stateDir, runDir: opts.runDir, ...(opts.runtimeOverride ? { runtimeOverride: opts.runtimeOverride } : {}) });
 
   // Every change is written at once (atomic: a killed command leaves a whole file), but fsynced
@@ -230,7 +235,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const publishing = services.flatMap((s) => (model.services[s]?.ports.length ? [{ service: s, ports: model.services[s]!.ports }] : []));
       if (publishing.length > 0) await serially(() => network.checkPublishedPorts(model.name, publishing));
       const wanted = networksUsedBy(model, services);
-      if (wanted.length > 0) await network.ensureNetworks(model.name, wanted);
+      // The firewall is applied while the containers are created and attached; start() waits for it.
+      if (wanted.length > 0) await network.ensureNetworks(model.name, wanted, { deferFirewall: true });
       // The supervisor that serves DNS boots after the containers: bind its sockets now, so that no container's query is refused.
       if (launch?.pending && !client) {
         const { dnsListenAddresses, reserveDnsSockets } = await import("../network/index.js");
@@ -240,6 +246,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     },
     async removeUnused(p) {
       await network.removeNetworks(p);
+    },
+    ready: () => network.firewallSettled(),
+    prepare(model, services) {
+      const wanted = networksUsedBy(model, services);
+      if (wanted.length > 0) network.prefetch(model.name, wanted);
     },
   };
 
@@ -344,6 +355,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     async start(name) {
       const r = record(name);
       const h = runtime.load(project, r.id);
+      await network.firewallSettled(); // isolation and forwarding in place before the container runs
       const deferred = !client && launch?.pending ? launch : undefined;
       if (deferred) {
         const spec = supervisedOf(r, h);

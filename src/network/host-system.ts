@@ -12,6 +12,7 @@ import type { HostRoute } from "./ipam.js";
 import type { IpCommand } from "./link-plan.js";
 import { IpSession, type IpCommandFailure } from "./ip-session.js";
 import { NetnsSpares } from "./netns-spares.js";
+import { namespaceSteps, type NamespaceConfigurator } from "./namespace-steps.js";
 
 export interface NetworkHost {
   /**
@@ -52,24 +53,29 @@ function failure(what: string, e: unknown): SystemError {
   return new SystemError(`${what} failed: ${detail}`, { hint: "stack needs root and iproute2/nftables; run `stack down` to clean up, then retry", cause: e });
 }
 
-/**
- * nft, iptables and ip run through the lean runner (node:child_process), not
- * execa: a ~120-module import and ~10 ms more per process, on every `up`.
- */
-async function run(argv: string[], input?: string): Promise<CommandResult> {
-  return realCommandRunner.run(argv, input === undefined ? {} : { input });
-}
-
-/** Runs argv; a non-zero exit is an error carrying the command's stderr. */
-async function mustRun(argv: string[], input?: string): Promise<CommandResult> {
-  const r = await run(argv, input);
-  if (r.exitCode !== 0) throw Object.assign(new Error(r.stderr.trim() || `exit ${r.exitCode}`), { stderr: r.stderr });
-  return r;
+/** Runs a command to its end (CommandRunner's run: the lean node:child_process runner, or the perl helper's). */
+export interface CommandRun {
+  run(argv: string[], options?: { input?: string }): Promise<CommandResult>;
 }
 
 export interface LinuxNetworkHostOptions {
-  /** Namespaces kept ready for attaching (see netns-spares.ts); 0 makes each with `ip netns add`. Default 1. */
+  /** Namespaces kept ready for attaching (see netns-spares.ts); 0 makes each with `ip netns add`. Default 1; none are made when `inside` is given. */
   spareNamespaces?: number;
+  /**
+   * Runs a new namespace's own set-up (lo and eth* up, IPv4 addresses, the
+   * default route) with no process (the perl helper's rtnetlink); the
+   * namespace itself is then made by the host's long-lived ip (`netns add`).
+   * A step it cannot say (IPv6, an MTU …) goes to an `ip -n` as before.
+   */
+  inside?: NamespaceConfigurator;
+  /**
+   * Runs nft, iptables and the route read. Default: spawned from this
+   * process through the lean runner (node:child_process, not execa: a
+   * ~120-module import and ~10 ms more per process). The CLI passes a perl
+   * helper of its own, which forks them instead: a fork of the CLI's Node
+   * costs its thread 6–13 ms (more under load) per command, on `up`'s path.
+   */
+  commands?: CommandRun;
   /** After this long without an `ip` command, the long-lived ip processes (and spares) end. Default 30 s. */
   idleMs?: number;
 }
@@ -79,12 +85,16 @@ export class LinuxNetworkHost implements NetworkHost {
   private readonly spares: NetnsSpares;
   private readonly idleMs: number;
   private idleTimer?: NodeJS.Timeout;
+  private readonly inside?: NamespaceConfigurator;
+  private readonly commands: CommandRun;
 
   constructor(
     private readonly netnsDir = "/run/netns",
     options: LinuxNetworkHostOptions = {},
   ) {
-    this.spares = new NetnsSpares({ size: options.spareNamespaces ?? 1 });
+    this.inside = options.inside;
+    this.commands = options.commands ?? realCommandRunner;
+    this.spares = new NetnsSpares({ size: options.inside ? 0 : (options.spareNamespaces ?? 1) });
     this.idleMs = options.idleMs ?? 30_000;
   }
 
@@ -97,7 +107,8 @@ export class LinuxNetworkHost implements NetworkHost {
     // Consecutive commands of the same namespace form one group. Host-side
     // groups go to one long-lived ip process; a `netns add` adopts a spare
     // namespace whose ip then runs that namespace's group; any other
-    // namespace's group gets an `ip -n NS` of its own.
+    // namespace's group goes to the `inside` configurator when it can say
+    // every step of it, else gets an `ip -n NS` of its own.
     const groups: Array<{ netns?: string; lines: string[] }> = [];
     for (const c of commands) {
       const last = groups[groups.length - 1];
@@ -125,6 +136,16 @@ export class LinuxNetworkHost implements NetworkHost {
           }
           session = this.hostSession();
         } else {
+          const steps = this.inside && !adopted.has(g.netns) ? namespaceSteps(g.lines) : undefined;
+          if (steps) {
+            try {
+              await this.inside!.configureNamespace(this.netnsPath(g.netns), steps);
+            } catch (e) {
+              if (options.tolerant) continue;
+              throw new SystemError(`setting up network namespace ${g.netns} (${g.lines.join("; ")}) failed: ${(e as Error).message}`, { hint: ipHint, cause: e });
+            }
+            continue;
+          }
           session = adopted.get(g.netns) ?? new IpSession(["ip", "-n", g.netns, "-force", "-batch", "-"]);
           ownSession = !adopted.has(g.netns);
         }
@@ -178,9 +199,20 @@ export class LinuxNetworkHost implements NetworkHost {
     this.idleTimer.unref();
   }
 
+  private run(argv: string[], input?: string): Promise<CommandResult> {
+    return this.commands.run(argv, input === undefined ? {} : { input });
+  }
+
+  /** Runs argv; a non-zero exit is an error carrying the command's stderr. */
+  private async mustRun(argv: string[], input?: string): Promise<CommandResult> {
+    const r = await this.run(argv, input);
+    if (r.exitCode !== 0) throw Object.assign(new Error(r.stderr.trim() || `exit ${r.exitCode}`), { stderr: r.stderr });
+    return r;
+  }
+
   async runNft(script: string): Promise<void> {
     try {
-      await mustRun(["nft", "-f", "-"], script);
+      await this.mustRun(["nft", "-f", "-"], script);
     } catch (e) {
       throw failure("nft", e);
     }
@@ -188,7 +220,7 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async runIptables(args: string[]): Promise<void> {
     try {
-      await mustRun(["iptables", "-w", ...args]);
+      await this.mustRun(["iptables", "-w", ...args]);
     } catch (e) {
       throw failure(`iptables ${args.join(" ")}`, e);
     }
@@ -196,14 +228,14 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async runIptablesBatch(ops: string[][]): Promise<void> {
     try {
-      await mustRun(["iptables-restore", "-w", "--noflush"], renderIptablesRestore(ops));
+      await this.mustRun(["iptables-restore", "-w", "--noflush"], renderIptablesRestore(ops));
     } catch (e) {
       throw failure("iptables-restore", e);
     }
   }
 
   async readStackTable(): Promise<StackTableView | undefined> {
-    const r = await run(["nft", "-j", "list", "table", "ip", stackTable]);
+    const r = await this.run(["nft", "-j", "list", "table", "ip", stackTable]);
     if (r.exitCode !== 0) return undefined;
     const items = (JSON.parse(String(r.stdout)) as { nftables: Array<Record<string, { name?: string; chain?: string; handle?: number; expr?: unknown[] }>> }).nftables;
     const view: StackTableView = { chains: [], jumps: [] };
@@ -219,14 +251,14 @@ export class LinuxNetworkHost implements NetworkHost {
 
   async readForwardFilter(): Promise<HostForwardFilter> {
     // One listing of the whole filter table (one process, not one per chain).
-    const r = await run(["iptables", "-w", "-S"]);
+    const r = await this.run(["iptables", "-w", "-S"]);
     return parseForwardFilter(r.exitCode === 0 ? r.stdout : "");
   }
 
   async readRoutes(): Promise<HostRoute[]> {
     // IPv4 and IPv6 routes of every table from one process: a batch of two
     // listings (`root ::/0` selects IPv6 as -6 would), one JSON array a line.
-    const r = await run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
+    const r = await this.run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
     return parseRouteListings(r.exitCode === 0 ? String(r.stdout) : "");
   }
 

@@ -33,7 +33,8 @@ export function planBridge(spec: BridgeSpec): IpCommand[] {
     { args: ["link", "add", spec.bridge, ...mtu, "address", bridgeMacAddress(spec.bridge), "type", "bridge"] },
     { args: ["addr", "add", `${spec.gateway}/${spec.prefix}`, "dev", spec.bridge] },
   ];
-  if (spec.ipv6Gateway) cmds.push({ args: ["-6", "addr", "add", `${spec.ipv6Gateway}/${spec.ipv6Prefix ?? 64}`, "dev", spec.bridge, "nodad"] });
+  // No `-6`: in a batch a line cannot carry ip's options (ip reads the family from the address).
+  if (spec.ipv6Gateway) cmds.push({ args: ["addr", "add", `${spec.ipv6Gateway}/${spec.ipv6Prefix ?? 64}`, "dev", spec.bridge, "nodad"] });
   cmds.push({ args: ["link", "set", spec.bridge, "up"] });
   return cmds;
 }
@@ -75,7 +76,7 @@ export function planAttach(spec: AttachSpec): IpCommand[] {
     // container end directly in the namespace (no move step).
     host.push({ args: ["link", "add", e.hostVeth, ...mtu, "master", e.bridge, "up", "type", "veth", "peer", "name", e.ifname, ...mtu, ...mac, "netns", spec.netns] });
     inside.push({ netns: spec.netns, args: ["addr", "add", `${e.address}/${e.prefix}`, "dev", e.ifname] });
-    if (e.ipv6Address) inside.push({ netns: spec.netns, args: ["-6", "addr", "add", `${e.ipv6Address}/${e.ipv6Prefix ?? 64}`, "dev", e.ifname, "nodad"] });
+    if (e.ipv6Address) inside.push({ netns: spec.netns, args: ["addr", "add", `${e.ipv6Address}/${e.ipv6Prefix ?? 64}`, "dev", e.ifname, "nodad"] });
     inside.push({ netns: spec.netns, args: ["link", "set", e.ifname, "up"] });
   }
   if (spec.defaultGateway) inside.push({ netns: spec.netns, args: ["route", "add", "default", "via", spec.defaultGateway] });

@@ -5,10 +5,10 @@
 import { ConflictError, InvalidInputError, NotFoundError } from "../errors.js";
 import type { ExtraHostModel, LinkModel, NetworkModel, PortModel, ServiceNetworkModel } from "../schema/model.js";
 import { parseIpv4Subnet } from "./cidr.js";
-import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge } from "./firewall.js";
+import { planHostForwardRules, planStackTable, type DnatRule, type FirewallBridge, type HostForwardFilter, type StackTableView } from "./firewall.js";
 import { renderHostsFile, renderResolvConf } from "./host-files.js";
 import type { NetworkHost } from "./host-system.js";
-import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool } from "./ipam.js";
+import { allocateAddress, allocateIpv6Address, chooseSubnet, defaultAddressPools, occupiedSubnets, type AddressPool, type HostRoute } from "./ipam.js";
 import { planAttach, planBridge, planBridgeRemoval, planDetach, type EndpointSpec } from "./link-plan.js";
 import { bridgeName, firewallOwner, netnsName, netnsPrefix, vethHostName } from "./names.js";
 import { NetworkStateStore, type ContainerNetworkRecord, type EndpointRecord, type NetworkRecord, type ProjectNetworkState } from "./network-state.js";
@@ -99,13 +99,17 @@ export class NetworkManager {
    * gateway address, firewall). External networks are looked up among the
    * networks other projects created; a missing one is a NotFoundError.
    */
-  async ensureNetworks(project: string, networks: NetworkModel[]): Promise<ProjectNetworkState> {
+  async ensureNetworks(project: string, networks: NetworkModel[], options: { deferFirewall?: boolean } = {}): Promise<ProjectNetworkState> {
     // Containers are attached next: the host may make their namespaces meanwhile.
     this.host.prepareNamespaces();
     const state = this.store.read(project);
     const others = this.store.readAll().filter((s) => s.project !== project);
     const created: NetworkRecord[] = [];
     const links = new Set(this.host.listLinks());
+    // A network to create means a firewall change: its reads (two processes) run beside the route read and the bridges.
+    if (this.toCreate(state, networks, links)) this.prefetchFirewallView();
+    let routes: Promise<HostRoute[]> | undefined = this.prefetchedRoutes;
+    this.prefetchedRoutes = undefined;
     for (const net of [...networks].sort((a, b) => a.key.localeCompare(b.key))) {
       const known = state.networks[net.name];
       if (known) {
@@ -125,8 +129,9 @@ export class NetworkManager {
         continue;
       }
       const held = [...others, state].flatMap((s) => Object.values(s.networks).map((n) => n.subnet));
-      const routes = await this.host.readRoutes();
-      const assignment = chooseSubnet(net, occupiedSubnets(routes, held), this.pools);
+      // Read once (the bridges are made after the loop: no route of this call's appears meanwhile).
+      routes ??= this.host.readRoutes();
+      const assignment = chooseSubnet(net, occupiedSubnets(await routes, held), this.pools);
       const record: NetworkRecord = {
         ...assignment,
         key: net.key,
@@ -156,8 +161,38 @@ export class NetworkManager {
       // Published ports reached on 127.0.0.1 are routed out this bridge.
       this.host.writeSysctl(`net.ipv4.conf.${r.bridge}.route_localnet`, "1");
     }
-    await this.applyFirewall();
+    const firewall = this.applyFirewall();
+    if (options.deferFirewall) {
+      firewall.catch(() => undefined); // the caller learns of a failure from firewallSettled()
+      return state;
+    }
+    await firewall;
     return state;
+  }
+
+  /**
+   * A hint that ensureNetworks(project, networks) comes soon: when it will
+   * make a network, the host's routes and firewall are read now, in the
+   * background, for it to use (`up` calls this before it looks at images and
+   * plans). Reads only; a failed read is read again by ensureNetworks.
+   */
+  prefetch(project: string, networks: NetworkModel[]): void {
+    if (!this.toCreate(this.store.read(project), networks, new Set(this.host.listLinks()))) return;
+    if (!this.prefetchedRoutes) {
+      // A failed read is tried once more when wanted; a rejection nobody waits for (no ensure came) is no crash.
+      const routes = this.host.readRoutes().catch(() => this.host.readRoutes());
+      routes.catch(() => undefined);
+      this.prefetchedRoutes = routes;
+    }
+    this.prefetchFirewallView();
+  }
+
+  /** The host's routes as read ahead by prefetch(), for the next ensureNetworks (once). */
+  private prefetchedRoutes: Promise<HostRoute[]> | undefined;
+
+  /** Whether ensureNetworks would make (or make again) one of these networks. */
+  private toCreate(state: ProjectNetworkState, networks: NetworkModel[], links: Set<string>): boolean {
+    return networks.some((n) => !n.external && (!state.networks[n.name] || !links.has(state.networks[n.name]!.bridge)));
   }
 
   /** Creates the container's namespace and interfaces (or resolves host/none/shared modes) and renders its hosts and resolv.conf. */
@@ -405,11 +440,59 @@ export class NetworkManager {
     await this.removeNetworks(project, { all: true });
   }
 
-  /** Renders this state directory's part of stack's nft table, and the host forward-filter accepts, from every project's state. */
+  /** The host's firewall as read ahead by ensureNetworks, for the next applyFirewall (once). */
+  private prefetchedView: Promise<[StackTableView | undefined, HostForwardFilter]> | undefined;
+
+  /**
+   * Reads stack's nft table and the host's forward filter now, for the next
+   * firewall change: what it reads is stack's own table (this state dir's
+   * chains change only through this manager's changes, applied in order) and
+   * the host filter's policy and stack rules, which a change rewrites whole.
+   */
+  private prefetchFirewallView(): void {
+    // A change still being applied would make what is read now stale.
+    if (this.prefetchedView || this.firewallPending > 0) return;
+    const view = Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]);
+    view.catch(() => undefined); // read again by applyFirewall then
+    this.prefetchedView = view;
+  }
+
   /** The inputs of this manager's last complete applyFirewall(). */
   private appliedFirewall: string | undefined;
+  /** The last firewall change asked for: each one starts when the one before has ended (its failure included). */
+  private firewallChain: Promise<void> = Promise.resolve();
+  private firewallPending = 0;
 
-  async applyFirewall(): Promise<void> {
+  /**
+   * Resolves once every firewall change asked for so far is applied; rejects
+   * with the first failure of the last one. With ensureNetworks'
+   * `deferFirewall`, the caller sets up its containers meanwhile and waits
+   * for this before any of them runs: no container may run before the
+   * isolation and forward rules of its network are in place.
+   */
+  firewallSettled(): Promise<void> {
+    return this.firewallChain;
+  }
+
+  /**
+   * Renders this state directory's part of stack's nft table, and the host
+   * forward-filter accepts, from every project's state. Calls are applied one
+   * after the other, each from the state as it is when it starts: two
+   * overlapping ones could otherwise apply an older state last.
+   */
+  applyFirewall(): Promise<void> {
+    this.firewallPending++;
+    const next = this.firewallChain
+      .catch(() => undefined)
+      .then(() => this.applyFirewallNow())
+      .finally(() => this.firewallPending--);
+    this.firewallChain = next;
+    return next;
+  }
+
+  private async applyFirewallNow(): Promise<void> {
+    const prefetched = this.prefetchedView;
+    this.prefetchedView = undefined;
     const states = this.store.readAll();
     const seen = new Map<string, FirewallBridge>();
     for (const s of states) for (const n of Object.values(s.networks)) seen.set(n.bridge, { bridge: n.bridge, subnet: n.subnet, internal: n.internal });
@@ -424,7 +507,7 @@ export class NetworkManager {
     const inputs = JSON.stringify([bridges, dnat, [...present].filter((l) => l.startsWith("stk")).sort()]);
     if (inputs === this.appliedFirewall) return;
     // stack's nft table and the host's iptables filter are independent: both are read at once, then both written at once.
-    const [view, filter] = await Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]);
+    const [view, filter] = (await prefetched?.catch(() => undefined)) ?? (await Promise.all([this.host.readStackTable(), this.host.readForwardFilter()]));
     const script = planStackTable(this.owner, bridges, dnat, view);
     const wanted = [...new Set([...bridges.map((b) => b.bridge), ...stackBridgesIn(filter.stackRules).filter((b) => present.has(b))])];
     await Promise.all([script ? this.host.runNft(script) : undefined, this.applyHostForwardRules(planHostForwardRules(filter, wanted))]);

@@ -91,10 +91,16 @@ const scratchLinks = ["stkiptest", "stkbench"];
  * under `watchDirs`. cgroups and runc state are not looked at: the network
  * tests create none.
  */
-export function assertNoNetworkLeaks(before: HostSnapshot, watchDirs: string[], stateDirs = watchDirs.flatMap((d) => ["state", "a", "b"].map((s) => join(d, s)))): void {
+export function assertNoNetworkLeaks(
+  before: HostSnapshot,
+  watchDirs: string[],
+  stateDirs = watchDirs.flatMap((d) => ["state", "a", "b"].map((s) => join(d, s))),
+  /** Scratch names of a suite that must not see (nor be seen by) the other suites' scratch objects while they run beside it. */
+  scratch: { netns: string[]; links: string[] } = { netns: scratchNetns, links: scratchLinks },
+): void {
   const networks = [...declaredNetworks].map((n) => n.split("\0") as [string, string]);
   const bridges = new Set(networks.map(([project, key]) => bridgeName(`${project}_${key}`)));
-  const prefixes = [...new Set(networks.map(([project]) => netnsPrefix(project))), ...scratchNetns];
+  const prefixes = [...new Set(networks.map(([project]) => netnsPrefix(project))), ...scratch.netns];
   const masterOf = (link: string) => {
     try {
       return basename(readlinkSync(`/sys/class/net/${link}/master`));
@@ -105,7 +111,7 @@ export function assertNoNetworkLeaks(before: HostSnapshot, watchDirs: string[], 
   const ours = (entry: string): boolean => {
     const [kind, item] = [entry.slice(0, entry.indexOf(": ")), entry.slice(entry.indexOf(": ") + 2)];
     if (kind === "netns") return prefixes.some((p) => item.startsWith(p));
-    if (kind === "links") return bridges.has(item) || bridges.has(masterOf(item) ?? "") || scratchLinks.some((p) => item.startsWith(p));
+    if (kind === "links") return bridges.has(item) || bridges.has(masterOf(item) ?? "") || scratch.links.some((p) => item.startsWith(p));
     return kind === "mounts" || kind === "processes";
   };
   const left = diffSnapshots(before, snapshotHost(watchDirs)).filter(ours);

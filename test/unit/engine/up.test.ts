@@ -100,6 +100,39 @@ describe("up", () => {
     expect(asked.sort()).toEqual(["app (build)", "db"]); // worker's image came through app's build
   });
 
+  it("lets the networks read the host ahead before it looks at images, never on a dry run", async () => {
+    const model = makeStack([makeService("web")]);
+    for (const dryRun of [false, true]) {
+      const h = harness(model, {});
+      const order: string[] = [];
+      h.deps.networks.prepare = (m, services) => void order.push(`prepare ${m.name} ${services.join(",")}`);
+      const ensure = h.deps.images.ensure;
+      h.deps.images.ensure = async (s) => (order.push(`image ${s.name}`), ensure(s));
+      await up(h.deps, model, { services: [], dryRun });
+      expect(order).toEqual(dryRun ? ["image web"] : ["prepare demo web", "image web"]);
+    }
+  });
+
+  it("waits for what networks.ensure left running before it returns, containers started or not; its failure fails up", async () => {
+    const model = makeStack([makeService("web")]);
+    for (const noStart of [false, true]) {
+      const h = harness(model, {});
+      let release!: () => void;
+      const pending = new Promise<void>((r) => (release = r));
+      h.deps.networks.ready = () => pending.then(() => void h.containers.log.push("firewall applied"));
+      let returned = false;
+      const running = up(h.deps, model, { services: [], noStart }).then(() => (returned = true));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(returned).toBe(false);
+      release();
+      await running;
+      expect(h.containers.log.at(-1)).toBe("firewall applied");
+    }
+    const h = harness(model, {});
+    h.deps.networks.ready = () => Promise.reject(new Error("nft failed: Error: Could not process rule"));
+    await expect(up(h.deps, model, { services: [], noStart: true })).rejects.toThrow(/Could not process rule/);
+  });
+
   it("starts in dependency order, waiting for each condition", async () => {
     const h = harness(quick(), { db: { healthyAfter: 2 }, migrate: { exitCode: 0 } });
     await up(h.deps, quick(), { services: [] });

@@ -148,3 +148,36 @@ describe.skipIf(skipUnlessRoot("mount(2) through the perl helper"))("SyscallMoun
     expect((fifoFail as Error).message).toMatch(/cannot mount overlay at .*: mkfifo .*nope\/x\.fifo: No such file or directory/);
   });
 });
+
+describe("run: a command forked by the helper, to its end", () => {
+  test("gives the exit code, both outputs and the input, byte for byte", async () => {
+    const r = await helper.run(["/bin/sh", "-c", 'cat; echo "to err" >&2; printf "tab\\there"; exit 3'], { input: "line 1\nünïcode\n" });
+    expect(r).toEqual({ exitCode: 3, stdout: "line 1\nünïcode\ntab\there", stderr: "to err\n" });
+    expect(await helper.run(["/bin/true"])).toEqual({ exitCode: 0, stdout: "", stderr: "" });
+  });
+
+  test("an output far beyond a pipe's buffer, and a command that reads no input", async () => {
+    const r = await helper.run(["/bin/sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"], { input: "y".repeat(200_000) });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toBe("x".repeat(300_000));
+  });
+
+  test("a command that cannot start ends with 127 and says why; one killed by a signal with 128 + its number", async () => {
+    const missing = await helper.run(["/nonexistent/nft", "-f", "-"]);
+    expect(missing.exitCode).toBe(127);
+    expect(missing.stderr).toBe("/nonexistent/nft: No such file or directory\n");
+    expect((await helper.run(["/bin/sh", "-c", "kill -9 $$"])).exitCode).toBe(137);
+  });
+
+  test("commands asked for at once each get their own input (requests still unread in the helper lose nothing)", async () => {
+    const rs = await Promise.all([1, 2, 3].map((n) => helper.run(["/bin/sh", "-c", `cat; echo ${n}`], { input: `in${n}\n` })));
+    expect(rs.map((r) => r.stdout)).toEqual(["in1\n1\n", "in2\n2\n", "in3\n3\n"]);
+  });
+
+  test("commands asked for at once run one after the other, and other requests keep their order between them", async () => {
+    const fifo = join(dir, "between.fifo");
+    const [a, , b] = await Promise.all([helper.run(["/bin/sh", "-c", "sleep 0.2; echo a"]), helper.mkfifo([fifo], 0o600), helper.run(["/bin/echo", "b"])]);
+    expect([a.stdout, b.stdout]).toEqual(["a\n", "b\n"]);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+  });
+});

@@ -145,6 +145,132 @@ describe("NetworkManager", () => {
     expect(reads).toBe(after + 1);
   });
 
+  it("deferFirewall: ensureNetworks resolves once the bridges exist, the firewall follows, and firewallSettled says when (or why not)", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = host.runNft.bind(host);
+    host.runNft = async (script: string) => (await gate, write(script));
+    const state = await m.ensureNetworks("p", [network("default", "p")], { deferFirewall: true });
+    const bridge = state.networks["p_default"]!.bridge;
+    expect(host.ip).toContain(`link set ${bridge} up`);
+    expect(host.nft).toEqual([]); // not applied yet
+    // An attach goes on meanwhile.
+    await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+    let settled = false;
+    const waiting = m.firewallSettled().then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    release();
+    await waiting;
+    expect(host.nft).toHaveLength(1);
+    expect(host.nft[0]).toContain(bridge);
+    // A failure reaches whoever waits for it, and the next change still runs.
+    host.runNft = async () => {
+      throw new Error("nft failed: Error: Could not process rule");
+    };
+    await m.ensureNetworks("q", [network("default", "q")], { deferFirewall: true });
+    await expect(m.firewallSettled()).rejects.toThrow(/Could not process rule/);
+    host.runNft = write;
+    await m.applyFirewall();
+    await expect(m.firewallSettled()).resolves.toBeUndefined();
+    await m.removeNetworks("q", { all: true });
+    await m.removeNetworks("p", { all: true });
+  });
+
+  it("reads the firewall beside the route read when a network is to be made (once), and never while a change is still being applied", async () => {
+    const order: string[] = [];
+    const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
+    host.readStackTable = async () => (order.push("read table"), readTable());
+    host.readForwardFilter = async () => (order.push("read filter"), readFilter());
+    host.readRoutes = async () => (order.push("read routes"), readRoutes());
+    const write = host.runNft.bind(host);
+    host.runNft = async (script: string) => (order.push("write table"), write(script));
+    const made = await m.ensureNetworks("p", [network("default", "p")]);
+    expect(order).toEqual(["read table", "read filter", "read routes", "write table"]);
+    host.links.push(made.networks["p_default"]!.bridge);
+    // Nothing to make: nothing read ahead.
+    order.length = 0;
+    await m.ensureNetworks("p", [network("default", "p")]);
+    expect(order).toEqual([]);
+    // A change in flight: the next network's reads wait for it (they would see the table before it).
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    host.runNft = async (script: string) => (order.push("write table"), await gate, write(script));
+    host.links.push("stkanother0"); // a stack bridge appeared: the inputs changed
+    const pending = m.applyFirewall();
+    await new Promise((r) => setTimeout(r, 10));
+    const second = m.ensureNetworks("q", [network("default", "q")], { deferFirewall: true });
+    await second;
+    expect(order).toEqual(["read table", "read filter", "write table", "read routes"]);
+    release();
+    await pending;
+    await m.firewallSettled();
+    expect(order).toEqual(["read table", "read filter", "write table", "read routes", "read table", "read filter", "write table"]);
+    host.runNft = write;
+    await m.removeNetworks("q", { all: true });
+    await m.removeNetworks("p", { all: true });
+  });
+
+  it("prefetch reads routes and the firewall ahead for the next ensureNetworks, once; only when a network is to be made", async () => {
+    const order: string[] = [];
+    const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
+    host.readStackTable = async () => (order.push("read table"), readTable());
+    host.readForwardFilter = async () => (order.push("read filter"), readFilter());
+    let failRoutes = 1;
+    host.readRoutes = async () => {
+      order.push("read routes");
+      if (failRoutes-- > 0) throw new Error("ip: cannot talk to rtnetlink");
+      return readRoutes();
+    };
+    m.prefetch("p", [network("a", "p"), network("b", "p")]);
+    await new Promise((r) => setTimeout(r, 10));
+    // The failed route read was tried again at once.
+    expect(order).toEqual(["read routes", "read table", "read filter", "read routes"]);
+    const made = await m.ensureNetworks("p", [network("a", "p"), network("b", "p")]);
+    expect(order).toEqual(["read routes", "read table", "read filter", "read routes"]); // nothing read again
+    expect(made.networks["p_a"]!.subnet).not.toBe(made.networks["p_b"]!.subnet);
+    host.links.push(made.networks["p_a"]!.bridge, made.networks["p_b"]!.bridge);
+    order.length = 0;
+    m.prefetch("p", [network("a", "p")]);
+    await m.ensureNetworks("p", [network("a", "p")]);
+    expect(order).toEqual([]);
+    // Read ahead and never used: no unhandled rejection either.
+    failRoutes = 5;
+    m.prefetch("q", [network("a", "q")]);
+    await new Promise((r) => setTimeout(r, 10));
+    await expect(m.ensureNetworks("q", [network("a", "q")])).rejects.toThrow(/cannot talk to rtnetlink/);
+    await m.removeNetworks("p", { all: true });
+  });
+
+  it("firewall changes apply one after the other, each from the state as it is when it starts (a later one never loses to an older)", async () => {
+    const order: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const write = host.runNft.bind(host);
+    let first = true;
+    host.runNft = async (script: string) => {
+      const mine = first;
+      first = false;
+      order.push(`start ${mine ? "first" : "second"}`);
+      if (mine) await gate;
+      order.push(`end ${mine ? "first" : "second"}`);
+      return write(script);
+    };
+    await m.ensureNetworks("p", [network("default", "p")], { deferFirewall: true });
+    // Published ports change the state while the first change is still running: the second must see them.
+    const publishing = (async () => {
+      await m.attachContainer("p", { container: "p-web-1", service: "web", networks: { default: sn() }, ...plain });
+      await m.publishPorts("p", "p-web-1", [{ target: 80, protocol: "tcp", mode: "ingress", published: "8080" }], { via: "dnat" });
+    })();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(["start first"]);
+    release();
+    await publishing;
+    expect(order).toEqual(["start first", "end first", "start second", "end second"]);
+    expect(host.nft.at(-1)).toContain("dport 8080");
+    await m.removeNetworks("p", { all: true });
+  });
+
   it("creates a bridge on a free subnet, enables forwarding, and restores it with the last network", async () => {
     const state = await m.ensureNetworks("p", [network("default", "p", { mtu: 1400 })]);
     const net = state.networks["p_default"]!;
