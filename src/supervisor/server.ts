@@ -99,8 +99,12 @@ export function createSupervisorServer(opts: SupervisorServerOptions): Server {
           s.watch(frame.container);
           return ok(null);
         case "stopping":
-          s.stopping(frame.ids);
-          return ok(null);
+          // answered once a restart under way has started what the caller will then stop
+          void s.stopping(frame.ids).then(
+            () => ok(null),
+            (e: unknown) => send({ v, seq, ok: false, error: toWireError(e) }),
+          );
+          return;
         case "forget":
           s.forget(frame.id);
           return ok(null);

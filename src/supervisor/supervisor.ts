@@ -52,6 +52,8 @@ interface Live {
   flushTimer?: NodeJS.Timeout;
   restartTimer?: NodeJS.Timeout;
   healthTimer?: NodeJS.Timeout;
+  /** A restart's start under way (stopping() waits for it). */
+  starting?: Promise<void>;
   log: RotatingFile;
   /** Increments per run: a late callback of an earlier run is ignored. */
   generation: number;
@@ -130,7 +132,15 @@ export class Supervisor {
     this.persist();
   }
 
-  stopping(ids: string[]): void {
+  /**
+   * The caller is about to stop (or remove) these containers: no restart
+   * from now on. Resolves once a restart whose start was already under way
+   * has finished, so that the caller stops what it started — rather than
+   * remove a container that the runtime is still starting, which would then
+   * run on, nobody's.
+   */
+  async stopping(ids: string[]): Promise<void> {
+    const starts: Array<Promise<void>> = [];
     for (const id of ids) {
       const c = this.state.containers[id];
       if (!c) continue; // not (or no longer) supervised: nothing to hold back
@@ -140,8 +150,11 @@ export class Supervisor {
         c.phase = "stopped";
         this.emit("stop", c);
       }
+      const starting = this.live.get(id)?.starting;
+      if (starting) starts.push(starting.catch(() => undefined)); // a failed start is the restart's to report
     }
     this.persist();
+    await Promise.all(starts);
   }
 
   forget(id: string): void {
@@ -353,8 +366,15 @@ export class Supervisor {
 
   private async restart(c: PersistedContainer, delayMs: number): Promise<void> {
     if (this.closed || this.state.containers[c.spec.id] !== c || c.phase !== "restarting") return;
+    const l = this.liveOf(c);
+    const start = this.opts.runtime.start(c.spec.id);
+    l.starting = start;
+    const done = () => {
+      if (l.starting === start) l.starting = undefined;
+    };
+    start.then(done, done);
     try {
-      await this.opts.runtime.start(c.spec.id);
+      await start;
     } catch (e) {
       // Could not start again: counts as a failed run, so the policy (and its back-off) decides what follows.
       this.log(`restart of ${c.spec.id} failed: ${(e as Error).message}`);

@@ -99,6 +99,35 @@ describe.skipIf(skipUnlessRoot("supervisor core tests"))("Supervisor on host pro
     s.stopping(["early-1"]);
   });
 
+  it("stopping() during a restart's start waits for that start, and the container is not taken back by the restart", async () => {
+    let release!: () => void;
+    let starts = 0;
+    const slow: RuntimePort = {
+      status: (id) => runtime.status(id),
+      start: async (id) => {
+        starts++;
+        await new Promise<void>((r) => (release = r));
+        await runtime.start(id);
+      },
+      exec: (id, a, o) => runtime.exec(id, a, o),
+    };
+    const s = open(slow);
+    s.watch(await launch("job-1", ["sh", "-c", "sleep 0.2; exit 1"], { restart: { condition: "always", delayMs: 10 } }));
+    await waitFor(() => starts === 1, 5000, "the restart's start");
+    let stopped = false;
+    const stopping = s.stopping(["job-1"]).then(() => (stopped = true));
+    expect(state(s, "job-1")!.state).toBe("stopped");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stopped).toBe(false); // the start is still under way
+    release();
+    await stopping;
+    // What the start started is the caller's to stop: running, not watched as a restarted container.
+    expect((await runtime.status("job-1")).status).toBe("running");
+    expect(state(s, "job-1")).toMatchObject({ state: "stopped", restarts: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(starts).toBe(1);
+  });
+
   it("a new supervisor takes over a pending restart without counting it twice", async () => {
     const s1 = open();
     s1.watch(await launch("job-1", ["sh", "-c", "exit 1"], { restart: { condition: "always", delayMs: 700 } }));
