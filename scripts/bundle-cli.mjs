@@ -15,7 +15,9 @@
 // package import: it is only required on rare paths, by createRequire.
 // The stages `stack config` runs (loading a stack file, rendering it) are
 // also built as one classic script with a V8 code cache next to it
-// (config-path-<hash>.js and .cache): see configPathScript below.
+// (config-path-<hash>.js and .cache): see buildConfigPathScript below; and
+// so are a plain `stack run` and the whole CLI, for the commands that drive
+// the engine (run-path, main-path): see entryScript below.
 import { build } from "esbuild";
 import { esmBundleOptions, importMetaUrlRelativeTo as keepImportMetaUrl, writeBundle } from "./bundle-common.mjs";
 import { createHash } from "node:crypto";
