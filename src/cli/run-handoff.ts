@@ -118,6 +118,7 @@ function relay(path: string, args: string[], env: Record<string, string | undefi
     for (const out of [io.stdout, io.stderr]) out.on("error", () => undefined);
     s.on("close", () => (accepted ? lost() : finish(undefined)));
     function lost(): void {
+      if (settled) return; // the answer came first: this is the close that finish() makes
       io.stderr.write("error: the supervisor closed the connection while it ran the container\nhint: see $STACK_RUN_DIR/<project>/supervisor.log\n");
       finish(70);
     }
