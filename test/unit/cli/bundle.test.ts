@@ -36,6 +36,17 @@ process.on("exit", () => process.stderr.write("scripts: " + seen.join(" ") + "\\
 );
 const scriptsOf = (stderr: string) => /(?:^|\n)scripts: (.*)\n$/.exec(stderr)?.[1];
 
+/** What a fresh Node says of the code cache beside bundle script `name` (<name without .js>.cache): "accepted" or "rejected". */
+function cacheVerdict(name: string): string {
+  const check = `const vm = require("node:vm"); const fs = require("node:fs");
+    const file = ${JSON.stringify(join(bundleDir, name))};
+    const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
+    process.stdout.write(s.cachedDataRejected ? "rejected" : "accepted");`;
+  const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
+  expect(r.stderr).toBe("");
+  return r.stdout;
+}
+
 /** The newest bundle file whose name matches: older builds' files stay a while for processes still running them. */
 const newestScript = (pattern: RegExp): string | undefined =>
   readdirSync(bundleDir)
@@ -181,13 +192,7 @@ describe("the run-path script (`stack run` without commander, with a V8 code cac
   it("is the script dist/bundle/run-local.cjs runs, with a code cache that this Node accepts", () => {
     expect(script).toBeDefined();
     expect(readFileSync(join(bundleDir, "run-local.cjs"), "utf8")).toContain(JSON.stringify(script));
-    const check = `const vm = require("node:vm"); const fs = require("node:fs");
-      const file = ${JSON.stringify(join(bundleDir, script!))};
-      const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
-      process.stdout.write(s.cachedDataRejected ? "rejected" : "accepted");`;
-    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
-    expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("accepted");
+    expect(cacheVerdict(script!)).toBe("accepted");
   });
 
   it("holds no import() (a script compiled from a code cache has no loader for one)", () => {
@@ -243,13 +248,7 @@ describe("the main-path script (the whole CLI for the engine verbs, with a V8 co
     expect(text).not.toMatch(/\bimport\(/);
     expect(text).toMatch(/^\/\/ node_modules\/commander\/lib\/command\.js$/m);
     expect(text).not.toMatch(/^\/\/ dist\/schema\/load\.js$/m);
-    const check = `const vm = require("node:vm"); const fs = require("node:fs");
-      const file = ${JSON.stringify(join(bundleDir, script!))};
-      const s = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData: fs.readFileSync(file.replace(/\\.js$/, ".cache")) });
-      process.stdout.write(s.cachedDataRejected ? "rejected" : "accepted");`;
-    const r = spawnSync(process.execPath, ["-e", check], { encoding: "utf8" });
-    expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("accepted");
+    expect(cacheVerdict(script!)).toBe("accepted");
   });
 
   const lines: Array<{ args: string[]; scripts: string }> = [
