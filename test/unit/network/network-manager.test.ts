@@ -177,12 +177,18 @@ describe("NetworkManager", () => {
     await m.removeNetworks("p", { all: true });
   });
 
-  it("reads the firewall beside the route read when a network is to be made (once), and never while a change is still being applied", async () => {
-    const order: string[] = [];
+  /** Makes the fake host note its firewall and route reads in `order`; returns the unrecorded route read (for a test that wraps it itself). */
+  function recordReads(order: string[]): { readRoutes: () => ReturnType<RecordingHost["readRoutes"]> } {
     const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
     host.readStackTable = async () => (order.push("read table"), readTable());
     host.readForwardFilter = async () => (order.push("read filter"), readFilter());
     host.readRoutes = async () => (order.push("read routes"), readRoutes());
+    return { readRoutes };
+  }
+
+  it("reads the firewall beside the route read when a network is to be made (once), and never while a change is still being applied", async () => {
+    const order: string[] = [];
+    recordReads(order);
     const write = host.runNft.bind(host);
     host.runNft = async (script: string) => (order.push("write table"), write(script));
     const made = await m.ensureNetworks("p", [network("default", "p")]);
@@ -213,9 +219,7 @@ describe("NetworkManager", () => {
 
   it("prefetch reads routes and the firewall ahead for the next ensureNetworks, once; only when a network is to be made", async () => {
     const order: string[] = [];
-    const [readTable, readFilter, readRoutes] = [host.readStackTable.bind(host), host.readForwardFilter.bind(host), host.readRoutes.bind(host)];
-    host.readStackTable = async () => (order.push("read table"), readTable());
-    host.readForwardFilter = async () => (order.push("read filter"), readFilter());
+    const { readRoutes } = recordReads(order);
     let failRoutes = 1;
     host.readRoutes = async () => {
       order.push("read routes");
