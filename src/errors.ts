@@ -18,8 +18,16 @@ export interface StackErrorOptions {
   problems?: string[];
 }
 
+/**
+ * Marks stack's errors across copies of this module: bin/stack runs a small
+ * script of its own before the CLI's (src/cli/prestart.ts), and what it
+ * started (a perl helper) fails with that script's copy of these classes.
+ */
+const stackErrorBrand = Symbol.for("stack.error");
+
 export abstract class StackError extends Error {
   abstract readonly category: ErrorCategory;
+  readonly [stackErrorBrand] = true;
   readonly hint?: string;
   readonly problems: string[];
 
@@ -78,5 +86,5 @@ export const exitCodeFor: Record<ErrorCategory, number> = {
 };
 
 export function isStackError(e: unknown): e is StackError {
-  return e instanceof StackError;
+  return e instanceof StackError || (e instanceof Error && (e as { [stackErrorBrand]?: unknown })[stackErrorBrand] === true);
 }

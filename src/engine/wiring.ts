@@ -113,7 +113,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       import("../schema/hash.js"),
       import("../network/service-networks.js"),
     ]);
-  const [{ supervisorAnswers, supervisorPaths }, { perlHelper, PerlHelper }] = await Promise.all([import("../supervisor/paths.js"), import("../fs/perl-helper.js")]);
+  const [{ supervisorAnswers, supervisorPaths }, { perlHelper, PerlHelper }, { takeEarlyCommands }] = await Promise.all([import("../supervisor/paths.js"), import("../fs/perl-helper.js"), import("../fs/early-start.js")]);
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
   let storePromise: Promise<ImageStore> | undefined;
@@ -131,7 +131,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   // container. nft, iptables and the route read are forked by a perl helper of their own (one runs a command to its
   // end before it answers anything else), started on first use.
   const helper = perlHelper();
-  const commands = PerlHelper.create();
+  // The command helper bin/stack may have started already, with the host reads (src/cli/prestart.ts).
+  const commands = takeEarlyCommands() ?? PerlHelper.create();
   const network = new NetworkManager({ host: new LinuxNetworkHost(undefined, { ...(helper ? { inside: helper } : {}), ...(commands ? { commands } : {}) }), stateDir: opts.stateDir, hostResolvers });
   const runtime = openRuntime({ stateDir: opts.stateDir, runDir: opts.runDir, ...(opts.runtimeOverride ? { runtimeOverride: opts.runtimeOverride } : {}) });
 
@@ -317,8 +318,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
         const { netns, files } = await networkOf(service, name);
         attached = netns.mode !== "none";
         const etcFiles = { hosts: join(dir, "hosts"), resolvConf: join(dir, "resolv.conf") };
-        writeFileAtomic(etcFiles.hosts, files.hostsFile, 0o644, { durable: false }); // what dies with the OS
-        writeFileAtomic(etcFiles.resolvConf, files.resolvConf, 0o644, { durable: false });
+        // In the container's new folder (its record is written once it is created): what dies with the OS.
+        writeFileAtomic(etcFiles.hosts, files.hostsFile, 0o644, { durable: false, fresh: true });
+        writeFileAtomic(etcFiles.resolvConf, files.resolvConf, 0o644, { durable: false, fresh: true });
         const volumeNames = Object.fromEntries(Object.values(req.project.volumes).map((v) => [v.key, v.name]));
         const volumesFrom = service.volumes_from.map((f) => {
           const source = f.kind === "container" ? f.name : Object.values(state.read().containers).find((c) => c.service === f.name && !c.oneOff)?.name;

@@ -10,9 +10,18 @@ import { dirname, join } from "node:path";
 export interface WriteOptions {
   /** fsync the file and its folder (default true). */
   durable?: boolean;
+  /**
+   * The file is new, in a folder nothing reads yet (a container's, before
+   * the record that names it is written): written in place, no temporary
+   * file, no rename — a crash leaves a half file only where nothing will
+   * read it. A file already there (a crashed attempt's) is replaced as
+   * without this option. Not with `durable`.
+   */
+  fresh?: boolean;
 }
 
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, options: WriteOptions = {}): void {
+  if (options.fresh && !(options.durable ?? true) && writeNew(path, data, mode)) return;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`);
@@ -33,6 +42,23 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   } finally {
     closeSync(dfd);
   }
+}
+
+/** Writes a file that does not exist yet (O_EXCL); false when it does. */
+function writeNew(path: string, data: string | Uint8Array, mode: number): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, "wx", mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
 }
 
 export function writeJsonAtomic(path: string, value: unknown, options: WriteOptions = {}): void {

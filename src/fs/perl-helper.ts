@@ -54,8 +54,11 @@ sub nl {
     }
   }
 }
+my %monitors;
 while (defined(my $line = <STDIN>)) {
   chomp $line;
+  # Monitors that ended meanwhile (waitpid with WNOHANG, 1 on Linux; the run op waits for its own child by pid).
+  for my $m (keys %monitors) { delete $monitors{$m} if waitpid($m, 1) != 0; }
   my ($op, @a) = map { pack("H*", $_) } split(/\t/, $line, -1);
   my $ok = 0;
   if ($op eq "mkfifo") {
@@ -67,28 +70,25 @@ while (defined(my $line = <STDIN>)) {
     $ok = syscall($sys_umount2, "$a[0]\0", 0) == 0;
   } elsif ($op eq "monitor") {
     # A container's monitor (see monitorArgv in src/runtime/container.ts), forked from here: no
-    # interpreter to start. The middle child exits at once, so the monitor is nobody's child here
-    # and outlives this helper; it runs in a session of its own with the FIFOs as stdout and stderr.
+    # interpreter to start, and one fork, answered at once (a fork costs ~5 ms here). It runs in a
+    # session of its own with the FIFOs as stdout and stderr, and outlives this helper (reparented
+    # when the helper ends); while the helper lives, an ended monitor is reaped at the next request.
     my ($out, $err, $exit_file, $size, @cmd) = @a;
-    my ($o, $e, $mid);
-    if (open($o, "+<", $out) && open($e, "+<", $err)) { $mid = fork }
-    if (defined $mid && $mid == 0) {
-      my $pid = fork;
-      if (defined $pid && $pid == 0) {
-        syscall($sys_setsid); $0 = "stack-monitor $exit_file";
-        open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $o) or exit 1; open(STDERR, ">&", $e) or exit 1; close($o); close($e);
-        if ($size > 0) { fcntl(STDOUT, 1031, $size + 0); fcntl(STDERR, 1031, $size + 0); }
-        my $code = 127; my $run = fork;
-        if (defined $run && $run == 0) { exec { $cmd[0] } @cmd; exit 127; }
-        if (defined $run) { waitpid($run, 0); $code = ($? & 127) ? 128 + ($? & 127) : ($? >> 8); }
-        open(my $f, ">", "$exit_file.tmp") or exit 1; print $f "$code\n"; close($f) or exit 1; rename("$exit_file.tmp", $exit_file) or exit 1;
-        exit 0;
-      }
-      exit(defined $pid ? 0 : 1);
+    my ($o, $e, $pid);
+    if (open($o, "+<", $out) && open($e, "+<", $err)) { $pid = fork }
+    if (defined $pid && $pid == 0) {
+      syscall($sys_setsid); $0 = "stack-monitor $exit_file";
+      open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $o) or exit 1; open(STDERR, ">&", $e) or exit 1; close($o); close($e);
+      if ($size > 0) { fcntl(STDOUT, 1031, $size + 0); fcntl(STDERR, 1031, $size + 0); }
+      my $code = 127; my $run = fork;
+      if (defined $run && $run == 0) { exec { $cmd[0] } @cmd; exit 127; }
+      if (defined $run) { waitpid($run, 0); $code = ($? & 127) ? 128 + ($? & 127) : ($? >> 8); }
+      open(my $f, ">", "$exit_file.tmp") or exit 1; print $f "$code\n"; close($f) or exit 1; rename("$exit_file.tmp", $exit_file) or exit 1;
+      exit 0;
     }
     my $errno = $! + 0;
     close($o) if $o; close($e) if $e;
-    if (defined $mid) { waitpid($mid, 0); $ok = $? == 0; $! = 11 unless $ok; } else { $! = $errno }
+    if (defined $pid) { $monitors{$pid} = 1; $ok = 1; } else { $! = $errno }
   } elsif ($op eq "netns") {
     # The interfaces inside a named network namespace, over rtnetlink from this process: it joins
     # the namespace (setns), sends the steps and goes back; no ip process to start per container.

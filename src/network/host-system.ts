@@ -7,7 +7,9 @@ import { createSocket } from "node:dgram";
 import { SystemError } from "../errors.js";
 import { realCommandRunner, type CommandResult } from "../fs/command-runner.js";
 import type { HostForwardFilter, StackTableView } from "./firewall.js";
-import { stackComment, stackTable } from "./firewall.js";
+import { stackComment } from "./firewall.js";
+import { type HostRead, hostReadKey, readForwardFilterCommand, readRoutesCommand, readStackTableCommand } from "./host-reads.js";
+import { takeEarlyResult } from "../fs/early-start.js";
 import type { HostRoute } from "./ipam.js";
 import type { IpCommand } from "./link-plan.js";
 import { IpSession, type IpCommandFailure } from "./ip-session.js";
@@ -199,6 +201,11 @@ export class LinuxNetworkHost implements NetworkHost {
     this.idleTimer.unref();
   }
 
+  /** A read of the host's state: its early result when this command had it run at start (src/cli/prestart.ts), else run now. */
+  private read(r: HostRead): Promise<CommandResult> {
+    return takeEarlyResult(hostReadKey(r)) ?? this.run(r.argv, r.input);
+  }
+
   private run(argv: string[], input?: string): Promise<CommandResult> {
     return this.commands.run(argv, input === undefined ? {} : { input });
   }
@@ -235,7 +242,7 @@ export class LinuxNetworkHost implements NetworkHost {
   }
 
   async readStackTable(): Promise<StackTableView | undefined> {
-    const r = await this.run(["nft", "-j", "list", "table", "ip", stackTable]);
+    const r = await this.read(readStackTableCommand);
     if (r.exitCode !== 0) return undefined;
     const items = (JSON.parse(String(r.stdout)) as { nftables: Array<Record<string, { name?: string; chain?: string; handle?: number; expr?: unknown[] }>> }).nftables;
     const view: StackTableView = { chains: [], jumps: [] };
@@ -250,15 +257,12 @@ export class LinuxNetworkHost implements NetworkHost {
   }
 
   async readForwardFilter(): Promise<HostForwardFilter> {
-    // One listing of the whole filter table (one process, not one per chain).
-    const r = await this.run(["iptables", "-w", "-S"]);
+    const r = await this.read(readForwardFilterCommand);
     return parseForwardFilter(r.exitCode === 0 ? r.stdout : "");
   }
 
   async readRoutes(): Promise<HostRoute[]> {
-    // IPv4 and IPv6 routes of every table from one process: a batch of two
-    // listings (`root ::/0` selects IPv6 as -6 would), one JSON array a line.
-    const r = await this.run(["ip", "-j", "-force", "-batch", "-"], "route show table all\nroute show table all root ::/0\n");
+    const r = await this.read(readRoutesCommand);
     return parseRouteListings(r.exitCode === 0 ? String(r.stdout) : "");
   }
 

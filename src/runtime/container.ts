@@ -11,7 +11,7 @@
 // stderr are the FIFOs <containerdir>/stdout.fifo and stderr.fifo, opened
 // read-write before the spawn, so the container never gets EPIPE when nobody
 // reads; the supervisor reads them.
-import { closeSync, constants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, constants, existsSync, type FSWatcher, mkdirSync, openSync, readdirSync, readFileSync, rmSync, watch } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { ConflictError, InvalidInputError, NotFoundError, SystemError } from "../errors.js";
@@ -44,6 +44,8 @@ const FOREGROUND_MARK = "foreground";
 
 /** A container's own files (spec, handle, hosts, exit status) describe what dies with the OS: no fsync. */
 const EPHEMERAL = { durable: false } as const;
+/** For the files create() writes into the container's new folder before handle.json, its commit: see WriteOptions.fresh. */
+const FRESH = { durable: false, fresh: true } as const;
 
 export interface RuntimeDeps {
   stateDir: string;
@@ -234,11 +236,11 @@ export class ContainerRuntime {
       const etcFiles = { ...cfg.etcFiles };
       if (!etcFiles.hostname) {
         etcFiles.hostname = join(dir, "hostname");
-        writeFileAtomic(etcFiles.hostname, `${hostname}\n`, 0o644, EPHEMERAL);
+        writeFileAtomic(etcFiles.hostname, `${hostname}\n`, 0o644, FRESH);
       }
       if (!etcFiles.hosts) {
         etcFiles.hosts = join(dir, "hosts");
-        writeFileAtomic(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, 0o644, EPHEMERAL);
+        writeFileAtomic(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`, 0o644, FRESH);
       }
       const { spec } = buildSpec({
         service,
@@ -257,7 +259,7 @@ export class ContainerRuntime {
         arch: this.deps.arch,
         ...(cfg.annotations ? { annotations: cfg.annotations } : {}),
       });
-      writeJsonAtomic(join(dir, "config.json"), spec, EPHEMERAL);
+      writeJsonAtomic(join(dir, "config.json"), spec, FRESH);
       const handle: ContainerHandle = {
         id: cfg.id,
         project: cfg.project,
@@ -361,18 +363,25 @@ export class ContainerRuntime {
         }
       }
     }
+    // runc writes the pid file (and the monitor the exit file) by a rename in the container's folder:
+    // watched (inotify), this waits without waking every few ms while runc, on the other core, needs the CPU.
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (existsSync(h.pidFile)) {
-        const pid = Number(readFileSync(h.pidFile, "utf8").trim());
-        if (pid > 0) return { pid };
+    const folder = watchFolder(h.dir);
+    try {
+      for (;;) {
+        if (existsSync(h.pidFile)) {
+          const pid = Number(readFileSync(h.pidFile, "utf8").trim());
+          if (pid > 0) return { pid };
+        }
+        if (existsSync(h.exitFile)) {
+          if (!existsSync(h.pidFile)) throw new SystemError(`container ${h.id} failed to start (runtime exit ${readExit(h.exitFile)})`, { hint: `its error is on ${h.stderrFifo}; the supervisor's log shows it` });
+          return {};
+        }
+        if (Date.now() > deadline) throw new SystemError(`container ${h.id} did not start within ${timeoutMs} ms`, { hint: "check the runtime's messages in the container's log" });
+        await (folder ? folder.change(50) : this.deps.sleep(2));
       }
-      if (existsSync(h.exitFile)) {
-        if (!existsSync(h.pidFile)) throw new SystemError(`container ${h.id} failed to start (runtime exit ${readExit(h.exitFile)})`, { hint: `its error is on ${h.stderrFifo}; the supervisor's log shows it` });
-        return {};
-      }
-      if (Date.now() > deadline) throw new SystemError(`container ${h.id} did not start within ${timeoutMs} ms`, { hint: "check the runtime's messages in the container's log" });
-      await this.deps.sleep(2);
+    } finally {
+      folder?.close();
     }
   }
 
@@ -708,6 +717,36 @@ const F_SETPIPE_SZ = 1031;
  * would) in `exitFile`, atomically. With perl (Essential on Debian) it is one
  * process; without it a shell does the same minus the pipe buffer.
  */
+/**
+ * A watch (inotify) of a folder: change(ms) resolves at the next entry made,
+ * renamed or changed in it, or after `ms` at the latest (a missed event costs
+ * a poll, not a hang). Undefined where the folder cannot be watched (out of
+ * inotify watches): the caller polls then.
+ */
+function watchFolder(dir: string): { change(ms: number): Promise<void>; close(): void } | undefined {
+  let wake: (() => void) | undefined;
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(dir, { persistent: false }, () => wake?.());
+  } catch {
+    return undefined;
+  }
+  watcher.on("error", () => wake?.());
+  return {
+    change: (ms) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => done(), ms);
+        const done = () => {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        };
+        wake = done;
+      }),
+    close: () => watcher.close(),
+  };
+}
+
 export function monitorArgv(perl: string | undefined, exitFile: string, pipeBufferBytes: number | undefined, runtimeArgv: string[]): string[] {
   const size = String(pipeBufferBytes ?? 0);
   if (perl) {

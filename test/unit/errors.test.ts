@@ -37,3 +37,16 @@ describe("error formatting at the CLI edge", () => {
     expect(exitCodeFor.internal).toBe(70);
   });
 });
+
+describe("stack's errors from another copy of errors.js", () => {
+  // bin/stack's prestart script carries its own copy (src/cli/prestart.ts): what fails there is still stack's error.
+  it("are told apart by their brand, and printed without a trace", async () => {
+    const copy = (await import("../../src/errors.js?copy")) as typeof import("../../src/errors.js");
+    const { isStackError, SystemError } = await import("../../src/errors.js");
+    const foreign = new copy.SystemError("the perl helper ended (exit 2)", { hint: "perl must run" });
+    expect(foreign).not.toBeInstanceOf(SystemError);
+    expect(isStackError(foreign)).toBe(true);
+    expect(formatError(foreign, false)).toBe("error: the perl helper ended (exit 2)\nhint: perl must run\n");
+    expect(isStackError(new Error("plain"))).toBe(false);
+  });
+});

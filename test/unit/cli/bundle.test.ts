@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { isRoot } from "../../helpers/root.js";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const bundleDir = join(root, "dist", "bundle");
@@ -269,6 +270,33 @@ describe("the main-path script (the whole CLI for the engine verbs, with a V8 co
       expect(bundled.stderr.replace(/scripts: .*\n$/, "")).toBe(plain.stderr);
       expect(bundled.stdout).toBe(plain.stdout);
       expect(bundled.status).toBe(plain.status);
+    });
+  }
+});
+
+describe("the early start (dist/bundle/prestart.cjs, src/cli/prestart.ts)", () => {
+  // A --require preload: at exit, whether bin/stack loaded the prestart script, and what it left for the CLI.
+  const earlyWatch = join(tmp, "watch-early.cjs");
+  writeFileSync(
+    earlyWatch,
+    `process.on("exit", () => {
+  const loaded = Object.keys(require.cache).some((f) => f.endsWith("/dist/bundle/prestart.cjs"));
+  const early = globalThis[Symbol.for("stack.early-start")];
+  process.stderr.write("early: " + loaded + " " + (early ? early.results.size : "none") + "\\n");
+});
+`,
+  );
+  const earlyOf = (stderr: string) => /(?:^|\n)early: (.*)\n$/.exec(stderr)?.[1];
+  const cases = [
+    // `up --bogus` ends at commander's option check: the reads were started and never taken.
+    { args: ["up", "--bogus"], expected: isRoot ? "true 3" : "true none" },
+    { args: ["down", "--timeout", "soon"], expected: "true none" },
+    { args: ["ps", "--format", "yaml"], expected: "false none" },
+  ];
+  for (const c of cases) {
+    it(`stack ${c.args.join(" ")}: ${c.expected}`, () => {
+      const r = run(join(root, "bin", "stack"), c.args, { NODE_OPTIONS: `--require ${earlyWatch}` });
+      expect(earlyOf(r.stderr)).toBe(c.expected);
     });
   }
 });

@@ -32,3 +32,22 @@ test("writeJsonAtomic and readJson round-trip; a missing file gives the fallback
   writeJsonAtomic(file, { a: [1, 2] }, { durable: false });
   expect(readJson(file, {})).toEqual({ a: [1, 2] });
 });
+
+test("fresh: a new file is written in place (no temporary file, no rename); one already there is replaced whole", () => {
+  const dir = fresh();
+  const file = join(dir, "hosts");
+  const inode = (p: string) => statSync(p).ino;
+  writeFileAtomic(file, "new\n", 0o640, { durable: false, fresh: true });
+  expect(readFileSync(file, "utf8")).toBe("new\n");
+  expect(statSync(file).mode & 0o777).toBe(0o640);
+  const first = inode(file);
+  // A crashed attempt's file: replaced by a rename (another inode), as without the option.
+  writeFileAtomic(file, "again\n", 0o640, { durable: false, fresh: true });
+  expect(readFileSync(file, "utf8")).toBe("again\n");
+  expect(inode(file)).not.toBe(first);
+  expect(readdirSync(dir)).toEqual(["hosts"]);
+});
+
+test("fresh: in a folder that does not exist, the error is the open's (no folder is made for it)", () => {
+  expect(() => writeFileAtomic(join(fresh(), "gone", "hosts"), "x", 0o644, { durable: false, fresh: true })).toThrow(/ENOENT/);
+});

@@ -1,7 +1,8 @@
 // PerlHelper.monitor: a container's monitor forked by the long-lived helper
-// (no Node fork, no new perl): its output goes to the FIFOs it opens itself,
-// it runs in its own session, is nobody's child in the helper, and writes the
-// exit status of what it ran as monitorArgv's monitor does.
+// (no Node fork, no new perl, one fork of perl): its output goes to the FIFOs
+// it opens itself, it runs in its own session, outlives the helper, is reaped
+// by the helper while the helper lives, and writes the exit status of what it
+// ran as monitorArgv's monitor does.
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -53,7 +54,7 @@ describe.skipIf(!helper)("perl helper: monitor", () => {
     { name: "exit code and both streams", script: "echo to-out; echo to-err >&2; exit 5", exit: "5", stdout: /^to-out\n$/, stderr: "to-err\n" },
     { name: "killed by a signal: 128 + its number", script: "kill -TERM $$", exit: "143", stdout: /^$/, stderr: "" },
     {
-      name: "its own session, not the helper's child",
+      name: "its own session, the helper's child (not this process's)",
       // After "(comm) ": state ppid pgrp session; the monitor is this shell's parent.
       script: 'echo "$PPID $(sed "s/.*) //" /proc/$PPID/stat | cut -d" " -f2,4)"',
       exit: "0",
@@ -75,10 +76,32 @@ describe.skipIf(!helper)("perl helper: monitor", () => {
         const [, monitor, parent, session] = m.map(Number);
         expect(session).toBe(monitor); // setsid
         expect(parent).not.toBe(process.pid);
-        expect(parent).not.toBe(helperPid());
+        expect(parent).toBe(helperPid());
       }
     });
   }
+
+  it("outlives the helper: the exit is still recorded when the helper ended first", async () => {
+    const exitFile = join(dir, "exit");
+    await helper!.monitor(out, err, exitFile, 0, ["sh", "-c", "sleep 0.3; exit 3"]);
+    const perl = helperPid();
+    helper!.close();
+    await waitForGone(perl);
+    expect(existsSync(exitFile)).toBe(false);
+    await waitFor(exitFile);
+    expect(readFileSync(exitFile, "utf8")).toBe("3\n");
+  });
+
+  it("an ended monitor is reaped at the helper's next request (no zombie left)", async () => {
+    const exitFile = join(dir, "exit");
+    await helper!.monitor(out, err, exitFile, 0, ["sh", "-c", 'echo "$PPID"']);
+    await waitFor(exitFile);
+    const monitor = Number(drain(readers[0]!).trim());
+    // It has ended (its exit file is written last): until the next request it is the helper's zombie.
+    await waitForState(monitor, (s) => s === "Z");
+    await helper!.mkfifo([join(dir, "next.fifo")], 0o600);
+    expect(existsSync(`/proc/${monitor}`)).toBe(false);
+  });
 
   it("a command that cannot run: 127", async () => {
     const exitFile = join(dir, "exit");
@@ -98,6 +121,31 @@ describe.skipIf(!helper)("perl helper: monitor", () => {
     await waitFor(exitFile);
   });
 });
+
+async function waitForGone(pid: number, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(`/proc/${pid}`) && stateOf(pid) !== "Z") {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not end`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function waitForState(pid: number, ok: (state: string | undefined) => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok(stateOf(pid))) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} is ${stateOf(pid) ?? "gone"}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The state letter of /proc/PID/stat (R, S, Z …), or undefined when it is gone. */
+function stateOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
 
 function helperPid(): number {
   // The helper is this process's perl child.

@@ -1,0 +1,44 @@
+// What a command had started before the CLI's script loaded: bin/stack runs
+// src/cli/prestart.ts first for the verbs that start containers, so that a
+// perl helper and the host reads `up` needs run on the other core while this
+// Node still reads and compiles the CLI (~100 ms during which that core is
+// otherwise idle). They are left here, on the global object: bin/stack loads
+// prestart from a script of its own (dist/bundle/prestart.cjs), not from the
+// CLI's, so no module state is shared between the two.
+import type { CommandResult } from "./command-runner.js";
+
+/** A process that runs commands to their end (the perl helper's `run`). */
+export interface EarlyCommands {
+  run(argv: string[], options?: { input?: string }): Promise<CommandResult>;
+}
+
+export interface EarlyStart {
+  /** A perl helper for commands, already started (null: taken). */
+  commands: EarlyCommands | null;
+  /** Results of reads started early, by key (taken once each). */
+  results: Map<string, Promise<CommandResult>>;
+}
+
+const slot = Symbol.for("stack.early-start");
+
+type Holder = { [slot]?: EarlyStart };
+
+export function setEarlyStart(early: EarlyStart | undefined): void {
+  (globalThis as Holder)[slot] = early;
+}
+
+/** The early result for `key`, once; undefined when none was started (or it was taken). */
+export function takeEarlyResult(key: string): Promise<CommandResult> | undefined {
+  const early = (globalThis as Holder)[slot];
+  const r = early?.results.get(key);
+  if (r) early!.results.delete(key);
+  return r;
+}
+
+/** The early command helper, once. */
+export function takeEarlyCommands(): EarlyCommands | undefined {
+  const early = (globalThis as Holder)[slot];
+  const c = early?.commands ?? undefined;
+  if (early) early.commands = null;
+  return c;
+}

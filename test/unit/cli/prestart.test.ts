@@ -1,0 +1,62 @@
+// prestart (src/cli/prestart.ts): for the verbs that start containers, bin/stack
+// starts a perl helper and the host reads before the CLI loads; the network
+// host takes each early result once, and reads anew after that.
+import { afterEach, describe, expect, it } from "vitest";
+import { prestart } from "../../../src/cli/prestart.js";
+import { setEarlyStart, takeEarlyCommands, takeEarlyResult } from "../../../src/fs/early-start.js";
+import { hostReadKey, readForwardFilterCommand, readRoutesCommand, readStackTableCommand } from "../../../src/network/host-reads.js";
+import { LinuxNetworkHost } from "../../../src/network/host-system.js";
+import { skipUnlessRoot } from "../../helpers/root.js";
+
+afterEach(() => {
+  (takeEarlyCommands() as { close?: () => void } | undefined)?.close?.();
+  setEarlyStart(undefined);
+});
+
+describe("the early start", () => {
+  it("is not made for a verb that starts no container", () => {
+    for (const args of [["ps"], ["--progress", "quiet", "down"], ["logs", "-f"], ["config"]]) {
+      prestart(args);
+      expect(takeEarlyCommands()).toBeUndefined();
+      expect(takeEarlyResult(hostReadKey(readRoutesCommand))).toBeUndefined();
+    }
+  });
+
+  it.skipIf(skipUnlessRoot("the early start's reads"))("for up: a command helper, and the three host reads, each taken once", async () => {
+    prestart(["--progress", "quiet", "up", "-d"]);
+    const routes = takeEarlyResult(hostReadKey(readRoutesCommand));
+    const table = takeEarlyResult(hostReadKey(readStackTableCommand));
+    const filter = takeEarlyResult(hostReadKey(readForwardFilterCommand));
+    expect(takeEarlyResult(hostReadKey(readRoutesCommand))).toBeUndefined();
+    const r = await routes!;
+    expect(r.exitCode).toBe(0);
+    // Two JSON arrays, IPv4 then IPv6: the host has at least its loopback route.
+    expect(r.stdout.trim().split("\n").map((l) => Array.isArray(JSON.parse(l)))).toEqual([true, true]);
+    expect([0, 1]).toContain((await table!).exitCode); // 1: no stack table yet
+    expect((await filter!).exitCode).toBe(0);
+    // The helper that ran them serves the CLI next, once.
+    const commands = takeEarlyCommands();
+    expect((await commands!.run(["sh", "-c", "echo served"])).stdout).toBe("served\n");
+    expect(takeEarlyCommands()).toBeUndefined();
+    (commands as { close(): void }).close();
+  });
+
+  it("the network host uses an early read once, then reads again", async () => {
+    const early = { exitCode: 0, stdout: '[{"dst":"10.77.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
+    const asked: string[][] = [];
+    const later = { exitCode: 0, stdout: '[{"dst":"10.88.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
+    setEarlyStart({ commands: null, results: new Map([[hostReadKey(readRoutesCommand), Promise.resolve(early)]]) });
+    const host = new LinuxNetworkHost("/nonexistent-netns-dir", {
+      commands: {
+        run: async (argv) => {
+          asked.push(argv);
+          return later;
+        },
+      },
+    });
+    expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.77.0.0/16"]);
+    expect(asked).toEqual([]);
+    expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.88.0.0/16"]);
+    expect(asked).toEqual([readRoutesCommand.argv]);
+  });
+});
