@@ -41,7 +41,8 @@ describe("error formatting at the CLI edge", () => {
 describe("stack's errors from another copy of errors.js", () => {
   // bin/stack's prestart script carries its own copy (src/cli/prestart.ts): what fails there is still stack's error.
   it("are told apart by their brand, and printed without a trace", async () => {
-    const copy = (await import("../../src/errors.js?copy")) as typeof import("../../src/errors.js");
+    // The same file under another URL: a second module instance, with classes of its own.
+    const copy = (await import(/* @vite-ignore */ `${new URL("../../src/errors.ts", import.meta.url).href}?copy`)) as typeof import("../../src/errors.js");
     const { isStackError, SystemError } = await import("../../src/errors.js");
     const foreign = new copy.SystemError("the perl helper ended (exit 2)", { hint: "perl must run" });
     expect(foreign).not.toBeInstanceOf(SystemError);

@@ -38,7 +38,7 @@ describe("the early start", () => {
     const commands = takeEarlyCommands();
     expect((await commands!.run(["sh", "-c", "echo served"])).stdout).toBe("served\n");
     expect(takeEarlyCommands()).toBeUndefined();
-    (commands as { close(): void }).close();
+    (commands as unknown as { close(): void }).close();
   });
 
   it("the network host uses an early read once, then reads again", async () => {
