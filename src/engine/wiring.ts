@@ -17,6 +17,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError } from "../errors.js";
 import { writeFileAtomic } from "../fs/atomic-write.js";
+import { FoundImages } from "./found-images.js";
 import type { ImageStore } from "../image/store/index.js";
 import type { NetworkManager } from "../network/index.js";
 import type { ContainerHandle, ContainerRuntime } from "../runtime/index.js";
@@ -195,15 +196,18 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     else launch = claimed;
   };
 
+  let foundImages: FoundImages<Awaited<ReturnType<ImageStore["resolve"]>>> | undefined;
   const images: ImagePort = {
     async ensure(service) {
       const ref = imageRefOf(project, service);
       const store = await imageStore();
-      const local = await store.resolve(ref);
+      foundImages ??= new FoundImages((r) => store.resolve(r));
+      const local = await foundImages.resolve(ref);
       const { decideImage } = await import("./image-policy.js");
       const { lastPulledAt } = await import("../image/registry/pull-record.js");
       const decision = decideImage(service, !!local, opts.imageFlags ?? {}, new Date(), service.image ? lastPulledAt(opts.stateDir, ref) : undefined);
       if (decision === "local" && local) return { ref, digest: local.digest };
+      if (decision !== "local") foundImages.forget(ref);
       if (decision === "build" && opts.build) {
         opts.progress?.({ service: service.name, container: service.name, phase: "building", detail: ref });
         return await opts.build(service, ref);
