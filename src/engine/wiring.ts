@@ -16,7 +16,7 @@ import { composeStatus } from "./container-status.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { NotFoundError } from "../errors.js";
-import { writeFileAtomic } from "../fs/atomic-write.js";
+import { syncFile, writeFileAtomic } from "../fs/atomic-write.js";
 import { FoundImages } from "./found-images.js";
 import type { ImageStore } from "../image/store/index.js";
 import type { NetworkManager } from "../network/index.js";
@@ -28,7 +28,7 @@ import type { ContainerStatus as SupervisedStatus } from "../supervisor/protocol
 import type { VolumePort } from "./down.js";
 import type { ContainerPort, ContainerStatus, CreateRequest, ImageInfo, ImagePort, NetworkPort, ProgressSink } from "./ports.js";
 import { realClock } from "./ports.js";
-import { readProjectState, writeProjectState, type ContainerRecord, type ProjectState } from "./state.js";
+import { readProjectState, statePath, writeProjectState, type ContainerRecord, type ProjectState } from "./state.js";
 import type { EngineDeps, StatePort } from "./up.js";
 
 export interface EngineOptions {
@@ -130,7 +130,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   }
   // A container's namespace is set up by the perl helper (rtnetlink) and the host's long-lived ip: no process per
   // container. nft, iptables and the route read are forked by a perl helper of their own (one runs a command to its
-  // end before it answers anything else), started on first use.
+  // end before it answers anything else), started on first use, or early by bin/stack with the reads (src/cli/prestart.ts).
   const helper = perlHelper();
   // The command helper bin/stack may have started already, with the host reads (src/cli/prestart.ts).
   const commands = takeEarlyCommands() ?? PerlHelper.create();
@@ -155,7 +155,9 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const syncState = () => {
     if (!unsynced || !cached) return;
     unsynced = false;
-    if (existsSync(join(opts.stateDir, "projects", project))) writeProjectState(opts.stateDir, cached);
+    // What was last written is what is cached (every write goes through state.write): synced as it is.
+    const file = statePath(opts.stateDir, project);
+    if (existsSync(file)) syncFile(file);
   };
   const record = (name: string): ContainerRecord => {
     const r = state.read().containers[name];

@@ -44,6 +44,22 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
 }
 
+/**
+ * Makes a file written with `durable: false` durable as it is (its data, and
+ * its name in its folder): what a durable write of the same content would
+ * promise, without writing it again.
+ */
+export function syncFile(path: string): void {
+  for (const p of [path, dirname(path)]) {
+    const fd = openSync(p, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /** Writes a file that does not exist yet (O_EXCL); false when it does. */
 function writeNew(path: string, data: string | Uint8Array, mode: number): boolean {
   let fd: number;

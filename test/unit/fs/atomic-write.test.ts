@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, test } from "vitest";
-import { readJson, writeFileAtomic, writeJsonAtomic } from "../../../src/fs/atomic-write.js";
+import { readJson, syncFile, writeFileAtomic, writeJsonAtomic } from "../../../src/fs/atomic-write.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -50,4 +50,15 @@ test("fresh: a new file is written in place (no temporary file, no rename); one 
 
 test("fresh: in a folder that does not exist, the error is the open's (no folder is made for it)", () => {
   expect(() => writeFileAtomic(join(fresh(), "gone", "hosts"), "x", 0o644, { durable: false, fresh: true })).toThrow(/ENOENT/);
+});
+
+test("syncFile: a file written without fsync is synced as it is (same content, same inode); a missing one is an error", () => {
+  const dir = fresh();
+  const file = join(dir, "state.json");
+  writeFileAtomic(file, "{}\n", 0o644, { durable: false });
+  const inode = statSync(file).ino;
+  syncFile(file);
+  expect(readFileSync(file, "utf8")).toBe("{}\n");
+  expect(statSync(file).ino).toBe(inode);
+  expect(() => syncFile(join(dir, "gone.json"))).toThrow(/ENOENT/);
 });
