@@ -1,6 +1,9 @@
 // prestart (src/cli/prestart.ts): for the verbs that start containers, bin/stack
 // starts a perl helper and the host reads before the CLI loads; the network
 // host takes each early result once, and reads anew after that.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { prestart } from "../../../src/cli/prestart.js";
 import { setEarlyStart, takeEarlyCommands, takeEarlyResult } from "../../../src/fs/early-start.js";
@@ -14,16 +17,31 @@ afterEach(() => {
 });
 
 describe("the early start", () => {
-  it("is not made for a verb that starts no container", () => {
-    for (const args of [["ps"], ["--progress", "quiet", "down"], ["logs", "-f"], ["config"]]) {
+  it("is not made for a verb that creates no container", () => {
+    for (const args of [["ps"], ["--progress", "quiet", "down"], ["logs", "-f"], ["config"], ["start"], ["restart", "web"]]) {
       prestart(args);
       expect(takeEarlyCommands()).toBeUndefined();
       expect(takeEarlyResult(hostReadKey(readRoutesCommand))).toBeUndefined();
     }
   });
 
-  it.skipIf(skipUnlessRoot("the early start's reads"))("for up: a command helper, and the three host reads, each taken once", async () => {
-    prestart(["--progress", "quiet", "up", "-d"]);
+  it("is not made while a stack bridge exists (an up of a project that is up makes no network)", () => {
+    const net = mkdtempSync(join(tmpdir(), "stack-prestart-net-"));
+    try {
+      for (const name of ["lo", "eth0", "stk1a2b3c4d"]) mkdirSync(join(net, name));
+      prestart(["up", "-d"], net);
+      expect(takeEarlyCommands()).toBeUndefined();
+      expect(takeEarlyResult(hostReadKey(readRoutesCommand))).toBeUndefined();
+    } finally {
+      rmSync(net, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(skipUnlessRoot("the early start's reads"))("for up on a host without stack bridges: a command helper, and the three host reads, each taken once", async () => {
+    const net = mkdtempSync(join(tmpdir(), "stack-prestart-net-"));
+    mkdirSync(join(net, "lo"));
+    prestart(["--progress", "quiet", "up", "-d"], net);
+    rmSync(net, { recursive: true, force: true });
     const routes = takeEarlyResult(hostReadKey(readRoutesCommand));
     const table = takeEarlyResult(hostReadKey(readStackTableCommand));
     const filter = takeEarlyResult(hostReadKey(readForwardFilterCommand));
