@@ -132,7 +132,6 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   // container. nft, iptables and the route read are forked by a perl helper of their own (one runs a command to its
   // end before it answers anything else), started on first use, or early by bin/stack with the reads (src/cli/prestart.ts).
   const helper = perlHelper();
-  // The command helper bin/stack may have started already, with the host reads (src/cli/prestart.ts).
   const commands = takeEarlyCommands() ?? PerlHelper.create();
   const network = new NetworkManager({ host: new LinuxNetworkHost(undefined, { ...(helper ? { inside: helper } : {}), ...(commands ? { commands } : {}) }), stateDir: opts.stateDir, hostResolvers });
   const runtime = openRuntime({ stateDir: opts.stateDir, runDir: opts.runDir, ...(opts.runtimeOverride ? { runtimeOverride: opts.runtimeOverride } : {}) });

@@ -201,9 +201,9 @@ export class LinuxNetworkHost implements NetworkHost {
     this.idleTimer.unref();
   }
 
-  /** A read of the host's state: its early result when this command had it run at start (src/cli/prestart.ts), else run now. */
+  /** A read of the host's state: its early result when this command had it run at start (src/cli/prestart.ts; read again if it failed), else run now. */
   private read(r: HostRead): Promise<CommandResult> {
-    return takeEarlyResult(hostReadKey(r)) ?? this.run(r.argv, r.input);
+    return takeEarlyResult(hostReadKey(r))?.catch(() => this.run(r.argv, r.input)) ?? this.run(r.argv, r.input);
   }
 
   private run(argv: string[], input?: string): Promise<CommandResult> {

@@ -77,4 +77,22 @@ describe("the early start", () => {
     expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.88.0.0/16"]);
     expect(asked).toEqual([readRoutesCommand.argv]);
   });
+
+  it("an early read that failed (its helper died) is read again", async () => {
+    const later = { exitCode: 0, stdout: '[{"dst":"10.99.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
+    const asked: string[][] = [];
+    const failed = Promise.reject(new Error("the perl helper ended (exit 9)"));
+    failed.catch(() => undefined);
+    setEarlyStart({ commands: null, results: new Map([[hostReadKey(readRoutesCommand), failed]]) });
+    const host = new LinuxNetworkHost("/nonexistent-netns-dir", {
+      commands: {
+        run: async (argv) => {
+          asked.push(argv);
+          return later;
+        },
+      },
+    });
+    expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.99.0.0/16"]);
+    expect(asked).toEqual([readRoutesCommand.argv]);
+  });
 });
