@@ -59,19 +59,26 @@ describe("the early start", () => {
     (commands as unknown as { close(): void }).close();
   });
 
-  it("the network host uses an early read once, then reads again", async () => {
-    const early = { exitCode: 0, stdout: '[{"dst":"10.77.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
+  /** A route listing (IPv4 then IPv6) with one route to `dst`, as `ip -j` prints it. */
+  const routes = (dst: string) => ({ exitCode: 0, stdout: `[{"dst":"${dst}","dev":"eth9","table":"main"}]\n[]\n`, stderr: "" });
+
+  /** A network host whose command runner lists one route to `dst` and records what it is asked to run. */
+  function hostListing(dst: string): { host: LinuxNetworkHost; asked: string[][] } {
     const asked: string[][] = [];
-    const later = { exitCode: 0, stdout: '[{"dst":"10.88.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
-    setEarlyStart({ commands: null, results: new Map([[hostReadKey(readRoutesCommand), Promise.resolve(early)]]) });
     const host = new LinuxNetworkHost("/nonexistent-netns-dir", {
       commands: {
         run: async (argv) => {
           asked.push(argv);
-          return later;
+          return routes(dst);
         },
       },
     });
+    return { host, asked };
+  }
+
+  it("the network host uses an early read once, then reads again", async () => {
+    setEarlyStart({ commands: null, results: new Map([[hostReadKey(readRoutesCommand), Promise.resolve(routes("10.77.0.0/16"))]]) });
+    const { host, asked } = hostListing("10.88.0.0/16");
     expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.77.0.0/16"]);
     expect(asked).toEqual([]);
     expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.88.0.0/16"]);
@@ -79,19 +86,10 @@ describe("the early start", () => {
   });
 
   it("an early read that failed (its helper died) is read again", async () => {
-    const later = { exitCode: 0, stdout: '[{"dst":"10.99.0.0/16","dev":"eth9","table":"main"}]\n[]\n', stderr: "" };
-    const asked: string[][] = [];
     const failed = Promise.reject(new Error("the perl helper ended (exit 9)"));
     failed.catch(() => undefined);
     setEarlyStart({ commands: null, results: new Map([[hostReadKey(readRoutesCommand), failed]]) });
-    const host = new LinuxNetworkHost("/nonexistent-netns-dir", {
-      commands: {
-        run: async (argv) => {
-          asked.push(argv);
-          return later;
-        },
-      },
-    });
+    const { host, asked } = hostListing("10.99.0.0/16");
     expect((await host.readRoutes()).map((r) => r.dst)).toEqual(["10.99.0.0/16"]);
     expect(asked).toEqual([readRoutesCommand.argv]);
   });
