@@ -710,14 +710,6 @@ export function signalName(signal: string): NodeJS.Signals | undefined {
 const F_SETPIPE_SZ = 1031;
 
 /**
- * The detached monitor of one container: raises the FIFOs' pipe buffer
- * (F_SETPIPE_SZ; Node has no fcntl) so a container can write that much while
- * no log reader is attached, runs the OCI runtime in the foreground, and
- * records its exit status (128 + signal for a killed runtime, as a shell
- * would) in `exitFile`, atomically. With perl (Essential on Debian) it is one
- * process; without it a shell does the same minus the pipe buffer.
- */
-/**
  * A watch (inotify) of a folder: change(ms) resolves at the next entry made,
  * renamed or changed in it, or after `ms` at the latest (a missed event costs
  * a poll, not a hang). Undefined where the folder cannot be watched (out of
@@ -747,6 +739,14 @@ function watchFolder(dir: string): { change(ms: number): Promise<void>; close():
   };
 }
 
+/**
+ * The detached monitor of one container: raises the FIFOs' pipe buffer
+ * (F_SETPIPE_SZ; Node has no fcntl) so a container can write that much while
+ * no log reader is attached, runs the OCI runtime in the foreground, and
+ * records its exit status (128 + signal for a killed runtime, as a shell
+ * would) in `exitFile`, atomically. With perl (Essential on Debian) it is one
+ * process; without it a shell does the same minus the pipe buffer.
+ */
 export function monitorArgv(perl: string | undefined, exitFile: string, pipeBufferBytes: number | undefined, runtimeArgv: string[]): string[] {
   const size = String(pipeBufferBytes ?? 0);
   if (perl) {
