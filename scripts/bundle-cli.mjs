@@ -115,6 +115,23 @@ const builtinDynamicImports = {
 };
 
 /**
+ * `import("kubernetes-models/…")` in a classic script, as a require() of the
+ * installed package when it runs, not a copy in the script: only `export
+ * kubernetes --check` loads those models (and their validator), and a
+ * classic script's every byte is read and copied on every run, whatever it
+ * runs. In main-path they were ~40% of the script (1.6 → 0.93 MB, its cache
+ * 394 → 295 KB): `up -d` of 4 services ~2% faster, interleaved. The package
+ * is CommonJS; esbuild's interop gives the import() the same namespace.
+ */
+const runtimePackageImports = {
+  name: "runtime-package-imports",
+  setup(b) {
+    b.onResolve({ filter: /^kubernetes-models\// }, (args) => (args.kind === "dynamic-import" ? { path: args.path, namespace: "runtime-package" } : { path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: "runtime-package" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+  },
+};
+
+/**
  * One classic script (CommonJS, wrapped in a function of require, module,
  * exports and its own URL) built by esbuild from `input` (entryPoints or
  * stdin), named `<base>-<hash of its source>.js` in dist/bundle/.
@@ -128,7 +145,7 @@ async function classicScript(base, input, plugins) {
     platform: "node",
     target: "node20",
     external: ["yaml"],
-    plugins: [...plugins, builtinDynamicImports, importMetaUrlRelativeTo("__stackScriptUrl")],
+    plugins: [...plugins, builtinDynamicImports, runtimePackageImports, importMetaUrlRelativeTo("__stackScriptUrl")],
     logLevel: "warning",
     legalComments: "none",
     // Less source to read, copy and keep on every run (each 4 KB of it a page

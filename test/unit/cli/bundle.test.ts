@@ -249,6 +249,10 @@ describe("the main-path script (the whole CLI for the engine verbs, with a V8 co
     expect(text).not.toMatch(/\bimport\(/);
     expect(text).toMatch(/^\/\/ node_modules\/commander\/lib\/command\.js$/m);
     expect(text).not.toMatch(/^\/\/ dist\/schema\/load\.js$/m);
+    // The Kubernetes models are required from the installed package, only by `export kubernetes --check`.
+    expect(text).toMatch(/^\/\/ dist\/export\/kubernetes\/check\.js$/m);
+    expect(text).not.toMatch(/^\/\/ node_modules\/(@kubernetes-models|kubernetes-models)\//m);
+    expect(text).toContain('require("kubernetes-models/v1/Namespace")');
     expect(cacheVerdict(script!)).toBe("accepted");
   });
 
@@ -258,6 +262,8 @@ describe("the main-path script (the whole CLI for the engine verbs, with a V8 co
     { args: ["down", "--timeout", "soon"], scripts: "main-path:accepted" },
     { args: ["rm", "-f", "nosuch"], scripts: "main-path:accepted config-path:accepted" },
     { args: ["exec", "nosuch", "true"], scripts: "main-path:accepted config-path:accepted" },
+    // a project named like an engine verb: the export, with its models required at run time
+    { args: ["-p", "up", "export", "kubernetes", "--check"], scripts: "main-path:accepted config-path:accepted" },
     // the others: the ES module chunks (config runs the config-path script from them)
     { args: ["ps", "--format", "yaml"], scripts: "" },
     { args: ["config", "-q"], scripts: "config-path:accepted" },
