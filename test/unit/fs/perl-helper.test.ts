@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, test } from "vitest";
-import { PerlHelper, PerlHelperError } from "../../../src/fs/perl-helper.js";
+import { helperEnv, PerlHelper, PerlHelperError } from "../../../src/fs/perl-helper.js";
 import { monitorArgv } from "../../../src/runtime/container.js";
 import { SyscallMounter } from "../../../src/runtime/mounter.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
@@ -17,6 +17,15 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 afterAll(() => helper.close());
+
+test("what the helper starts gets GOMAXPROCS=1 (for runc) unless the user set one; this process's environment is left alone", async () => {
+  const env = { PATH: "/bin" };
+  expect(helperEnv(env)).toEqual({ PATH: "/bin", GOMAXPROCS: "1" });
+  expect(env).toEqual({ PATH: "/bin" });
+  expect(helperEnv({ PATH: "/bin", GOMAXPROCS: "4" })).toEqual({ PATH: "/bin", GOMAXPROCS: "4" });
+  const r = await helper.run(["/bin/sh", "-c", 'printf "%s" "$GOMAXPROCS"']);
+  expect(r.stdout).toBe(process.env.GOMAXPROCS ?? "1");
+});
 
 test("perl is there (Essential on Debian) and the architecture's syscall numbers are known", () => {
   expect(helper).toBeDefined();
