@@ -2,9 +2,10 @@
 // busybox stack (each service a `sleep` behind tini, on the default network),
 // median of N runs, in fresh temp state dirs; and `stack ps` of a project with
 // 100 containers. With STACK_BENCH_DOCKER=1 the same files run through
-// docker-compose in the same run, interleaved (the bench installs the Debian
-// packages docker.io and docker-compose, and imports the busybox rootfs into
-// Docker); the ratios are printed. Next to each median wall time, the median
+// docker-compose in the same run, interleaved, each `up` after a 1 s pause
+// (see quiet below; the bench installs the Debian packages docker.io and
+// docker-compose, and imports the busybox rootfs into Docker); the ratios
+// are printed. Next to each median wall time, the median
 // CPU time (user + system) of the command and of everything it starts, from a
 // cpuacct cgroup of its own (cgroup v1 or hybrid hosts): "cpu" until the
 // command returns, "cpu+1.5s" 1.5 s later — `up -d` launches the supervisor
@@ -89,6 +90,16 @@ function runCounted(cmd, argv, options = {}, settleMs = 0, extraGroup) {
   }
 }
 
+/**
+ * A pause before each timed `up`, the same for both tools: what the other
+ * tool's `down` left running (dockerd and containerd tidy up after
+ * `docker-compose down` returns: ~40 ms of CPU during the next stack `up`,
+ * measured) has finished before the next one is timed.
+ */
+function quiet() {
+  spawnSync("sleep", ["1"]);
+}
+
 function procsOf(group) {
   return readFileSync(join(group, "cgroup.procs"), "utf8").split("\n").filter(Boolean);
 }
@@ -123,6 +134,7 @@ for (const size of [4, 20]) {
   const dir = stackFile(join(base, `s${size}`), size);
   const r = { up: [], down: [], upCpu: [], upCpuSettled: [], ctrCpu: [], downCpu: [], dockerUp: [], dockerDown: [] };
   for (let i = 0; i < runs; i++) {
+    quiet();
     const up = runCounted(stack, ["--progress", "quiet", "up", "-d"], { cwd: dir }, 1500, projectCgroup);
     const down = runCounted(stack, ["--progress", "quiet", "down", "-t", "10"], { cwd: dir });
     r.up.push(up.ms);
@@ -134,6 +146,7 @@ for (const size of [4, 20]) {
       r.downCpu.push(down.cpu);
     }
     if (docker) {
+      quiet();
       r.dockerUp.push(docker(dir, ["up", "-d"]));
       r.dockerDown.push(docker(dir, ["down", "-t", "10"]));
     }
