@@ -5,8 +5,9 @@
 // other is idle on a 2-core machine. Meanwhile a perl helper starts and runs
 // the host reads `up` needs before it creates a network (routes, stack's nft
 // table, the iptables filter: ~45 ms of processes), and the CLI takes both
-// over (src/fs/early-start.ts): the helper becomes its command helper, and a
-// read asked for later gets the early result.
+// over (src/fs/early-start.ts): the helper becomes its one perl helper
+// (perlHelper in src/fs/perl-helper.ts), and a read asked for later gets the
+// early result.
 //
 // The reads are a snapshot taken ~0.1 s before they are used, as `up`'s own
 // prefetch already is one (network-manager.ts): the route table only rules

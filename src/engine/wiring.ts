@@ -114,7 +114,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       import("../schema/hash.js"),
       import("../network/service-networks.js"),
     ]);
-  const [{ supervisorAnswers, supervisorPaths }, { perlHelper, PerlHelper }, { takeEarlyCommands }] = await Promise.all([import("../supervisor/paths.js"), import("../fs/perl-helper.js"), import("../fs/early-start.js")]);
+  const [{ supervisorAnswers, supervisorPaths }, { perlHelper }] = await Promise.all([import("../supervisor/paths.js"), import("../fs/perl-helper.js")]);
   const { readFileSync } = await import("node:fs");
   const project = opts.project;
   let storePromise: Promise<ImageStore> | undefined;
@@ -129,11 +129,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     // no resolv.conf: containers without stack networks get no resolvers
   }
   // A container's namespace is set up by the perl helper (rtnetlink) and the host's long-lived ip: no process per
-  // container. nft, iptables and the route read are forked by a perl helper of their own (one runs a command to its
-  // end before it answers anything else), started on first use, or early by bin/stack with the reads (src/cli/prestart.ts).
+  // container. nft, iptables and the route read are forked by the same helper, which serves other requests while
+  // they run; bin/stack may have started it early, with the reads (src/cli/prestart.ts).
   const helper = perlHelper();
-  const commands = takeEarlyCommands() ?? PerlHelper.create();
-  const network = new NetworkManager({ host: new LinuxNetworkHost(undefined, { ...(helper ? { inside: helper } : {}), ...(commands ? { commands } : {}) }), stateDir: opts.stateDir, hostResolvers });
+  const network = new NetworkManager({ host: new LinuxNetworkHost(undefined, helper ? { inside: helper, commands: helper } : {}), stateDir: opts.stateDir, hostResolvers });
   const runtime = openRuntime({ stateDir: opts.stateDir, runDir: opts.runDir, ...(opts.runtimeOverride ? { runtimeOverride: opts.runtimeOverride } : {}) });
 
   // Every change is written at once (atomic: a killed command leaves a whole file), but fsynced

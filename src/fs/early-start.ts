@@ -7,13 +7,13 @@
 // CLI's, so no module state is shared between the two.
 import type { CommandResult } from "./command-runner.js";
 
-/** A process that runs commands to their end (the perl helper's `run`). */
+/** The perl helper started early (a PerlHelper of the prestart script's copy of src/fs/perl-helper.ts): its `run`, at least. */
 export interface EarlyCommands {
   run(argv: string[], options?: { input?: string }): Promise<CommandResult>;
 }
 
 export interface EarlyStart {
-  /** A perl helper for commands, already started (null: taken). */
+  /** The perl helper, already started (null: taken). */
   commands: EarlyCommands | null;
   /** Results of reads started early, by key (taken once each). */
   results: Map<string, Promise<CommandResult>>;

@@ -6,20 +6,24 @@
 // missing, or the architecture's syscall numbers are not known here, callers
 // fall back to the commands (PerlHelper.create returns undefined).
 //
-// Protocol: one request per line on perl's stdin, fields separated by tabs,
-// each field hex-encoded (so no path can break a line); one answer line per
-// request, in order: `ok`, or `err<TAB>errno<TAB>message`. perl exits at EOF
-// on its stdin, so it never outlives us, and it is unreferenced while idle,
-// so it never keeps us alive.
+// Protocol: one request per line on perl's stdin: a number naming it, then
+// its fields, separated by tabs, each field hex-encoded (so no path can break
+// a line); one answer line per request, starting with its number: `ok`, or
+// `err<TAB>errno<TAB>message`. Answers come in the order requests were made,
+// except a `run`'s, which comes when its command ends (other requests are
+// served meanwhile: one helper serves the runtime and the network layer).
+// perl exits at EOF on its stdin (after the runs under way), so it never
+// outlives us, and it is unreferenced while idle, so it never keeps us alive.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { InternalError, SystemError } from "../errors.js";
 import type { CommandResult } from "./command-runner.js";
+import { takeEarlyCommands } from "./early-start.js";
 
-/** mount(2), umount2(2), mknodat(2), setsid(2) and setns(2) by architecture (Node's process.arch names). */
-const SYSCALLS: Record<string, { mount: number; umount2: number; mknodat: number; setsid: number; setns: number }> = {
-  x64: { mount: 165, umount2: 166, mknodat: 259, setsid: 112, setns: 308 },
-  arm64: { mount: 40, umount2: 39, mknodat: 33, setsid: 157, setns: 268 },
+/** mount(2), umount2(2), mknodat(2), setsid(2), setns(2) and pidfd_open(2) by architecture (Node's process.arch names). */
+const SYSCALLS: Record<string, { mount: number; umount2: number; mknodat: number; setsid: number; setns: number; pidfd_open: number }> = {
+  x64: { mount: 165, umount2: 166, mknodat: 259, setsid: 112, setns: 308, pidfd_open: 434 },
+  arm64: { mount: 40, umount2: 39, mknodat: 33, setsid: 157, setns: 268, pidfd_open: 434 },
 };
 
 /**
@@ -35,7 +39,7 @@ export type NamespaceStep = { kind: "up"; ifname: string } | { kind: "addr"; ifn
 const SCRIPT = String.raw`
 use strict;
 $| = 1; umask 0;
-my ($sys_mount, $sys_umount2, $sys_mknodat, $sys_setsid, $sys_setns) = map { $_ + 0 } @ARGV;
+my ($sys_mount, $sys_umount2, $sys_mknodat, $sys_setsid, $sys_setns, $sys_pidfd_open) = map { $_ + 0 } @ARGV;
 $SIG{CHLD} = "DEFAULT";
 my $seq = 0;
 sub rta { my ($type, $data) = @_; my $len = 4 + length($data); return pack("SS", $len, $type) . $data . ("\0" x ((4 - $len % 4) % 4)); }
@@ -54,12 +58,49 @@ sub nl {
     }
   }
 }
-my %monitors;
-while (defined(my $line = <STDIN>)) {
-  chomp $line;
-  # Monitors that ended meanwhile (waitpid with WNOHANG, 1 on Linux; the run op waits for its own child by pid).
+my (%monitors, %runs);
+# Answers a run whose command ended: its exit status (128 + the signal when killed) and both outputs.
+sub answer_run {
+  my ($pid, $status) = @_;
+  my $run = delete $runs{$pid};
+  my $code = $status < 0 ? 127 : ($status & 127) ? 128 + ($status & 127) : ($status >> 8);
+  my %text;
+  for my $pair ([o => $run->{out}], [e => $run->{err}]) {
+    my ($k, $fh) = @$pair; my $all = ""; my $buf;
+    sysseek($fh, 0, 0);
+    while (sysread($fh, $buf, 65536)) { $all .= $buf; }
+    $text{$k} = unpack("H*", $all);
+  }
+  close($run->{in}); close($run->{out}); close($run->{err}); close($run->{pidfd}) if $run->{pidfd};
+  print "$run->{id}\tok\t$code\t$text{o}\t$text{e}\n";
+}
+my $input = "";
+for (;;) {
+  my $nl = index($input, "\n");
+  if ($nl < 0) {
+    # Wait for a request or the end of a run's command (its pidfd turns readable); at the end of
+    # the input, finish the runs under way and leave.
+    my $rin = ""; vec($rin, 0, 1) = 1;
+    vec($rin, fileno($_->{pidfd}), 1) = 1 for values %runs;
+    my $n = select(my $rout = $rin, undef, undef, undef);
+    next if $n <= 0;
+    for my $pid (keys %runs) {
+      next unless vec($rout, fileno($runs{$pid}{pidfd}), 1);
+      my $r = waitpid($pid, 1);
+      next if $r == 0;
+      answer_run($pid, $r < 0 ? -1 : $?);
+    }
+    if (vec($rout, 0, 1)) {
+      my $got = sysread(STDIN, $input, 65536, length($input));
+      if (defined $got && $got == 0) { for my $pid (keys %runs) { my $r = waitpid($pid, 0); answer_run($pid, $r < 0 ? -1 : $?) } exit 0; }
+    }
+    next;
+  }
+  my $line = substr($input, 0, $nl); $input = substr($input, $nl + 1);
+  # Monitors that ended meanwhile (waitpid with WNOHANG, 1 on Linux).
   for my $m (keys %monitors) { delete $monitors{$m} if waitpid($m, 1) != 0; }
-  my ($op, @a) = map { pack("H*", $_) } split(/\t/, $line, -1);
+  my ($id, $fields) = split(/\t/, $line, 2);
+  my ($op, @a) = map { pack("H*", $_) } split(/\t/, $fields // "", -1);
   my $ok = 0;
   if ($op eq "mkfifo") {
     my $mode = oct(shift @a); $ok = 1;
@@ -131,8 +172,8 @@ while (defined(my $line = <STDIN>)) {
   } elsif ($op eq "run") {
     # A command run to its end (ip -j, nft, iptables …), forked from here: a fork of this small
     # process, where one of the caller's costs it ~10 ms. Input, output and errors go through
-    # anonymous temporary files (no pipe to deadlock on). The answer carries the exit status
-    # (128 + the signal when killed) and both outputs.
+    # anonymous temporary files (no pipe to deadlock on). Answered when it ends (see reap), with
+    # its exit status (128 + the signal when killed) and both outputs; other requests meanwhile.
     my ($input, @cmd) = @a;
     my ($in, $out, $err);
     $ok = open($in, "+>", undef) && open($out, "+>", undef) && open($err, "+>", undef);
@@ -140,24 +181,16 @@ while (defined(my $line = <STDIN>)) {
       syswrite($in, $input); sysseek($in, 0, 0);
       my $pid = fork;
       if (defined $pid && $pid == 0) {
-        # Closed first: closing a read handle with requests still buffered seeks its fd back, and
-        # reopened in place that fd would already be the input file's (its offset then lost).
         close(STDIN); open(STDIN, "<&", $in); open(STDOUT, ">&", $out); open(STDERR, ">&", $err);
         exec { $cmd[0] } @cmd;
         syswrite(STDERR, "$cmd[0]: $!\n"); exit 127;
       }
       if (defined $pid) {
-        waitpid($pid, 0);
-        my $code = ($? & 127) ? 128 + ($? & 127) : ($? >> 8);
-        my %text;
-        for my $pair ([o => $out], [e => $err]) {
-          my ($k, $fh) = @$pair; my $all = ""; my $buf;
-          sysseek($fh, 0, 0);
-          while (sysread($fh, $buf, 65536)) { $all .= $buf; }
-          $text{$k} = unpack("H*", $all);
-        }
-        close($in); close($out); close($err);
-        print "ok\t$code\t$text{o}\t$text{e}\n";
+        $runs{$pid} = { id => $id, in => $in, out => $out, err => $err };
+        # Its end is watched through a pidfd (Linux 5.3); without one, it is waited for here.
+        my $pidfd = syscall($sys_pidfd_open, $pid, 0);
+        if ($pidfd >= 0 && open(my $pfh, "<&=", $pidfd)) { $runs{$pid}{pidfd} = $pfh }
+        else { my $r = waitpid($pid, 0); answer_run($pid, $r < 0 ? -1 : $?) }
         next;
       }
       $ok = 0;
@@ -165,7 +198,7 @@ while (defined(my $line = <STDIN>)) {
   } else {
     $! = 22;
   }
-  if ($ok) { print "ok\n" } else { printf "err\t%d\t%s\n", $! + 0, "$!" }
+  if ($ok) { print "$id\tok\n" } else { printf "%s\terr\t%d\t%s\n", $id, $! + 0, "$!" }
 }
 `;
 
@@ -186,10 +219,11 @@ interface Waiter {
 
 const hex = (s: string) => Buffer.from(s, "utf8").toString("hex");
 
-/** One perl process and the requests it has yet to answer. */
+/** One perl process and the requests it has yet to answer, by number. */
 interface Session {
   child: ChildProcess;
-  waiting: Waiter[];
+  waiting: Map<number, Waiter>;
+  lastId: number;
   partial: string;
 }
 
@@ -199,7 +233,7 @@ export class PerlHelper {
   private constructor(
     /** perl's path (other one-shot perl uses may share it). */
     readonly perl: string,
-    private readonly numbers: { mount: number; umount2: number; mknodat: number; setsid: number; setns: number },
+    private readonly numbers: (typeof SYSCALLS)[string],
   ) {}
 
   /** The helper, or undefined where perl or the syscall numbers are missing (use the commands then). */
@@ -265,8 +299,8 @@ export class PerlHelper {
    * Runs `argv` to its end, forked from the helper (not from this process:
    * a fork of a large Node process costs its thread 6–13 ms here), with
    * `input` as its stdin. A command that cannot start ends with 127 and
-   * `argv0: reason` on stderr. The helper answers nothing else meanwhile: use
-   * an instance of its own for commands beside the shared one.
+   * `argv0: reason` on stderr. The helper serves other requests meanwhile
+   * (it watches the command's end through a pidfd).
    */
   async run(argv: string[], options: { input?: string } = {}): Promise<CommandResult> {
     const payload = await this.ask(["run", options.input ?? "", ...argv]);
@@ -287,15 +321,16 @@ export class PerlHelper {
   private ask(fields: string[]): Promise<string> {
     const session = this.session ?? this.start();
     return new Promise<string>((resolve, reject) => {
-      if (session.waiting.length === 0) hold(session.child, true);
-      session.waiting.push({ resolve, reject });
-      session.child.stdin!.write(`${fields.map(hex).join("\t")}\n`);
+      if (session.waiting.size === 0) hold(session.child, true);
+      const id = ++session.lastId;
+      session.waiting.set(id, { resolve, reject });
+      session.child.stdin!.write(`${id}\t${fields.map(hex).join("\t")}\n`);
     });
   }
 
   private start(): Session {
-    const child = spawn(this.perl, ["-e", SCRIPT, String(this.numbers.mount), String(this.numbers.umount2), String(this.numbers.mknodat), String(this.numbers.setsid), String(this.numbers.setns)], { stdio: ["pipe", "pipe", "pipe"], env: helperEnv() });
-    const session: Session = { child, waiting: [], partial: "" };
+    const child = spawn(this.perl, ["-e", SCRIPT, String(this.numbers.mount), String(this.numbers.umount2), String(this.numbers.mknodat), String(this.numbers.setsid), String(this.numbers.setns), String(this.numbers.pidfd_open)], { stdio: ["pipe", "pipe", "pipe"], env: helperEnv() });
+    const session: Session = { child, waiting: new Map(), lastId: 0, partial: "" };
     this.session = session;
     let stderr = "";
     child.stdout!.setEncoding("utf8");
@@ -305,7 +340,9 @@ export class PerlHelper {
     child.stdout!.on("data", (d: string) => answer(session, d));
     const gone = (why: string) => {
       if (this.session === session) this.session = undefined;
-      for (const w of session.waiting.splice(0)) {
+      const waiting = [...session.waiting.values()];
+      session.waiting.clear();
+      for (const w of waiting) {
         w.reject(new SystemError(`the perl helper ended (${why})${stderr ? `: ${stderr.trim()}` : ""}`, { hint: "perl (Debian's perl-base) must run; STACK_DEBUG=1 shows the trace" }));
       }
     };
@@ -327,16 +364,19 @@ function answer(session: Session, data: string): void {
   session.partial += data;
   let nl: number;
   while ((nl = session.partial.indexOf("\n")) >= 0) {
-    const line = session.partial.slice(0, nl);
+    const tab = session.partial.indexOf("\t");
+    const id = Number(session.partial.slice(0, tab));
+    const line = session.partial.slice(tab + 1, nl);
     session.partial = session.partial.slice(nl + 1);
-    const w = session.waiting.shift();
+    const w = session.waiting.get(id);
     if (!w) continue;
+    session.waiting.delete(id);
     if (line === "ok" || line.startsWith("ok\t")) w.resolve(line.slice(3));
     else {
       const [, errno, message] = line.split("\t");
       w.reject(new PerlHelperError(message ?? line, Number(errno) || 0));
     }
-    if (session.waiting.length === 0) hold(session.child, false);
+    if (session.waiting.size === 0) hold(session.child, false);
   }
 }
 
@@ -365,8 +405,12 @@ export function helperEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessE
 
 let shared: PerlHelper | undefined | null = null;
 
-/** The process's one helper (made on first use), or undefined where it cannot run. */
+/**
+ * The process's one helper, or undefined where it cannot run: the one
+ * bin/stack started early for `up` (src/cli/prestart.ts; a PerlHelper of the
+ * prestart script's own copy of this module), else one made now.
+ */
 export function perlHelper(): PerlHelper | undefined {
-  if (shared === null) shared = PerlHelper.create();
+  if (shared === null) shared = (takeEarlyCommands() as PerlHelper | undefined) ?? PerlHelper.create();
   return shared;
 }

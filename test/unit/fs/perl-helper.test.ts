@@ -183,10 +183,33 @@ describe("run: a command forked by the helper, to its end", () => {
     expect(rs.map((r) => r.stdout)).toEqual(["in1\n1\n", "in2\n2\n", "in3\n3\n"]);
   });
 
-  test("commands asked for at once run one after the other, and other requests keep their order between them", async () => {
+  test("a command under way holds up nothing: other requests and shorter commands are answered first, each with its own outputs", async () => {
     const fifo = join(dir, "between.fifo");
-    const [a, , b] = await Promise.all([helper.run(["/bin/sh", "-c", "sleep 0.2; echo a"]), helper.mkfifo([fifo], 0o600), helper.run(["/bin/echo", "b"])]);
-    expect([a.stdout, b.stdout]).toEqual(["a\n", "b\n"]);
+    const order: string[] = [];
+    const note = <T>(name: string, p: Promise<T>) => p.then((v) => (order.push(name), v));
+    const [a, , b] = await Promise.all([
+      note("slow", helper.run(["/bin/sh", "-c", "sleep 0.4; echo a; echo a-err >&2; exit 4"])),
+      note("mkfifo", helper.mkfifo([fifo], 0o600)),
+      note("quick", helper.run(["/bin/echo", "b"])),
+    ]);
+    expect(order).toEqual(["mkfifo", "quick", "slow"]);
+    expect(a).toEqual({ exitCode: 4, stdout: "a\n", stderr: "a-err\n" });
+    expect(b).toEqual({ exitCode: 0, stdout: "b\n", stderr: "" });
     expect(statSync(fifo).isFIFO()).toBe(true);
+  });
+
+  test("the helper leaves no zombie behind, and at the end of its input it still answers the commands under way", async () => {
+    const own = PerlHelper.create()!;
+    const slow = own.run(["/bin/sh", "-c", "sleep 0.3; echo late"]);
+    await own.run(["/bin/true"]);
+    const pid = Number((await own.run(["/bin/sh", "-c", "echo $PPID"])).stdout);
+    const children = () =>
+      readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+        .split(" ")
+        .filter(Boolean)
+        .map((c) => readFileSync(`/proc/${c}/stat`, "utf8").replace(/^.*\) /, "")[0]);
+    expect(children()).toEqual(["S"]); // the sleeping shell only: the two that ended were reaped
+    own.close(); // stdin ends while the shell still sleeps
+    expect(await slow).toEqual({ exitCode: 0, stdout: "late\n", stderr: "" });
   });
 });
