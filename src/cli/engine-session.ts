@@ -95,7 +95,7 @@ export async function openSessionFor(ctx: CliContext, model: StackModel, options
       progress,
       async close() {
         await progress.close();
-        engine.close();
+        await engine.close();
         lock?.release();
       },
     };

@@ -88,7 +88,8 @@ export interface Engine extends EngineDeps {
   /** The runtime handle of a recorded container. */
   handleOf(name: string): ContainerHandle;
   record(name: string): ContainerRecord;
-  close(): void;
+  /** Syncs the state and launches a deferred supervisor: resolves once it is started (or could not be). */
+  close(): Promise<void>;
 }
 
 /** The image name of a service: `image:`, else `<project>-<service>` for a built one (Compose's rule). */
@@ -191,7 +192,8 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
   };
   const deferSupervisor = async (): Promise<void> => {
     if (client || launch) return;
-    const claimed = await claimSupervisorStart(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry() });
+    // The daemon is forked by the perl helper when there is one (it binds the DNS sockets too): see DaemonLauncher.
+    const claimed = await claimSupervisorStart(project, opts.stateDir, opts.runDir, { entry: opts.supervisorEntry ?? defaultSupervisorEntry(), ...(helper ? { launcher: helper } : {}) });
     if (claimed instanceof SupervisorClient) client = Promise.resolve(claimed);
     else launch = claimed;
   };
@@ -246,7 +248,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       if (launch?.pending && !client) {
         const { dnsListenAddresses, reserveDnsSockets } = await import("../network/index.js");
         const endpoints = dnsListenAddresses(network.readState(project), 53);
-        if (endpoints.length > 0) launch.holdDns(await reserveDnsSockets(endpoints));
+        if (endpoints.length > 0) await launch.reserveDns(endpoints, reserveDnsSockets);
       }
     },
     async removeUnused(p) {
@@ -365,7 +367,7 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const deferred = !client && launch?.pending ? launch : undefined;
       if (deferred) {
         const spec = supervisedOf(r, h);
-        await runtime.start(h, 10_000, { beforeSpawn: async () => deferred.handOver(spec, Date.now()), keepOutput: (fds) => deferred.hold(fds) });
+        await runtime.start(h, 10_000, { beforeSpawn: async () => deferred.handOver(spec, Date.now()), keepOutput: (fds, paths) => deferred.hold(fds, paths) });
         return;
       }
       const sup = await supervisor();
@@ -509,9 +511,10 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     close() {
       syncState();
       cached = undefined; // the lock goes with the close: a later read reads the file again
-      launch?.launch();
+      const launched = launch?.launch();
       void client?.then((c) => c.close(), () => undefined);
       client = undefined;
+      return launched ?? Promise.resolve();
     },
   };
 }

@@ -58,7 +58,11 @@ sub nl {
     }
   }
 }
-my (%monitors, %runs);
+# Children that outlive their request (monitors, daemons) by pid, with a pidfd (Linux 5.3) that
+# wakes the loop below when one ends, so it is reaped at once; without one, at the next request.
+my (%monitors, %runs, %sockets);
+sub pidfd { my $fd = syscall($sys_pidfd_open, $_[0], 0); my $h; return $fd >= 0 && open($h, "<&=", $fd) ? $h : undef; }
+sub reap_monitors { for my $m (keys %monitors) { delete $monitors{$m} if waitpid($m, 1) != 0; } }
 # Answers a run whose command ended: its exit status (128 + the signal when killed) and both outputs.
 sub answer_run {
   my ($pid, $status) = @_;
@@ -82,8 +86,10 @@ for (;;) {
     # the input, finish the runs under way and leave.
     my $rin = ""; vec($rin, 0, 1) = 1;
     vec($rin, fileno($_->{pidfd}), 1) = 1 for values %runs;
+    vec($rin, fileno($_), 1) = 1 for grep { ref } values %monitors;
     my $n = select(my $rout = $rin, undef, undef, undef);
     next if $n <= 0;
+    reap_monitors() if grep { ref && vec($rout, fileno($_), 1) } values %monitors;
     for my $pid (keys %runs) {
       next unless vec($rout, fileno($runs{$pid}{pidfd}), 1);
       my $r = waitpid($pid, 1);
@@ -97,8 +103,7 @@ for (;;) {
     next;
   }
   my $line = substr($input, 0, $nl); $input = substr($input, $nl + 1);
-  # Monitors that ended meanwhile (waitpid with WNOHANG, 1 on Linux).
-  for my $m (keys %monitors) { delete $monitors{$m} if waitpid($m, 1) != 0; }
+  reap_monitors();
   my ($id, $fields) = split(/\t/, $line, 2);
   my ($op, @a) = map { pack("H*", $_) } split(/\t/, $fields // "", -1);
   my $ok = 0;
@@ -118,6 +123,9 @@ for (;;) {
     my ($o, $e, $pid);
     if (open($o, "+<", $out) && open($e, "+<", $err)) { $pid = fork }
     if (defined $pid && $pid == 0) {
+      # A monitor lives as long as its container and never execs: it lets go of the helper's handles
+      # (a held DNS socket would stay bound as long as it lives).
+      %sockets = (); %runs = (); %monitors = ();
       syscall($sys_setsid); $0 = "stack-monitor $exit_file";
       open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $o) or exit 1; open(STDERR, ">&", $e) or exit 1; close($o); close($e);
       if ($size > 0) { fcntl(STDOUT, 1031, $size + 0); fcntl(STDERR, 1031, $size + 0); }
@@ -129,7 +137,41 @@ for (;;) {
     }
     my $errno = $! + 0;
     close($o) if $o; close($e) if $e;
-    if (defined $pid) { $monitors{$pid} = 1; $ok = 1; } else { $! = $errno }
+    if (defined $pid) { $monitors{$pid} = pidfd($pid) // 1; $ok = 1; } else { $! = $errno }
+  } elsif ($op eq "udp") {
+    # A UDP socket bound to address:port and held here, unread, for a daemon to inherit (see
+    # daemon): queries wait in its queue meanwhile. Answered with its descriptor's number.
+    my ($addr, $port) = @a;
+    my $s;
+    $ok = $addr =~ /^\d+\.\d+\.\d+\.\d+$/ && socket($s, 2, 2, 0) && bind($s, pack("S n C4 x8", 2, $port, split(/\./, $addr)));
+    $! = 22 if !$ok && $addr !~ /^\d+\.\d+\.\d+\.\d+$/;
+    if ($ok) { $sockets{fileno($s)} = $s; print "$id\tok\t" . fileno($s) . "\n"; next; }
+  } elsif ($op eq "close") {
+    delete $sockets{$_} for @a; $ok = 1;
+  } elsif ($op eq "daemon") {
+    # A daemon (the project's supervisor), forked from here rather than from the caller, in a
+    # session of its own, its output appended to a log. It inherits, at their numbers, the held
+    # sockets named and the FIFOs given, opened read-write here first (a pipe's bytes outlive its
+    # container until the daemon reads them); the sockets are then closed here. Answered with its pid.
+    my ($log, $fifos, $fds, @cmd) = @a;
+    my @fifo_paths = grep { length } split(/\n/, $fifos);
+    my @held = grep { length } split(/,/, $fds);
+    my ($l, @f, $pid);
+    $ok = sysopen($l, $log, 1 | 64 | 1024, 0640); # O_WRONLY | O_CREAT | O_APPEND
+    for my $path (@fifo_paths) { last unless $ok; my $h; $ok = open($h, "+<", $path); push @f, $h if $ok; }
+    if ($ok && grep { !$sockets{$_} } @held) { $! = 9; $ok = 0; } # EBADF: not a socket held here
+    if ($ok) { $pid = fork; $ok = defined $pid; }
+    if ($ok && $pid == 0) {
+      syscall($sys_setsid);
+      open(STDIN, "<", "/dev/null"); open(STDOUT, ">&", $l) or exit 127; open(STDERR, ">&", $l) or exit 127;
+      fcntl($_, 2, 0) for (@f, map { $sockets{$_} } @held); # F_SETFD 0: kept across exec
+      exec { $cmd[0] } @cmd;
+      print STDERR "$cmd[0]: $!\n"; exit 127;
+    }
+    my $errno = $! + 0;
+    close($l) if $l; close($_) for @f;
+    if ($ok) { $monitors{$pid} = pidfd($pid) // 1; delete $sockets{$_} for @held; print "$id\tok\t$pid\n"; next; }
+    $! = $errno;
   } elsif ($op eq "netns") {
     # The interfaces inside a named network namespace, over rtnetlink from this process: it joins
     # the namespace (setns), sends the steps and goes back; no ip process to start per container.
@@ -187,9 +229,9 @@ for (;;) {
       }
       if (defined $pid) {
         $runs{$pid} = { id => $id, in => $in, out => $out, err => $err };
-        # Its end is watched through a pidfd (Linux 5.3); without one, it is waited for here.
-        my $pidfd = syscall($sys_pidfd_open, $pid, 0);
-        if ($pidfd >= 0 && open(my $pfh, "<&=", $pidfd)) { $runs{$pid}{pidfd} = $pfh }
+        # Its end is watched through a pidfd; without one, it is waited for here.
+        my $pfh = pidfd($pid);
+        if ($pfh) { $runs{$pid}{pidfd} = $pfh }
         else { my $r = waitpid($pid, 0); answer_run($pid, $r < 0 ? -1 : $?) }
         next;
       }
@@ -272,6 +314,28 @@ export class PerlHelper {
    */
   monitor(stdout: string, stderr: string, exitFile: string, pipeBytes: number, argv: string[]): Promise<void> {
     return this.request(["monitor", stdout, stderr, exitFile, String(pipeBytes), ...argv]);
+  }
+
+  /** A UDP socket bound to `address`:`port` (IPv4), held by the helper, unread, for a daemon to inherit: its descriptor's number there. */
+  async bindUdp(address: string, port: number): Promise<number> {
+    return Number(await this.ask(["udp", address, String(port)]));
+  }
+
+  /** Closes sockets that bindUdp made (and no daemon took). */
+  closeFds(fds: number[]): Promise<void> {
+    return this.request(["close", ...fds.map(String)]);
+  }
+
+  /**
+   * Starts `argv` as a daemon forked from the helper (no fork of this large
+   * process): a session of its own, stdin /dev/null, stdout and stderr
+   * appended to `log` (made 0640), and inherited at their numbers the
+   * sockets `fds` (from bindUdp; the helper closes its copies) and the FIFOs
+   * `fifos`, opened read-write by the helper first. Resolves with its pid;
+   * the helper reaps it if it ends first.
+   */
+  async daemon(log: string, fifos: string[], fds: number[], argv: string[]): Promise<number> {
+    return Number(await this.ask(["daemon", log, fifos.join("\n"), fds.join(","), ...argv]));
   }
 
   /**

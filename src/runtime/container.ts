@@ -161,7 +161,7 @@ export interface StartHooks {
    * whoever holds them keeps the pipes (and what is written into them) alive
    * after the container ends, until a log reader opens them.
    */
-  keepOutput?: (fds: number[]) => void;
+  keepOutput?: (fds: number[], paths: string[]) => void;
 }
 
 export interface ExecOptions {
@@ -344,7 +344,7 @@ export class ContainerRuntime {
         for (const fd of held) closeSync(fd);
         throw new SystemError(`cannot start the monitor of container ${h.id}: ${(e as Error).message}`, { cause: e, hint: "perl (Debian's perl-base) must run; STACK_DEBUG=1 shows the trace" });
       }
-      if (held.length > 0) hooks.keepOutput!(held);
+      if (held.length > 0) hooks.keepOutput!(held, [h.stdoutFifo, h.stderrFifo]);
     } else {
       // Blocking descriptors: the container's writes wait when the pipe is full rather than fail with EAGAIN.
       const out = openSync(h.stdoutFifo, constants.O_RDWR);
@@ -353,7 +353,7 @@ export class ContainerRuntime {
       try {
         this.deps.runner.spawnDetached(monitorArgv(this.deps.perl, h.exitFile, this.deps.pipeBufferBytes, runArgv), { stdout: out, stderr: err });
         if (hooks.keepOutput) {
-          hooks.keepOutput([out, err]);
+          hooks.keepOutput([out, err], [h.stdoutFifo, h.stderrFifo]);
           kept = true;
         }
       } finally {

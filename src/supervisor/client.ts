@@ -35,6 +35,20 @@ export interface EnsureOptions {
   idleMs?: number;
   /** How long to wait for a starting daemon's socket. */
   startTimeoutMs?: number;
+  /** For claimSupervisorStart: what starts the daemon instead of this process (see DaemonLauncher). */
+  launcher?: DaemonLauncher;
+}
+
+/**
+ * What can start the daemon for a SupervisorLaunch and hold what it is to
+ * inherit until then — the perl helper (src/fs/perl-helper.ts): its fork
+ * costs ~1 ms, where a fork of this Node process blocks it 8–12 ms on the
+ * development VM, at the very end of an `up -d`.
+ */
+export interface DaemonLauncher {
+  bindUdp(address: string, port: number): Promise<number>;
+  closeFds(fds: number[]): Promise<void>;
+  daemon(log: string, fifos: string[], fds: number[], argv: string[]): Promise<number>;
 }
 
 export async function ensureSupervisor(project: string, stateDir: string, runDir: string, options: EnsureOptions = {}): Promise<SupervisorClient> {
@@ -72,7 +86,7 @@ export async function claimSupervisorStart(project: string, stateDir: string, ru
     release();
     throw e;
   }
-  return new SupervisorLaunch(project, paths, handoffFile(stateDir, project), daemonArgs(project, stateDir, runDir, options), release, options.startTimeoutMs ?? 10_000);
+  return new SupervisorLaunch(project, paths, handoffFile(stateDir, project), daemonArgs(project, stateDir, runDir, options), release, options.startTimeoutMs ?? 10_000, options.launcher);
 }
 
 /** A descriptor the daemon inherits: a DNS socket bound by the launching command (so no query is refused before the daemon boots). */
@@ -89,6 +103,8 @@ export type InheritedDnsSocket = import("../network/dns-server.js").DnsListenSoc
 export class SupervisorLaunch {
   private readonly handed: { spec: SupervisedContainer; startedAt: number }[] = [];
   private readonly held: number[] = [];
+  /** The FIFOs of `held`, for a launcher to open (it cannot take this process's descriptors). */
+  private readonly heldPaths: string[] = [];
   private readonly dns: InheritedDnsSocket[] = [];
   private readonly closeDns: (() => void)[] = [];
   private launched = false;
@@ -100,6 +116,8 @@ export class SupervisorLaunch {
     private readonly args: string[],
     private readonly release: () => void,
     private readonly startTimeoutMs: number,
+    /** When given, it binds the DNS sockets and starts the daemon (see DaemonLauncher). */
+    private readonly launcher?: DaemonLauncher,
   ) {}
 
   get pending(): boolean {
@@ -112,10 +130,13 @@ export class SupervisorLaunch {
     writeJsonAtomic(this.handoff, { version: 1, containers: this.handed } satisfies Handoff, { durable: false });
   }
 
-  /** Keeps descriptors (the FIFOs of a spawned container) open until the daemon has them; closes them at once once it runs. */
-  hold(fds: number[]): void {
+  /** Keeps descriptors (`fds`: the FIFOs at `paths` of a spawned container) open until the daemon has them; closes them at once once it runs. */
+  hold(fds: number[], paths: string[]): void {
     if (this.launched) for (const fd of fds) closeSync(fd);
-    else this.held.push(...fds);
+    else {
+      this.held.push(...fds);
+      this.heldPaths.push(...paths);
+    }
   }
 
   /** Bound DNS sockets for the daemon (`close` ends them here once it has them). */
@@ -126,14 +147,34 @@ export class SupervisorLaunch {
   }
 
   /**
+   * Binds the daemon's DNS sockets now (a container's query waits in their
+   * queue until it reads them, instead of being refused): in the launcher
+   * when there is one, else here with `bindHere`.
+   */
+  async reserveDns(endpoints: { address: string; port: number }[], bindHere: (endpoints: { address: string; port: number }[]) => Promise<{ sockets: InheritedDnsSocket[]; close(): void }>): Promise<void> {
+    const launcher = this.launcher;
+    if (!launcher) return this.holdDns(await bindHere(endpoints));
+    const sockets: InheritedDnsSocket[] = [];
+    const close = () => void launcher.closeFds(sockets.map((s) => s.fd)).catch(() => undefined);
+    try {
+      for (const ep of endpoints) sockets.push({ address: ep.address, port: ep.port, protocol: "udp", fd: await launcher.bindUdp(ep.address, ep.port) });
+    } catch (e) {
+      close();
+      throw new SystemError(`embedded DNS: cannot bind ${endpoints.map((ep) => `${ep.address}:${ep.port}`).join(", ")}/udp: ${(e as Error).message}`, { hint: "is another DNS server bound to the gateway address?", cause: e });
+    }
+    this.holdDns({ sockets, close });
+  }
+
+  /**
    * Spawns the daemon without waiting for it, and gives it the start lock:
    * the lock names the daemon, which removes it once it listens; a daemon
    * that dies first leaves a stale lock, which the next command takes over
    * and starts a supervisor of its own (it reads the same handoff file).
    */
-  launch(): void {
-    if (this.launched) return;
+  launch(): Promise<void> {
+    if (this.launched) return Promise.resolve();
     this.launched = true;
+    if (this.launcher) return this.launchThrough(this.launcher);
     try {
       const inherited = [...this.dns.map((d) => d.fd), ...this.held];
       const dnsArg = this.dns.map((d, i) => ({ address: d.address, port: d.port, protocol: d.protocol, fd: 3 + i }));
@@ -148,11 +189,33 @@ export class SupervisorLaunch {
       this.held.length = 0;
       for (const close of this.closeDns.splice(0)) close();
     }
+    return Promise.resolve();
+  }
+
+  /**
+   * launch() through the launcher, which opens the held FIFOs itself before
+   * this process closes its own, and hands over the sockets it holds. A
+   * daemon that could not start leaves the lock released (the next command
+   * starts one, from the same handoff file) and its sockets closed.
+   */
+  private async launchThrough(launcher: DaemonLauncher): Promise<void> {
+    const dnsArg = this.dns.map((d) => ({ address: d.address, port: d.port, protocol: d.protocol, fd: d.fd }));
+    const closeDns = this.closeDns.splice(0);
+    try {
+      const pid = await launcher.daemon(this.paths.log, this.heldPaths, dnsArg.map((d) => d.fd), [process.execPath, ...(dnsArg.length > 0 ? [...this.args, "--inherited-dns", JSON.stringify(dnsArg)] : this.args)]);
+      writeFileSync(this.paths.lock, `${pid}\n`);
+    } catch {
+      for (const close of closeDns) close();
+      this.release();
+    } finally {
+      for (const fd of this.held) closeSync(fd);
+      this.held.length = 0;
+    }
   }
 
   /** Launches the daemon (when not yet) and waits for its socket: for what needs the supervisor now (health, logs). */
   async connect(): Promise<SupervisorClient> {
-    this.launch();
+    await this.launch();
     return awaitSocket(this.paths, this.project, this.startTimeoutMs);
   }
 }

@@ -193,14 +193,14 @@ export async function runRun(ctx: CliContext, serviceName: string, argv: string[
       const { lockProject } = await import("../../engine/lock.js");
       const lock = await lockProject(ctx.runDir, model.name, "run --rm");
       try {
-        engine.close();
+        await engine.close();
         await engine.containers.remove(name, { volumes: true });
         const s = engine.state.read();
         delete s.containers[name];
         if (ephemeral) engine.writeStateVolatile(s);
         else engine.state.write(s);
       } finally {
-        engine.close();
+        await engine.close();
         lock.release();
       }
     }

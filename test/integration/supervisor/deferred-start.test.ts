@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { diffSnapshots, snapshotHost, type HostSnapshot } from "../../helpers/leaks.js";
 import { skipUnlessRoot } from "../../helpers/root.js";
 import { claimSupervisorStart, ensureSupervisor, SupervisorClient, SupervisorLaunch } from "../../../src/supervisor/client.js";
+import { PerlHelper } from "../../../src/fs/perl-helper.js";
 import { handoffFile, lockOwner, supervisorAnswers, supervisorPaths } from "../../../src/supervisor/paths.js";
 import { DEFAULT_ROTATION } from "../../../src/supervisor/log-rotation.js";
 import type { SupervisedContainer } from "../../../src/supervisor/protocol.js";
@@ -18,15 +19,24 @@ import { alive, collect, createHarness, daemonEntry, waitFor, waitForState, type
 
 const built = existsSync(daemonEntry);
 
-describe.skipIf(!built || skipUnlessRoot("supervisor deferred-start tests"))("supervisor launched without waiting (up -d)", () => {
+// Launched by this process (a spawn), or forked by the perl helper, as an `up -d` does where perl runs (DaemonLauncher).
+const launchers = [
+  { by: "this process", helper: () => undefined },
+  { by: "the perl helper", helper: () => PerlHelper.create()! },
+];
+
+describe.skipIf(!built || skipUnlessRoot("supervisor deferred-start tests")).each(launchers)("supervisor launched without waiting (up -d), by $by", ({ helper: makeHelper }) => {
   let h: Harness;
   let before: HostSnapshot;
+  let helper: PerlHelper | undefined;
   const clients: SupervisorClient[] = [];
   beforeEach(() => {
     h = createHarness("deferred");
+    helper = makeHelper();
     before = snapshotHost([h.stateDir, h.runDir]);
   });
   afterEach(async () => {
+    helper?.close();
     for (const c of clients.splice(0)) c.close();
     await h.cleanup();
     // Only what this test can have made (processes and files under its folders): other tests share the host.
@@ -43,12 +53,12 @@ describe.skipIf(!built || skipUnlessRoot("supervisor deferred-start tests"))("su
     const held = fifos.map((f) => openSync(f, constants.O_RDWR));
     launch.handOver(spec, Date.now());
     await h.runtime.start(id);
-    launch.hold(held);
+    launch.hold(held, fifos);
     return spec;
   }
 
   const claim = async (entry = daemonEntry): Promise<SupervisorLaunch> => {
-    const c = await claimSupervisorStart(h.project, h.stateDir, h.runDir, { entry, runtime: "host-process", idleMs: 500 });
+    const c = await claimSupervisorStart(h.project, h.stateDir, h.runDir, { entry, runtime: "host-process", idleMs: 500, ...(helper ? { launcher: helper } : {}) });
     if (!(c instanceof SupervisorLaunch)) throw new Error("a supervisor already ran");
     return c;
   };
@@ -63,7 +73,7 @@ describe.skipIf(!built || skipUnlessRoot("supervisor deferred-start tests"))("su
     await waitFor(() => existsSync(join(h.runtime.dirOf("quick-1"), "exit")), 5000, "quick-1 to end");
     expect(JSON.parse(readFileSync(handoffFile(h.stateDir, h.project), "utf8")).containers.map((c: { spec: SupervisedContainer }) => c.spec.id)).toEqual(["quick-1", "slow-1"]);
 
-    launch.launch();
+    await launch.launch();
     const daemon = lockOwner(paths.lock);
     expect(daemon).not.toBe(process.pid); // the lock names the daemon until it listens
     expect(await supervisorAnswers(paths)).toBe(true);
@@ -87,7 +97,7 @@ describe.skipIf(!built || skipUnlessRoot("supervisor deferred-start tests"))("su
     try {
       const launch = await claim(broken);
       await startHandedOver(launch, "app-1", ["sh", "-c", "echo before; sleep 1; echo after; exec sleep 30"]);
-      launch.launch();
+      await launch.launch();
       const dead = lockOwner(paths.lock);
       await waitFor(() => !alive(dead), 5000, "the broken daemon to exit");
       expect(await supervisorAnswers(paths, 2000)).toBe(false); // a dead holder ends the wait at once

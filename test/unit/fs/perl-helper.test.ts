@@ -213,3 +213,70 @@ describe("run: a command forked by the helper, to its end", () => {
     expect(await slow).toEqual({ exitCode: 0, stdout: "late\n", stderr: "" });
   });
 });
+
+describe("udp, close and daemon: the supervisor's start, forked by the helper", () => {
+  /** A free UDP port on 127.0.0.1 (bound and released by this process). */
+  async function freePort(): Promise<number> {
+    const { createSocket } = await import("node:dgram");
+    const s = createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+    const port = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  /** Whether this process can bind the port (the helper no longer holds it). */
+  async function bindable(port: number): Promise<boolean> {
+    const { createSocket } = await import("node:dgram");
+    const s = createSocket("udp4");
+    return new Promise<boolean>((resolve) => {
+      s.once("error", () => resolve(false));
+      s.bind(port, "127.0.0.1", () => s.close(() => resolve(true)));
+    });
+  }
+
+  test("the daemon inherits the held socket and the FIFOs at their numbers, runs in a session of its own with its output in the log; the helper lets the socket go and reaps it", async () => {
+    const own = PerlHelper.create()!;
+    try {
+      const port = await freePort();
+      const fd = await own.bindUdp("127.0.0.1", port);
+      expect(fd).toBeGreaterThan(2);
+      expect(await bindable(port)).toBe(false);
+      const fifo = join(dir, "out.fifo");
+      await own.mkfifo([fifo], 0o600);
+      const log = join(dir, "daemon.log");
+      // The daemon: its pid and session, what its socket descriptor is, and whether it holds the FIFO; then it ends.
+      const script = `echo "pid=$$ sid=$(cut -d' ' -f6 /proc/$$/stat) fd=$(readlink /proc/$$/fd/${fd} | cut -c1-7)"; ls -l /proc/$$/fd | grep -c out.fifo; echo to-err >&2`;
+      const pid = await own.daemon(log, [fifo], [fd], ["/bin/sh", "-c", script]);
+      for (let i = 0; i < 200 && !readFileSync(log, "utf8").includes("to-err"); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(readFileSync(log, "utf8")).toBe(`pid=${pid} sid=${pid} fd=socket:\n1\nto-err\n`);
+      expect(statSync(log).mode & 0o777).toBe(0o640);
+      // The helper's own copy is closed: once the daemon ended, the port is free.
+      for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(`/proc/${pid}`)).toBe(false); // ended and reaped, no zombie
+      expect(await bindable(port)).toBe(true);
+    } finally {
+      own.close();
+    }
+  });
+
+  test("close lets an unused socket go; a bad address, a port taken and a descriptor not held fail with their errno", async () => {
+    const port = await freePort();
+    const fd = await helper.bindUdp("127.0.0.1", port);
+    await expect(helper.bindUdp("127.0.0.1", port)).rejects.toMatchObject({ errno: 98 }); // EADDRINUSE
+    // A monitor forked meanwhile (it lives as long as its container) does not keep the socket.
+    const [out, err] = [join(dir, "m.out"), join(dir, "m.err")];
+    await helper.mkfifo([out, err], 0o600);
+    const keep = [openSync(out, "r+"), openSync(err, "r+")];
+    try {
+      await helper.monitor(out, err, join(dir, "m.exit"), 0, ["sleep", "1"]);
+      await helper.closeFds([fd]);
+      expect(await bindable(port)).toBe(true);
+      expect(existsSync(join(dir, "m.exit"))).toBe(false); // the monitor still runs
+    } finally {
+      for (const k of keep) closeSync(k);
+    }
+    await expect(helper.bindUdp("localhost", port)).rejects.toMatchObject({ errno: 22 });
+    await expect(helper.daemon(join(dir, "log"), [], [fd], ["/bin/true"])).rejects.toMatchObject({ errno: 9 }); // EBADF: not held
+    await expect(helper.daemon(join(dir, "log"), [join(dir, "missing.fifo")], [], ["/bin/true"])).rejects.toMatchObject({ errno: 2 });
+  });
+});
