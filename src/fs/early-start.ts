@@ -35,7 +35,7 @@ export function takeEarlyResult(key: string): Promise<CommandResult> | undefined
   return r;
 }
 
-/** The early command helper, once. */
+/** The early perl helper, once (perlHelper in src/fs/perl-helper.ts takes it). */
 export function takeEarlyCommands(): EarlyCommands | undefined {
   const early = (globalThis as Holder)[slot];
   const c = early?.commands ?? undefined;

@@ -214,7 +214,7 @@ for (;;) {
   } elsif ($op eq "run") {
     # A command run to its end (ip -j, nft, iptables …), forked from here: a fork of this small
     # process, where one of the caller's costs it ~10 ms. Input, output and errors go through
-    # anonymous temporary files (no pipe to deadlock on). Answered when it ends (see reap), with
+    # anonymous temporary files (no pipe to deadlock on). Answered when it ends (answer_run), with
     # its exit status (128 + the signal when killed) and both outputs; other requests meanwhile.
     my ($input, @cmd) = @a;
     my ($in, $out, $err);
