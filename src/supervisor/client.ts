@@ -195,8 +195,9 @@ export class SupervisorLaunch {
   /**
    * launch() through the launcher, which opens the held FIFOs itself before
    * this process closes its own, and hands over the sockets it holds. A
-   * daemon that could not start leaves the lock released (the next command
-   * starts one, from the same handoff file) and its sockets closed.
+   * daemon that could not be forked fails the launch, as a failed spawn
+   * does, with the lock released (the next command starts one, from the
+   * same handoff file) and its sockets closed.
    */
   private async launchThrough(launcher: DaemonLauncher): Promise<void> {
     const dnsArg = this.dns.map((d) => ({ address: d.address, port: d.port, protocol: d.protocol, fd: d.fd }));
@@ -204,9 +205,10 @@ export class SupervisorLaunch {
     try {
       const pid = await launcher.daemon(this.paths.log, this.heldPaths, dnsArg.map((d) => d.fd), [process.execPath, ...(dnsArg.length > 0 ? [...this.args, "--inherited-dns", JSON.stringify(dnsArg)] : this.args)]);
       writeFileSync(this.paths.lock, `${pid}\n`);
-    } catch {
+    } catch (e) {
       for (const close of closeDns) close();
       this.release();
+      throw new SystemError(`cannot start the supervisor of project ${this.project}: ${(e as Error).message}`, { hint: `its log is ${this.paths.log}; the next command starts it`, cause: e });
     } finally {
       for (const fd of this.held) closeSync(fd);
       this.held.length = 0;
