@@ -100,34 +100,27 @@ async function buildConfigPathScript() {
 }
 
 /**
- * `import("node:…")` of a builtin, in a classic script, as a require():
+ * Dynamic imports that a classic script turns into a require() when it runs:
  * Node hands a dynamic import() in a vm.Script compiled from a code cache
  * no loader ("A dynamic import callback was not specified"), so none may be
- * left. esbuild wraps the module in its ESM interop, as it does for bundled
- * modules imported lazily: the same namespace (named exports and default).
+ * left. esbuild wraps the required module in its ESM interop, as it does
+ * for bundled modules imported lazily: the same namespace (named exports
+ * and default). Two kinds:
+ * - `import("node:…")` of a builtin;
+ * - `import("kubernetes-models/…")`, required from the installed package
+ *   (CommonJS) instead of copied into the script: only `export kubernetes
+ *   --check` loads those models (and their validator), and a classic
+ *   script's every byte is read and copied on every run, whatever it runs.
+ *   In main-path they were ~40% of the script (1.6 → 0.93 MB, its cache
+ *   394 → 295 KB): `up -d` of 4 services ~2% faster, interleaved.
  */
-const builtinDynamicImports = {
-  name: "builtin-dynamic-imports",
+const dynamicImportsAsRequire = {
+  name: "dynamic-imports-as-require",
   setup(b) {
-    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (args.kind === "dynamic-import" && isBuiltin(args.path) ? { path: args.path, namespace: "builtin" } : undefined));
-    b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
-  },
-};
-
-/**
- * `import("kubernetes-models/…")` in a classic script, as a require() of the
- * installed package when it runs, not a copy in the script: only `export
- * kubernetes --check` loads those models (and their validator), and a
- * classic script's every byte is read and copied on every run, whatever it
- * runs. In main-path they were ~40% of the script (1.6 → 0.93 MB, its cache
- * 394 → 295 KB): `up -d` of 4 services ~2% faster, interleaved. The package
- * is CommonJS; esbuild's interop gives the import() the same namespace.
- */
-const runtimePackageImports = {
-  name: "runtime-package-imports",
-  setup(b) {
-    b.onResolve({ filter: /^kubernetes-models\// }, (args) => (args.kind === "dynamic-import" ? { path: args.path, namespace: "runtime-package" } : { path: args.path, external: true }));
-    b.onLoad({ filter: /.*/, namespace: "runtime-package" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+    const required = (args) => ({ path: args.path, namespace: "required-at-run-time" });
+    b.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => (args.kind === "dynamic-import" && isBuiltin(args.path) ? required(args) : undefined));
+    b.onResolve({ filter: /^kubernetes-models\// }, (args) => (args.kind === "dynamic-import" ? required(args) : { path: args.path, external: true }));
+    b.onLoad({ filter: /.*/, namespace: "required-at-run-time" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
   },
 };
 
@@ -145,7 +138,7 @@ async function classicScript(base, input, plugins) {
     platform: "node",
     target: "node20",
     external: ["yaml"],
-    plugins: [...plugins, builtinDynamicImports, runtimePackageImports, importMetaUrlRelativeTo("__stackScriptUrl")],
+    plugins: [...plugins, dynamicImportsAsRequire, importMetaUrlRelativeTo("__stackScriptUrl")],
     logLevel: "warning",
     legalComments: "none",
     // Less source to read, copy and keep on every run (each 4 KB of it a page
@@ -169,7 +162,7 @@ async function classicScript(base, input, plugins) {
   // would otherwise keep the whole source as a two-byte string.
   const ascii = built.outputFiles[0].text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   // Any import() left (none was seen in the output: it would be a false alarm in a string) is refused.
-  if (/\bimport\(/.test(ascii)) throw new Error(`bundle-cli: ${base} still has an import(): a classic script run from a code cache cannot import (see builtinDynamicImports)`);
+  if (/\bimport\(/.test(ascii)) throw new Error(`bundle-cli: ${base} still has an import(): a classic script run from a code cache cannot import (see dynamicImportsAsRequire)`);
   const source = `${held}(function (require, module, exports, __stackScriptUrl) {\n${ascii}\n})`;
   const name = `${base}-${createHash("sha256").update(source).digest("hex").slice(0, 8).toUpperCase()}`;
   return { name, source, filename: join(outdir, `${name}.js`) };

@@ -143,8 +143,8 @@ for (;;) {
     # daemon): queries wait in its queue meanwhile. Answered with its descriptor's number.
     my ($addr, $port) = @a;
     my $s;
-    $ok = $addr =~ /^\d+\.\d+\.\d+\.\d+$/ && socket($s, 2, 2, 0) && bind($s, pack("S n C4 x8", 2, $port, split(/\./, $addr)));
-    $! = 22 if !$ok && $addr !~ /^\d+\.\d+\.\d+\.\d+$/;
+    if ($addr !~ /^\d+\.\d+\.\d+\.\d+$/) { $! = 22 }
+    else { $ok = socket($s, 2, 2, 0) && bind($s, pack("S n C4 x8", 2, $port, split(/\./, $addr))) }
     if ($ok) { $sockets{fileno($s)} = $s; print "$id\tok\t" . fileno($s) . "\n"; next; }
   } elsif ($op eq "close") {
     delete $sockets{$_} for @a; $ok = 1;
