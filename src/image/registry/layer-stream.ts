@@ -9,6 +9,7 @@
 import { once } from "node:events";
 import { open, type FileHandle } from "node:fs/promises";
 import { PassThrough } from "node:stream";
+import { directWritesBehind } from "../../fs/direct-write.js";
 import type { LayerStore } from "../store/layer-store.js";
 import { detectCompression, decompress, type Compression } from "../tar/decompress.js";
 import { GunzipInPlace, gunzipInPlaceAvailable } from "../tar/gunzip-in-place.js";
@@ -106,7 +107,8 @@ export function layerFeed(what: string, tar: (bytes: Buffer) => void): TarFeed {
 function feedFor(compression: Compression, what: string, tar: (bytes: Buffer) => void): TarFeed {
   if (compression === "none") return { write: tar, end: async () => undefined, close: () => undefined };
   if (compression === "gzip" && (inPlace ??= gunzipInPlaceAvailable())) {
-    const gunzip = new GunzipInPlace(what, tar);
+    // The inflater stops when direct writes fall behind: a piece of well-compressed input can unpack to many MiB.
+    const gunzip = new GunzipInPlace(what, tar, undefined, directWritesBehind);
     return { write: (piece) => gunzip.write(piece), end: async () => gunzip.end(), close: () => gunzip.close() };
   }
   return streamFeed(compression, what, tar);

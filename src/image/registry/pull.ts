@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { InvalidInputError, StackError, SystemError } from "../../errors.js";
+import { directWritesBehind } from "../../fs/direct-write.js";
 import { familiarReference, formatReference, parseReference, type ImageReference } from "../reference.js";
 import { ImageStore, checkManifest, type BlobWriting, type Descriptor, type LayerUnpacking, type OciImage } from "../store/index.js";
 import { RegistryClient, unexpected, type RegistryAccess } from "./client.js";
@@ -150,7 +151,8 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
           writing.write(piece);
           if (writing.received > d.size) throw sizeMismatch(writing.received);
           onBytes(writing.received);
-          if (!feed) return;
+          // The socket waits while the disk catches up with the direct writes (fs/direct-write.ts).
+          if (!feed) return directWritesBehind();
           try {
             const pending = feed.write(piece);
             if (pending) {
@@ -163,6 +165,7 @@ export async function pullImage(options: PullOptions): Promise<PullResult> {
             contentFailed = true;
             throw e;
           }
+          return directWritesBehind();
         };
         const path = `/v2/${target.path}/blobs/${d.digest}`;
         // The lean GET first; anything but a 200 (a token to widen, a redirect to blob storage, an error) goes through request().

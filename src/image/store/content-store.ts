@@ -10,6 +10,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promis
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { DIRECT_MIN_BYTES, openDirect, type DirectWriter } from "../../fs/direct-write.js";
 import { processAlive } from "../../fs/process-alive.js";
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -41,10 +42,12 @@ export async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * One blob on its way into the store. write() copies its piece into the
- * ingest file before it returns (a page-cache write, in place: cheaper than a
- * threadpool round trip per piece, and the caller may reuse the piece at
- * once). Exactly one of commit() and abort() ends it.
+ * One blob on its way into the store. write() copies its piece before it
+ * returns, so the caller may reuse it at once: into the ingest file (a
+ * page-cache write, in place: cheaper than a threadpool round trip per
+ * piece), or, for a large blob of known size, into a staging buffer that a
+ * direct write takes to the disk (fs/direct-write.ts). Exactly one of
+ * commit() and abort() ends it.
  */
 export class BlobWriting {
   private readonly hash = createHash("sha256");
@@ -57,6 +60,7 @@ export class BlobWriting {
     private readonly expected: ExpectedBlob,
     private readonly pathOf: (digest: string) => string,
     private readonly blobsDir: string,
+    private readonly direct: DirectWriter | null = null,
   ) {
     this.fd = fd;
   }
@@ -70,6 +74,7 @@ export class BlobWriting {
     if (this.fd === undefined) throw new Error("BlobWriting.write after its end");
     this.hash.update(piece);
     this.size += piece.length;
+    if (this.direct) return this.direct.write(piece);
     let written = writeSync(this.fd, piece);
     while (written < piece.length) written += writeSync(this.fd, piece, written, piece.length - written);
   }
@@ -80,6 +85,7 @@ export class BlobWriting {
       const fd = this.fd!;
       this.fd = undefined;
       try {
+        await this.direct?.end();
         await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
       } finally {
         closeSync(fd);
@@ -102,8 +108,15 @@ export class BlobWriting {
   }
 
   async abort(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    if (fd !== undefined) {
+      try {
+        await this.direct?.abandon();
+      } finally {
+        closeSync(fd);
+      }
+    }
     await rm(this.tmp, { force: true });
   }
 }
@@ -175,8 +188,10 @@ export class ContentStore {
     await mkdir(this.blobsDir, { recursive: true });
     await this.sweepIngest();
     const tmp = join(this.ingestDir, `${process.pid}-${randomBytes(6).toString("hex")}`);
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    return new BlobWriting(tmp, fd, expected, (digest) => this.blobPath(digest), this.blobsDir);
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
+    const direct = (expected.size ?? 0) >= DIRECT_MIN_BYTES ? openDirect(tmp, flags, 0o644) : null;
+    const fd = direct ? direct.fd : openSync(tmp, flags, 0o644);
+    return new BlobWriting(tmp, fd, expected, (digest) => this.blobPath(digest), this.blobsDir, direct);
   }
 
   async delete(digest: string): Promise<void> {

@@ -102,7 +102,7 @@ export class LayerUnpacking {
   /** Drops the temporary folder. */
   async abort(): Promise<void> {
     this.failed = true;
-    this.extractor.abort();
+    await this.extractor.abort();
     await rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -42,6 +42,7 @@ import {
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
+import { DIRECT_MIN_BYTES, openDirect, type DirectWriter } from "../../fs/direct-write.js";
 import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
 import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
 import { TarReader, type TarHeader, type TarSink } from "./tar-reader.js";
@@ -123,7 +124,10 @@ export class LayerExtractor implements TarSink {
   private readonly egid = process.getegid?.() ?? 0;
   private readonly umask = currentUmask();
   /** The regular file being written, with what to set on it once its content is in. */
-  private file: { fd: number; rel: string; header: TarHeader } | undefined;
+  private file: { fd: number; rel: string; header: TarHeader; direct: DirectWriter | null } | undefined;
+  /** Large files whose direct writes are still in flight; each sets its metadata and closes itself when done. */
+  private readonly writing = new Set<Promise<void>>();
+  private writeFailure: { error: unknown } | undefined;
 
   constructor(private readonly root: string, private readonly special: SpecialFiles) {}
 
@@ -243,8 +247,11 @@ export class LayerExtractor implements TarSink {
       case "file":
       case "contiguous-file": {
         this.clearPath(rel, false);
-        const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode & 0o777);
-        this.file = { fd, rel, header: h };
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+        // A large file goes past the page cache (fs/direct-write.ts); a small one is cheaper through it.
+        const direct = h.size >= DIRECT_MIN_BYTES ? openDirect(target, flags, mode & 0o777) : null;
+        const fd = direct ? direct.fd : openSync(target, flags, mode & 0o777);
+        this.file = { fd, rel, header: h, direct };
         // Owner, mode and times are set once the content is in (entryEnd).
         break;
       }
@@ -284,37 +291,68 @@ export class LayerExtractor implements TarSink {
 
   data(bytes: Buffer): void {
     if (!this.file) return; // content of an entry that is not a regular file
-    const { fd } = this.file;
+    const { fd, direct } = this.file;
+    this.result.contentBytes += bytes.length;
+    if (direct) return direct.write(bytes);
     let written = writeSync(fd, bytes);
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
-    this.result.contentBytes += bytes.length;
   }
 
   entryEnd(): void {
     const open = this.file;
     if (!open) return;
     this.file = undefined;
-    const { fd, rel, header: h } = open;
+    const { fd, rel, header: h, direct } = open;
+    const group = this.groupOfNew(rel);
+    if (direct) {
+      // Owner, mode and times once the last write is done (a write would change the mtime again).
+      const done: Promise<void> = direct
+        .end()
+        .then(() => this.setFileMeta(fd, group, h))
+        .catch((e: unknown) => {
+          this.writeFailure ??= { error: e };
+        })
+        .finally(() => {
+          closeSync(fd);
+          this.writing.delete(done);
+        });
+      this.writing.add(done);
+      return;
+    }
     try {
-      const mode = h.mode & 0o7777;
-      const chown = h.uid !== this.euid || h.gid !== this.groupOfNew(rel);
-      if (chown) fchownSync(fd, h.uid, h.gid);
-      // open() applied mode & ~umask; chown clears set-ID bits, and open() may drop them too.
-      if (this.umask === null || (mode & this.umask) !== 0 || (mode & SPECIAL_BITS) !== 0) fchmodSync(fd, mode);
-      futimesSync(fd, h.mtime, h.mtime);
+      this.setFileMeta(fd, group, h);
     } finally {
       closeSync(fd);
     }
   }
 
-  /** Closes a file left open by a failure part-way. */
-  abort(): void {
-    if (this.file) closeSync(this.file.fd);
-    this.file = undefined;
+  /** `group` is the one the file was created with (its folder's, when set-group-ID at the time). */
+  private setFileMeta(fd: number, group: number, h: TarHeader): void {
+    const mode = h.mode & 0o7777;
+    if (h.uid !== this.euid || h.gid !== group) fchownSync(fd, h.uid, h.gid);
+    // open() applied mode & ~umask; chown clears set-ID bits, and open() may drop them too.
+    if (this.umask === null || (mode & this.umask) !== 0 || (mode & SPECIAL_BITS) !== 0) fchmodSync(fd, mode);
+    futimesSync(fd, h.mtime, h.mtime);
   }
 
-  /** Makes the queued device nodes, whiteouts and xattrs, then sets directory modes and times. */
+  /** Closes a file left open by a failure part-way, once no write of the layer is in flight. */
+  async abort(): Promise<void> {
+    const open = this.file;
+    this.file = undefined;
+    if (open) {
+      try {
+        await open.direct?.abandon();
+      } finally {
+        closeSync(open.fd);
+      }
+    }
+    await Promise.all(this.writing);
+  }
+
+  /** Waits for the large files' writes, makes the queued device nodes, whiteouts and xattrs, then sets directory modes and times. */
   async finish(): Promise<ExtractResult> {
+    await Promise.all(this.writing);
+    if (this.writeFailure) throw asStackError(this.writeFailure.error);
     const pending = [...this.nodes.keys()].sort().map((k) => this.nodes.get(k)!);
     await this.special.makeNodes(pending.map((p) => p.node));
     for (const p of pending) {
@@ -342,7 +380,7 @@ export async function extractLayer(input: Readable, root: string, special: Speci
     for await (const chunk of input as AsyncIterable<Buffer>) reader.push(chunk);
     reader.finish();
   } catch (e) {
-    extractor.abort();
+    await extractor.abort();
     input.destroy();
     throw asStackError(e);
   }

@@ -91,7 +91,20 @@ export class GunzipInPlace {
   /** Output bytes of the current member, modulo 2^32 as the trailer has them. */
   private memberSize = 0;
 
-  constructor(private readonly what: string, private readonly output: (bytes: Buffer) => void, outputSize = OUTPUT) {
+  /** Set when `pause` asked to wait after an output: write() returns it, and goes on once it settles. */
+  private waiting: Promise<void> | undefined;
+
+  /**
+   * `pause`, asked after each full output, may return a promise to stop on:
+   * the rest of the input is inflated once it settles (write() returns a
+   * promise then). Without it, write() does all its input before returning.
+   */
+  constructor(
+    private readonly what: string,
+    private readonly output: (bytes: Buffer) => void,
+    outputSize = OUTPUT,
+    private readonly pause?: () => Promise<void> | undefined,
+  ) {
     this.inflater = new zlib.InflateRaw();
     const internals = this.inflater as unknown as ZlibInternals;
     this.handle = internals._handle!;
@@ -100,15 +113,27 @@ export class GunzipInPlace {
     this.out = outputSize === OUTPUT ? (spareOutputs.pop() ?? Buffer.allocUnsafe(OUTPUT)) : Buffer.allocUnsafe(outputSize);
   }
 
-  write(input: Uint8Array): void {
+  write(input: Uint8Array): void | Promise<void> {
     if (this.closed) throw new Error("GunzipInPlace used after its end");
-    let at = 0;
+    return this.from(input, 0, false);
+  }
+
+  /** Goes on with `input` from `at`: after a pause the deflate part first drains what the inflater still holds. */
+  private from(input: Uint8Array, at: number, resumed: boolean): void | Promise<void> {
     try {
-      while (at < input.length) at = this.step(input, at);
+      if (resumed && this.part === "deflate") at = this.inflate(zlib.constants.Z_NO_FLUSH, input, at);
+      while (!this.waiting && at < input.length) at = this.step(input, at);
     } catch (e) {
       this.close();
       throw e;
     }
+    const waiting = this.waiting;
+    if (!waiting) return;
+    this.waiting = undefined;
+    return waiting.then(() => {
+      if (this.closed) throw new Error("GunzipInPlace closed while paused");
+      return this.from(input, at, true);
+    });
   }
 
   /** The input is complete: hands over what is left, or throws when the stream was cut short. */
@@ -247,6 +272,10 @@ export class GunzipInPlace {
       if (this.fill === this.out.length) {
         this.output(this.out);
         this.fill = 0;
+        if (flush !== zlib.constants.Z_FINISH) {
+          this.waiting = this.pause?.();
+          if (this.waiting) return inOffset;
+        }
         continue;
       }
       if (flush === zlib.constants.Z_FINISH) {

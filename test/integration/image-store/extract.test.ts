@@ -86,6 +86,54 @@ describe.skipIf(skipUnlessRoot("layer extractor tests"))("layer extractor", () =
     }
   });
 
+  it("writes large files past the page cache with their content, metadata and order of replacement intact", async () => {
+    const pattern = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * seed + (i >> 9)) & 0xff));
+    const first = pattern(700_001, 3);
+    const second = pattern(90_000, 5);
+    const suid = pattern(200_000, 11);
+    const tar = await makeTar([
+      { name: "bin/", type: "directory", mode: 0o755, mtime: when },
+      { name: "bin/tool", mode: 0o755, uid: 3, gid: 4, content: first, mtime: when },
+      { name: "bin/alias", type: "link", linkname: "bin/tool" },
+      // The same path again: the second copy replaces the first, whose writes may still be in flight.
+      { name: "bin/tool", mode: 0o700, uid: 5, gid: 6, content: second, mtime: when },
+      { name: "bin/su", mode: 0o4755, uid: 0, gid: 0, content: suid, mtime: when },
+    ]);
+    const root = await unpack(tar, 65_536);
+    const tool = lstatSync(join(root, "bin/tool"));
+    expect([tool.mode & 0o7777, tool.uid, tool.gid, tool.mtimeMs, tool.nlink]).toEqual([0o700, 5, 6, when.getTime(), 1]);
+    expect(readFileSync(join(root, "bin/tool")).equals(second)).toBe(true);
+    // The hard link still names the first file, complete, with its own metadata set once its writes were done.
+    const alias = lstatSync(join(root, "bin/alias"));
+    expect([alias.mode & 0o7777, alias.uid, alias.gid, alias.mtimeMs]).toEqual([0o755, 3, 4, when.getTime()]);
+    expect(readFileSync(join(root, "bin/alias")).equals(first)).toBe(true);
+    const su = lstatSync(join(root, "bin/su"));
+    expect([su.mode & 0o7777, su.mtimeMs]).toEqual([0o4755, when.getTime()]);
+    expect(readFileSync(join(root, "bin/su")).equals(suid)).toBe(true);
+  });
+
+  it("fails with the disk's error when a large file does not fit, and leaves nothing open", async () => {
+    const small = join(dir, "small");
+    execFileSync("mkdir", [small]);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", small]);
+    try {
+      const tar = await makeTar([{ name: "huge", content: Buffer.alloc(3 * 1024 * 1024, 7) }]);
+      const extractor = new LayerExtractor(small, systemSpecialFiles);
+      const reader = new TarReader(extractor);
+      const failure = (async () => {
+        for (let at = 0; at < tar.length; at += 65_536) reader.push(tar.subarray(at, at + 65_536));
+        reader.finish();
+        await extractor.finish();
+      })();
+      await expect(failure).rejects.toThrow(/cannot write the layer: .*ENOSPC/);
+      await extractor.abort();
+      const fds = execFileSync("ls", ["-l", `/proc/${process.pid}/fd`]).toString();
+      expect(fds).not.toContain(join(small, "huge"));
+    } finally {
+      execFileSync("umount", [small]);
+    }
+  });
+
   it("refuses a truncated archive part-way and leaves the file it was writing closed", async () => {
     const tar = await makeTar([{ name: "f", content: Buffer.alloc(100_000, 1) }]);
     const root = join(dir, "cut");
@@ -94,7 +142,7 @@ describe.skipIf(skipUnlessRoot("layer extractor tests"))("layer extractor", () =
     const reader = new TarReader(extractor);
     reader.push(tar.subarray(0, 50_000));
     expect(() => reader.finish()).toThrow(/not a valid tar: it ends \d+ bytes before the end of an entry's content/);
-    extractor.abort();
+    await extractor.abort();
     const fds = execFileSync("ls", ["-l", `/proc/${process.pid}/fd`]).toString();
     expect(fds).not.toContain(join(root, "f"));
   });

@@ -105,6 +105,59 @@ describe("GunzipInPlace", () => {
     }
   });
 
+  it("stops after an output when its pause hook asks, and goes on from the same input once the hook's promise settles", async () => {
+    // Well-compressed input: one 64 KiB piece inflates to several MiB, the case the hook is for.
+    const text = Buffer.from("a line of text that compresses well\n".repeat(400_000));
+    const input = Buffer.concat([gzipSync(text), gz]);
+    const parts: Buffer[] = [];
+    let outputs = 0;
+    let asked = 0;
+    let paused = 0;
+    const g = new GunzipInPlace("layer 1/1", (b) => (parts.push(Buffer.from(b)), outputs++), undefined, () => {
+      asked++;
+      // Every other output: wait a turn of the event loop.
+      if (asked % 2 === 1) return undefined;
+      paused++;
+      const at = outputs;
+      return new Promise<void>((resolve) =>
+        setImmediate(() => {
+          // Nothing was handed over while paused.
+          expect(outputs).toBe(at);
+          resolve();
+        }),
+      );
+    });
+    let promises = 0;
+    for (let at = 0; at < input.length; at += 65_536) {
+      const pending = g.write(input.subarray(at, at + 65_536));
+      if (pending) {
+        promises++;
+        await pending;
+      }
+    }
+    g.end();
+    expect(Buffer.concat(parts).equals(Buffer.concat([text, data]))).toBe(true);
+    expect(paused).toBeGreaterThan(5);
+    expect(promises).toBeGreaterThan(0);
+    expect(promises).toBeLessThanOrEqual(paused);
+  });
+
+  it("without a pause asked, write() returns nothing", () => {
+    const g = new GunzipInPlace("x", () => undefined, undefined, () => undefined);
+    expect(g.write(gz)).toBeUndefined();
+    g.end();
+  });
+
+  it("fails the paused write when it is closed meanwhile (another layer failed)", async () => {
+    let release: () => void = () => undefined;
+    const g = new GunzipInPlace("x", () => undefined, undefined, () => new Promise<void>((r) => (release = r)));
+    const pending = g.write(gz);
+    expect(pending).toBeInstanceOf(Promise);
+    g.close();
+    release();
+    await expect(pending).rejects.toThrow(/closed while paused/);
+  });
+
   it("cannot be used after its end", () => {
     const g = new GunzipInPlace("x", () => undefined);
     g.write(gz);
