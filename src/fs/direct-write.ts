@@ -19,7 +19,11 @@
 //
 // Where O_DIRECT is refused (a filesystem without it, a Node without
 // WebAssembly), openDirect() returns null and the caller writes as before.
+// Whether to try at all is the caller's choice, on what the page cache has
+// been costing (wantDirect, fs/page-cache-cost.ts): where it is cheap, it is
+// the better way.
 import { closeSync, constants, openSync, unlinkSync, write, writeSync } from "node:fs";
+import { pageCacheCost, writePlainSync } from "./page-cache-cost.js";
 
 /** Alignment of offsets and lengths of direct writes (ext4's block; a multiple of every device's logical block). */
 export const DIRECT_ALIGN = 4096;
@@ -36,6 +40,14 @@ const RESERVE = 8;
 
 /** Files smaller than this are written through the page cache: a direct write's extra open and round trip cost more than the copy. */
 export const DIRECT_MIN_BYTES = 64 * 1024;
+
+/** Whether a file of `size` bytes should be written past the page cache. */
+export type DirectPolicy = (size: number) => boolean;
+
+/** The policy: large enough, and the page cache has been measured slow here. */
+export function wantDirect(size: number): boolean {
+  return size >= DIRECT_MIN_BYTES && pageCacheCost.slow;
+}
 
 let arena: ArrayBuffer | null | undefined;
 let carved = 0;
@@ -244,8 +256,7 @@ function writeDirectSync(fd: number, buffer: Buffer, length: number, position: n
 function writeThroughPlain(fd: number, bytes: Buffer, position: number): void {
   const plain = openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY);
   try {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(plain, bytes, done, bytes.length - done, position + done);
+    writePlainSync(plain, bytes, position);
   } finally {
     closeSync(plain);
   }

@@ -5,12 +5,13 @@
 // same content are harmless; a crashed writer leaves only an ingest file,
 // which the next writer removes once its pid is gone.
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, createReadStream, fsync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, createReadStream, fsync, openSync } from "node:fs";
 import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
-import { DIRECT_MIN_BYTES, openDirect, type DirectWriter } from "../../fs/direct-write.js";
+import { openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
+import { writePlainSync } from "../../fs/page-cache-cost.js";
 import { processAlive } from "../../fs/process-alive.js";
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -73,10 +74,9 @@ export class BlobWriting {
   write(piece: Uint8Array): void {
     if (this.fd === undefined) throw new Error("BlobWriting.write after its end");
     this.hash.update(piece);
+    if (this.direct) this.direct.write(piece);
+    else writePlainSync(this.fd, piece, this.size);
     this.size += piece.length;
-    if (this.direct) return this.direct.write(piece);
-    let written = writeSync(this.fd, piece);
-    while (written < piece.length) written += writeSync(this.fd, piece, written, piece.length - written);
   }
 
   /** Syncs the file and checks size and digest; on a mismatch nothing is stored (and the error says which). */
@@ -125,8 +125,11 @@ export class ContentStore {
   readonly blobsDir: string;
   readonly ingestDir: string;
 
-  /** `root` is `$STACK_STATE_DIR/images`. */
-  constructor(readonly root: string) {
+  /** `root` is `$STACK_STATE_DIR/images`; `direct`: which blobs are written past the page cache (default: fs/direct-write.ts's measured choice). */
+  constructor(
+    readonly root: string,
+    private readonly direct: DirectPolicy = wantDirect,
+  ) {
     this.blobsDir = join(root, "blobs", "sha256");
     this.ingestDir = join(root, "ingest");
   }
@@ -189,7 +192,7 @@ export class ContentStore {
     await this.sweepIngest();
     const tmp = join(this.ingestDir, `${process.pid}-${randomBytes(6).toString("hex")}`);
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-    const direct = (expected.size ?? 0) >= DIRECT_MIN_BYTES ? openDirect(tmp, flags, 0o644) : null;
+    const direct = this.direct(expected.size ?? 0) ? openDirect(tmp, flags, 0o644) : null;
     const fd = direct ? direct.fd : openSync(tmp, flags, 0o644);
     return new BlobWriting(tmp, fd, expected, (digest) => this.blobPath(digest), this.blobsDir, direct);
   }

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { ConflictError, InternalError, InvalidInputError, NotFoundError } from "../../errors.js";
 import { writeJsonAtomic } from "../../fs/atomic-write.js";
+import type { DirectPolicy } from "../../fs/direct-write.js";
 import { familiarReference, normalizeReference, parseReference, repositoryName } from "../reference.js";
 import { detectFileCompression, openDecompressed, type Compression } from "../tar/decompress.js";
 import { systemSpecialFiles, type SpecialFiles } from "../tar/special-files.js";
@@ -56,6 +57,8 @@ export interface ImageStoreDependencies {
   mounts?: MountTable;
   /** Told about what an unpack could not keep (binary xattr values); the CLI prints it as a warning. */
   warn?: (message: string) => void;
+  /** Which blobs and unpacked files are written past the page cache (default: measured, fs/direct-write.ts). */
+  writeDirect?: DirectPolicy;
 }
 
 const ARCHITECTURES: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
@@ -97,8 +100,8 @@ export class ImageStore {
 
   constructor(readonly stateDir: string, deps: ImageStoreDependencies = {}) {
     const root = join(stateDir, "images");
-    this.content = new ContentStore(root);
-    this.layers = new LayerStore(join(stateDir, "layers"), deps.special ?? systemSpecialFiles);
+    this.content = new ContentStore(root, deps.writeDirect);
+    this.layers = new LayerStore(join(stateDir, "layers"), deps.special ?? systemSpecialFiles, deps.writeDirect);
     this.indexPath = join(root, "index.json");
     this.lockPath = join(root, "lock");
     this.layoutPath = join(root, "oci-layout");

@@ -10,6 +10,7 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError } from "../../errors.js";
+import type { DirectPolicy } from "../../fs/direct-write.js";
 import type { SpecialFiles } from "../tar/special-files.js";
 import { digestHex, syncDir } from "./content-store.js";
 import { processAlive } from "../../fs/process-alive.js";
@@ -59,8 +60,9 @@ export class LayerUnpacking {
     Reader: TarReaderClass,
     special: SpecialFiles,
     private readonly rename: (dir: string, diffId: string) => Promise<string>,
+    direct?: DirectPolicy,
   ) {
-    this.extractor = new extract.LayerExtractor(dir, special);
+    this.extractor = new extract.LayerExtractor(dir, special, direct);
     this.reader = new Reader(this.extractor);
   }
 
@@ -113,7 +115,12 @@ export function layerId(diffId: string): string {
 
 export class LayerStore {
   /** `root` is `$STACK_STATE_DIR/layers`. */
-  constructor(readonly root: string, private readonly special: SpecialFiles) {}
+  /** `direct`: which unpacked files are written past the page cache (default: fs/direct-write.ts's measured choice). */
+  constructor(
+    readonly root: string,
+    private readonly special: SpecialFiles,
+    private readonly direct?: DirectPolicy,
+  ) {}
 
   dirOf(diffId: string): string {
     return join(this.root, layerId(diffId));
@@ -163,7 +170,7 @@ export class LayerStore {
     // The extractor loads with the first unpack: a cached build or a `stack ps` never needs it.
     const extract = await import("../tar/extract-layer.js");
     const { TarReader } = await import("../tar/tar-reader.js");
-    return new LayerUnpacking(tmp, what, expectedDiffId, extract, TarReader, this.special, (dir, diffId) => this.commit(dir, diffId));
+    return new LayerUnpacking(tmp, what, expectedDiffId, extract, TarReader, this.special, (dir, diffId) => this.commit(dir, diffId), this.direct);
   }
 
   /** Gives a complete temporary folder its id; when another process got there first, theirs stays and ours goes. */

@@ -36,13 +36,13 @@ import {
   rmSync,
   symlinkSync,
   utimesSync,
-  writeSync,
   type Stats,
 } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
-import { DIRECT_MIN_BYTES, openDirect, type DirectWriter } from "../../fs/direct-write.js";
+import { openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
+import { writePlainSync } from "../../fs/page-cache-cost.js";
 import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
 import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
 import { TarReader, type TarHeader, type TarSink } from "./tar-reader.js";
@@ -124,12 +124,17 @@ export class LayerExtractor implements TarSink {
   private readonly egid = process.getegid?.() ?? 0;
   private readonly umask = currentUmask();
   /** The regular file being written, with what to set on it once its content is in. */
-  private file: { fd: number; rel: string; header: TarHeader; direct: DirectWriter | null } | undefined;
+  private file: { fd: number; rel: string; header: TarHeader; direct: DirectWriter | null; written: number } | undefined;
   /** Large files whose direct writes are still in flight; each sets its metadata and closes itself when done. */
   private readonly writing = new Set<Promise<void>>();
   private writeFailure: { error: unknown } | undefined;
 
-  constructor(private readonly root: string, private readonly special: SpecialFiles) {}
+  /** `direct` decides which files are written past the page cache (fs/direct-write.ts); tests pin it. */
+  constructor(
+    private readonly root: string,
+    private readonly special: SpecialFiles,
+    private readonly direct: DirectPolicy = wantDirect,
+  ) {}
 
   private abs(rel: string): string {
     return rel === "" ? this.root : join(this.root, rel);
@@ -248,10 +253,10 @@ export class LayerExtractor implements TarSink {
       case "contiguous-file": {
         this.clearPath(rel, false);
         const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-        // A large file goes past the page cache (fs/direct-write.ts); a small one is cheaper through it.
-        const direct = h.size >= DIRECT_MIN_BYTES ? openDirect(target, flags, mode & 0o777) : null;
+        // A large file may go past the page cache (fs/direct-write.ts), where that is measured to be slow.
+        const direct = this.direct(h.size) ? openDirect(target, flags, mode & 0o777) : null;
         const fd = direct ? direct.fd : openSync(target, flags, mode & 0o777);
-        this.file = { fd, rel, header: h, direct };
+        this.file = { fd, rel, header: h, direct, written: 0 };
         // Owner, mode and times are set once the content is in (entryEnd).
         break;
       }
@@ -291,11 +296,11 @@ export class LayerExtractor implements TarSink {
 
   data(bytes: Buffer): void {
     if (!this.file) return; // content of an entry that is not a regular file
-    const { fd, direct } = this.file;
+    const file = this.file;
     this.result.contentBytes += bytes.length;
-    if (direct) return direct.write(bytes);
-    let written = writeSync(fd, bytes);
-    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+    if (file.direct) return file.direct.write(bytes);
+    writePlainSync(file.fd, bytes, file.written);
+    file.written += bytes.length;
   }
 
   entryEnd(): void {

@@ -198,8 +198,45 @@ describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-
     expect((await freshStore.list()).map((i) => i.names)).toEqual([[pulled.ref]]);
   });
 
-  it("leaves nothing half-written when the connection dies mid-layer, and the retry completes", async () => {
-    const state = join(dir, "cut");
+  it("pulls the same image byte for byte past the page cache and through it, a layer that inflates in bursts included", async () => {
+    const state = join(dir, "policies");
+    const store = new ImageStore(state);
+    const text = Buffer.from("a log line that compresses very well, again and again\n".repeat(400_000));
+    const entries = [
+      { name: "srv/", type: "directory" as const, mode: 0o750, mtime: new Date("2022-02-02T02:02:02Z") },
+      { name: "srv/log.txt", content: text, mode: 0o640, uid: 12, gid: 34, mtime: new Date("2022-02-02T02:02:02Z") },
+      { name: "srv/blob", content: randomBytes(3_000_001), mode: 0o755 },
+      ...Array.from({ length: 12 }, (_, i) => ({ name: `srv/part-${i}`, content: randomBytes(70_000 + i * 9_999) })),
+      { name: "srv/small", content: "s" },
+    ];
+    const made = await addLayeredImage(store, "local/policies:1", [
+      { tar: await makeTar(entries), compression: "gzip" },
+      { tar: await makeTar([{ name: "plain", content: randomBytes(1_000_000) }]), compression: "none" },
+    ]);
+    await pushImage({ stateDir: state, ref: "local/policies:1", target: `${registry.host}/team/policies:1` });
+    const listing = (root: string) =>
+      execFileSync("sh", ["-c", "find . -mindepth 1 -printf '%p %y %m %U %G %s %T@\\n' | sort && find . -type f -exec sha256sum {} + | sort"], { cwd: root, encoding: "utf8" });
+    const trees: string[] = [];
+    for (const direct of [true, false]) {
+      const fresh = join(dir, `policies-${direct}`);
+      const freshStore = new ImageStore(fresh, { writeDirect: () => direct });
+      const pulled = await pullImage({ stateDir: fresh, ref: `${registry.host}/team/policies:1`, store: freshStore });
+      expect(pulled.id).toBe(made.id);
+      const { lowerdirs } = await freshStore.rootfsOf(pulled.ref);
+      trees.push(lowerdirs.map(listing).join("\n"));
+      for (const d of JSON.parse(made.manifest.toString()).layers as Array<{ digest: string }>) {
+        expect(readFileSync(freshStore.blobPath(d.digest)).equals(readFileSync(store.blobPath(d.digest)))).toBe(true);
+      }
+    }
+    expect(trees[0]).toContain("./srv/log.txt f 640 12 34 " + text.length);
+    expect(trees[0]).toBe(trees[1]);
+  });
+
+  it.each([
+    { how: "past the page cache", direct: true },
+    { how: "through the page cache", direct: false },
+  ])("leaves nothing half-written when the connection dies mid-layer, and the retry completes ($how)", async ({ direct }) => {
+    const state = join(dir, `cut-${direct}`);
     const store = new ImageStore(state);
     const small = await makeTar([{ name: "small", content: "s" }]);
     const big = await makeTar([{ name: "big", content: randomBytes(3_000_000) }]);
@@ -229,15 +266,15 @@ describe.skipIf(skipUnlessRoot("registry tests"))("pull and push against docker-
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", () => r()));
     const proxyHost = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
     try {
-      const fresh = join(dir, "cut-pulled");
-      await expect(pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1` })).rejects.toThrow(/blob sha256:[0-9a-f]{64} of .*team\/cut:1 .*(cut short|failed after)/);
-      const freshStore = new ImageStore(fresh);
+      const fresh = join(dir, `cut-pulled-${direct}`);
+      const freshStore = new ImageStore(fresh, { writeDirect: () => direct });
+      await expect(pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1`, store: freshStore })).rejects.toThrow(/blob sha256:[0-9a-f]{64} of .*team\/cut:1 .*(cut short|failed after)/);
       expect(await freshStore.hasBlob(bigDigest)).toBe(false);
       expect(await freshStore.list()).toEqual([]);
       expect(readdirSync(join(fresh, "images", "ingest"))).toEqual([]);
       expect(readdirSync(join(fresh, "layers")).filter((n) => n.startsWith("."))).toEqual([]);
       cut = false;
-      const retry = await pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1` });
+      const retry = await pullImage({ stateDir: fresh, ref: `${proxyHost}/team/cut:1`, store: freshStore });
       expect(retry).toMatchObject({ id: made.id, downloaded: 1, reused: 1 });
       expect(await freshStore.hasBlob(bigDigest)).toBe(true);
     } finally {
