@@ -262,6 +262,9 @@ describe("the main-path script (the whole CLI for the engine verbs, with a V8 co
     { args: ["down", "--timeout", "soon"], scripts: "main-path:accepted" },
     { args: ["rm", "-f", "nosuch"], scripts: "main-path:accepted config-path:accepted" },
     { args: ["exec", "nosuch", "true"], scripts: "main-path:accepted config-path:accepted" },
+    // pulls: the registry client, store and unpacker are most of the CLI too
+    { args: ["pull", "--bogus"], scripts: "main-path:accepted" },
+    { args: ["image", "pull", "Not A Valid Reference"], scripts: "main-path:accepted" },
     // a project named like an engine verb: the export, with its models required at run time
     { args: ["-p", "up", "export", "kubernetes", "--check"], scripts: "main-path:accepted config-path:accepted" },
     // the others: the ES module chunks (config runs the config-path script from them)
