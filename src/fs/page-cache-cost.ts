@@ -14,6 +14,8 @@ import { writeSync } from "node:fs";
 const PAGE = 4096;
 /** Above this many nanoseconds per fresh page, direct writes are preferred (a direct write's CPU cost is ~0.5 µs per page). */
 export const SLOW_PAGE_NS = 4000;
+/** A sample counts for at most this much per page: a host fault costs ~10 µs; more than this is something else. */
+const MAX_PAGE_NS = 30_000;
 /** Pages of evidence before the page cache may be called slow. */
 const MIN_PAGES = 64;
 /** Each sample's weight relative to the past (a memory of a few hundred pages). */
@@ -29,7 +31,8 @@ export class PageCacheCost {
   record(position: number, bytes: number, ns: number): void {
     if (bytes <= 0) return;
     const pages = Math.ceil((position + bytes) / PAGE) - Math.floor(position / PAGE);
-    this.ns = this.ns * DECAY + ns;
+    // One outlier (the process's first write pays for lazy set-up, ~150 µs) must not outweigh the next hundred pages.
+    this.ns = this.ns * DECAY + Math.min(ns, pages * MAX_PAGE_NS);
     this.pages = this.pages * DECAY + pages;
     this.seen += pages;
   }
