@@ -35,7 +35,8 @@ export async function unpackStoredLayer(layers: LayerStore, path: string, what: 
     for (;;) {
       const { bytesRead } = await file.read(piece, 0, PIECE, null);
       if (bytesRead === 0) break;
-      const pending = feed.write(piece.subarray(0, bytesRead));
+      // As a download's socket does, the reads wait while direct writes are behind (fs/direct-write.ts).
+      const pending = feed.write(piece.subarray(0, bytesRead)) ?? directWritesBehind();
       if (pending) await pending;
     }
     await feed.end();

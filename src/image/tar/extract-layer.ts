@@ -19,6 +19,10 @@
 // while a threadpool round trip per call cost more than the call. A new file
 // is opened with its final permission bits, so chmod is skipped when the
 // umask left them whole and chown when the owner is already the creator's.
+// The exception: a file of 64 KiB or more, where the page cache is measured
+// slow (fs/page-cache-cost.ts), is written past it (fs/direct-write.ts) from
+// the threadpool; its owner, mode and times are set when its last write is
+// done, and finish() and abort() wait for every such file.
 import {
   chmodSync,
   closeSync,
@@ -207,6 +211,8 @@ export class LayerExtractor implements TarSink {
   }
 
   entry(h: TarHeader): void {
+    // A large file's write failed (a full disk): stop here rather than at finish().
+    if (this.writeFailure) throw this.writeFailure.error;
     const name = h.name;
     const rel = entryPath(name);
     this.result.entries++;
