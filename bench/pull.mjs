@@ -31,7 +31,7 @@
 //   node bench/pull.mjs [--runs N] [--megabytes N] [--dir DIR] [--baseline PATH/bin/stack] [--profile DIR] [--json]
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { loadavg } from "node:os";
@@ -108,6 +108,25 @@ async function layerTar(index, bytes) {
 }
 
 const dir = mkdtempSync(join(workParent, "stack-bench-pull-"));
+
+/**
+ * What a fresh page-cache page costs right now: 32 MiB written to a new file
+ * (kept until the end, so that the memory stays in use), in microseconds per
+ * 4 KiB page. On this VM it swings between ~0.5 (memory the guest has at
+ * hand: after many files were deleted) and ~10 (memory the host took back:
+ * each page is a host fault), and with it what a page-cache write costs both
+ * tools and whether stack writes large files past the page cache
+ * (src/fs/page-cache-cost.ts). Printed so that figures can be compared.
+ */
+function probePageCache(name) {
+  const bytes = Buffer.alloc(1024 * 1024, 0x5a);
+  const fd = openSync(join(dir, name), "w");
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < 32; i++) writeSync(fd, bytes);
+  const ns = Number(process.hrtime.bigint() - t0);
+  closeSync(fd);
+  return +(ns / (32 * 256) / 1000).toFixed(2);
+}
 let registry;
 const results = { runs, megabytes, layers: layersCount, dir: workParent, loadAverage: loadavg()[0] };
 try {
@@ -143,6 +162,7 @@ try {
   await pushImage({ stateDir: join(dir, "seed"), ref: "bench/big:1", target: ref });
   results.compressedMB = +(compressed / 1e6).toFixed(1);
 
+  results.pageCacheUsBefore = probePageCache("page-cache-probe-before");
   const stackTimes = [];
   const skopeoTimes = [];
   const downloadTimes = [];
@@ -192,6 +212,7 @@ try {
     results.skopeoMinorFaultsMedian = median(skopeoFaults);
   }
   results.loadAverageAfter = loadavg()[0];
+  results.pageCacheUsAfter = probePageCache("page-cache-probe-after");
   if (baselineBin) {
     results.baselineMedianMs = Math.round(median(baselineTimes));
     if (baselineCpu.length > 0) {
@@ -208,6 +229,7 @@ try {
 if (asJson) console.log(JSON.stringify(results));
 else {
   console.log(`bench/pull: ${results.layers} layers, ${megabytes} MB unpacked, ${results.compressedMB} MB gzip, ${runs} runs in ${workParent}, load ${results.loadAverage.toFixed(1)} → ${results.loadAverageAfter.toFixed(1)}`);
+  console.log(`  a fresh page-cache page costs ${results.pageCacheUsBefore} µs before the runs, ${results.pageCacheUsAfter} µs after (cheap below ~1, a host fault each near 10)`);
   const cpu = (ms, faults) => (ms === undefined ? "" : `, cpu ${ms} ms${faults === undefined ? "" : `, ${faults} minor page faults`}`);
   console.log(`  stack image pull (download + verify + unpack): median ${results.stackMedianMs} ms${cpu(results.stackCpuMedianMs, results.stackMinorFaultsMedian)}`);
   if (baselineBin) {
