@@ -6,7 +6,7 @@
 // back-pressure promise neither leaves a producer waiting for ever nor fails
 // to settle.
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -96,6 +96,22 @@ describe("direct writes", () => {
     expect(wait).toBeInstanceOf(Promise);
     await wait;
     for (const w of held) await writeAll(w, Buffer.alloc(0), 1);
+  });
+
+  it("with every staging buffer held, opens nothing more and writes a full buffer at once instead of asynchronously", async () => {
+    const held = Array.from({ length: STAGE_POOL }, (_, i) => open(`held-${i}`));
+    expect(stagingBuffersOut()).toBe(STAGE_POOL);
+    // No buffer to stage into: the caller is told to write plainly, and nothing was created.
+    expect(openDirect(join(dir, "extra"), CREATE, 0o640)).toBeNull();
+    expect(existsSync(join(dir, "extra"))).toBe(false);
+    // A writer whose buffer fills with none free writes it before write() returns, and keeps its buffer.
+    const content = randomBytes(2 * STAGE_BYTES + 5);
+    held[0]!.write(content);
+    expect(stagingBuffersOut()).toBe(STAGE_POOL);
+    expect(statSync(join(dir, "held-0")).size).toBe(2 * STAGE_BYTES);
+    await writeAll(held[0]!, Buffer.alloc(0), 1);
+    expect(readFileSync(join(dir, "held-0")).equals(content)).toBe(true);
+    for (const w of held.slice(1)) await writeAll(w, Buffer.alloc(0), 1);
   });
 
   it("throws an open error other than EINVAL (an existing file) and keeps no buffer", () => {
