@@ -18,8 +18,12 @@ export const SLOW_PAGE_NS = 4000;
 const MAX_PAGE_NS = 30_000;
 /** Pages of evidence before the page cache may be called slow. */
 const MIN_PAGES = 64;
-/** Each sample's weight relative to the past (a memory of a few hundred pages). */
-const DECAY = 0.97;
+/**
+ * What each page written weighs on the past: a memory of ~1 000 pages (4 MiB).
+ * Short, because a new process often starts on memory the last one freed
+ * (cheap) and runs into the host's (dear) a few tens of MiB later.
+ */
+const DECAY_PER_PAGE = 0.999;
 
 /** A running estimate of the cost of a page-cache write per page touched. Pure: the caller times the writes. */
 export class PageCacheCost {
@@ -32,8 +36,9 @@ export class PageCacheCost {
     if (bytes <= 0) return;
     const pages = Math.ceil((position + bytes) / PAGE) - Math.floor(position / PAGE);
     // One outlier (the process's first write pays for lazy set-up, ~150 µs) must not outweigh the next hundred pages.
-    this.ns = this.ns * DECAY + Math.min(ns, pages * MAX_PAGE_NS);
-    this.pages = this.pages * DECAY + pages;
+    const keep = DECAY_PER_PAGE ** pages;
+    this.ns = this.ns * keep + Math.min(ns, pages * MAX_PAGE_NS);
+    this.pages = this.pages * keep + pages;
     this.seen += pages;
   }
 

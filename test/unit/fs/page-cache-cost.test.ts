@@ -20,6 +20,9 @@ describe("page-cache cost", () => {
     { name: "expensive once, then cheap again (files were just deleted)", samples: [[40, 65_536, 10_000], [60, 65_536, 500]], slow: false },
     { name: "cheap, then expensive (the freed memory is used up)", samples: [[40, 65_536, 500], [60, 65_536, 10_000]], slow: true },
     { name: "just under the line", samples: [[40, 65_536, SLOW_PAGE_NS - 100]], slow: false },
+    // The memory is ~4 MiB of writes: a process that starts on freed memory and runs into the host's switches soon.
+    { name: "100 MiB cheap, then 4 MiB expensive", samples: [[100, 1 << 20, 600], [16, 262_144, 10_000]], slow: true },
+    { name: "100 MiB expensive, then 8 MiB cheap", samples: [[100, 1 << 20, 10_000], [32, 262_144, 600]], slow: false },
     // Uncapped, the first write alone would make 65 pages average 6.9 µs.
     { name: "one very slow first write (lazy set-up), then cheap pages", samples: [[1, 4096, 400_000], [1, 262_144, 900]], slow: false },
   ] as Array<{ name: string; samples: Array<[number, number, number]>; slow: boolean }>)("$name: slow is $slow", ({ samples, slow }) => {
