@@ -14,8 +14,9 @@
 // is mapped page-aligned, so the staging buffers are cut from one. Bytes are
 // copied into a staging buffer (cheap: it is warm), a full one goes to the
 // device asynchronously, and the file's last partial block is written through
-// a second, plain descriptor. When no buffer is free (the device is behind)
-// the full one is written synchronously: that is the back-pressure.
+// a second, plain descriptor. When few buffers are free (the device is
+// behind), the producers pause (directWritesBehind) so that completions can
+// run; should none be free all the same, a full one is written at once.
 //
 // Where O_DIRECT is refused (a filesystem without it, a Node without
 // WebAssembly), openDirect() returns null and the caller writes as before.
