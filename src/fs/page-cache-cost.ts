@@ -35,8 +35,8 @@ export class PageCacheCost {
   record(position: number, bytes: number, ns: number): void {
     if (bytes <= 0) return;
     const pages = Math.ceil((position + bytes) / PAGE) - Math.floor(position / PAGE);
-    // One outlier (the process's first write pays for lazy set-up, ~150 µs) must not outweigh the next hundred pages.
     const keep = DECAY_PER_PAGE ** pages;
+    // One outlier (the process's first write pays for lazy set-up, ~150 µs) must not outweigh the next hundred pages.
     this.ns = this.ns * keep + Math.min(ns, pages * MAX_PAGE_NS);
     this.pages = this.pages * keep + pages;
     this.seen += pages;
