@@ -114,8 +114,7 @@ export function layerId(diffId: string): string {
 }
 
 export class LayerStore {
-  /** `root` is `$STACK_STATE_DIR/layers`. */
-  /** `direct`: which unpacked files are written past the page cache (default: fs/direct-write.ts's measured choice). */
+  /** `root` is `$STACK_STATE_DIR/layers`; `direct`: which unpacked files are written past the page cache (default: fs/direct-write.ts's measured choice). */
   constructor(
     readonly root: string,
     private readonly special: SpecialFiles,
