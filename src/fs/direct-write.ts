@@ -137,6 +137,15 @@ export function openDirect(path: string, flags: number, mode: number, open: Open
   return new DirectWriter(fd, stage);
 }
 
+/** Closes a descriptor that may have direct writes in flight (`direct` its writer, or null): they are abandoned and awaited first. */
+export async function closeAbandoning(fd: number, direct: DirectWriter | null | undefined): Promise<void> {
+  try {
+    await direct?.abandon();
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);

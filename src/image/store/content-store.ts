@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promis
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
-import { openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
+import { closeAbandoning, openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
 import { writePlainSync } from "../../fs/page-cache-cost.js";
 import { processAlive } from "../../fs/process-alive.js";
 
@@ -110,13 +110,7 @@ export class BlobWriting {
   async abort(): Promise<void> {
     const fd = this.fd;
     this.fd = undefined;
-    if (fd !== undefined) {
-      try {
-        await this.direct?.abandon();
-      } finally {
-        closeSync(fd);
-      }
-    }
+    if (fd !== undefined) await closeAbandoning(fd, this.direct);
     await rm(this.tmp, { force: true });
   }
 }

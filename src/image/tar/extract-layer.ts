@@ -45,7 +45,7 @@ import {
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { InvalidInputError, SystemError, isStackError } from "../../errors.js";
-import { openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
+import { closeAbandoning, openDirect, wantDirect, type DirectPolicy, type DirectWriter } from "../../fs/direct-write.js";
 import { writePlainSync } from "../../fs/page-cache-cost.js";
 import { entryPath, hardLinkTarget, parentPaths, unsafeEntry, whiteoutOf } from "./entry-path.js";
 import type { NodeSpec, SpecialFiles, XattrSpec } from "./special-files.js";
@@ -350,13 +350,7 @@ export class LayerExtractor implements TarSink {
   async abort(): Promise<void> {
     const open = this.file;
     this.file = undefined;
-    if (open) {
-      try {
-        await open.direct?.abandon();
-      } finally {
-        closeSync(open.fd);
-      }
-    }
+    if (open) await closeAbandoning(open.fd, open.direct);
     await Promise.all(this.writing);
   }
 
