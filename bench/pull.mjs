@@ -8,6 +8,8 @@
 // shared test machine the wall time follows the load more than the code. So
 // is the count of minor page faults: on this VM each costs tens of
 // microseconds of kernel time, and they are where much of stack's CPU goes.
+// Each timed command starts after a `sync`, so that none waits for the disk
+// behind the writeback of what the one before it wrote.
 // Needs root (layer unpack keeps owners and device nodes) and the
 // docker-registry and skopeo packages. Build first: npm run build.
 //
@@ -66,6 +68,7 @@ const timeBin = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 
 /** Runs a command; its wall time, and its CPU time (ms) and minor page faults when /usr/bin/time can tell. */
 function timed(command, argv, options = {}) {
+  settleDisk();
   const cpuFile = join(dir, "cpu.txt");
   const [file, args] = timeBin ? [timeBin, ["-f", "%U %S %R", "-o", cpuFile, command, ...argv]] : [command, argv];
   const t0 = performance.now();
@@ -75,6 +78,15 @@ function timed(command, argv, options = {}) {
   if (!timeBin) return { wall };
   const [user, sys, faults] = readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-3).map(Number);
   return { wall, cpu: (user + sys) * 1000, faults };
+}
+/**
+ * Before each timed command, `sync` and wait for it: the files the last
+ * command left in the page cache are written back then, not while this one
+ * runs (its own direct writes and fsyncs would queue behind them). Both
+ * tools are treated alike; each one's own writeback still happens after it.
+ */
+function settleDisk() {
+  spawnSync("sync");
 }
 const { ImageStore } = await import(fileURLToPath(new URL("../dist/image/store/index.js", import.meta.url)));
 
@@ -187,6 +199,7 @@ try {
 
     // The same pull in-process without unpacking: the transfer alone, like skopeo's part.
     const plain = join(dir, `download-${r}`);
+    settleDisk();
     const t0 = performance.now();
     await pullImage({ stateDir: plain, ref, unpack: false });
     downloadTimes.push(performance.now() - t0);
