@@ -1,9 +1,10 @@
-// The canonical text of a model for `stack config` (see canonical.ts and
-// canonical-yaml.ts).
+// The canonical text of a model for `stack config`: the model written back as
+// a stack file (compose-file.ts), keys sorted (canonical.ts, canonical-yaml.ts).
 import { createRequire } from "node:module";
 import type * as Yaml from "yaml";
 import { sortDeep } from "./canonical.js";
 import { canonicalYamlChunks, OutsideCanonicalYaml } from "./canonical-yaml.js";
+import { composeFile } from "./compose-file.js";
 import type { StackModel } from "./model.js";
 
 export type RenderFormat = "yaml" | "json";
@@ -14,12 +15,13 @@ export function renderModel(model: StackModel, format: RenderFormat): string {
 
 /** renderModel's text in pieces, to be written one after the other (see canonicalYamlChunks). */
 export function renderModelChunks(model: StackModel, format: RenderFormat): string[] {
-  if (format === "json") return [`${JSON.stringify(sortDeep(model), null, 2)}\n`];
+  const file = composeFile(model);
+  if (format === "json") return [`${JSON.stringify(sortDeep(file), null, 2)}\n`];
   try {
-    return canonicalYamlChunks(model as unknown as Record<string, unknown>);
+    return canonicalYamlChunks(file);
   } catch (e) {
     if (!(e instanceof OutsideCanonicalYaml)) throw e;
-    return [yamlText(model)];
+    return [yamlText(file)];
   }
 }
 

@@ -31,7 +31,7 @@ describe("stack config", () => {
 
   const env = () => ({ STACK_STATE_DIR: join(tmp, "state"), STACK_RUN_DIR: join(tmp, "run"), HOME: tmp });
 
-  it("prints the normalized model as JSON: services, images, ports, volumes as the file says", async () => {
+  it("prints the stack file resolved, as JSON: services, images, ports, volumes as the file says", async () => {
     const r = await runStack(["config", "--format", "json"], { cwd: basic, env: env() });
     expect(r.stderr).toContain("WARN version: the top-level `version` is obsolete");
     expect(r.stderr).toContain("WARN services.web.gpus: accepted but not acted on by stack");
@@ -39,7 +39,8 @@ describe("stack config", () => {
     const model = JSON.parse(r.stdout);
     expect(model.name).toBe("basic");
     expect(Object.keys(model.services)).toEqual(["db", "web"]);
-    expect(Object.keys(model.disabled_services)).toEqual(["debug"]);
+    // As Compose does: the services a profile leaves out are not printed.
+    expect(model).not.toHaveProperty("disabled_services");
     expect(model.services.db.image).toBe("postgres:16");
     expect(model.services.web.build.context).toBe(join(basic, "web"));
     expect(model.services.web.ports).toEqual([
@@ -52,7 +53,7 @@ describe("stack config", () => {
     ]);
     expect(model.services.web.environment).toEqual({ DB_HOST: "db", LOG_LEVEL: "info", SECRET_KEY: "from-file" });
     expect(model.services.db.healthcheck.test).toEqual(["CMD-SHELL", "pg_isready"]);
-    expect(model.services.db.healthcheck.interval).toBe(90_000);
+    expect(model.services.db.healthcheck.interval).toBe("1m30s");
     expect(model.volumes.pgdata.name).toBe("shared-pgdata");
     expect(model.volumes.uploads.name).toBe("basic_uploads");
     expect(model.networks.default.name).toBe("basic_default");
@@ -68,6 +69,22 @@ describe("stack config", () => {
     expect(y1.stdout).toBe(y2.stdout);
     expect(parse(y1.stdout, { version: "1.1" })).toEqual(JSON.parse(j.stdout));
     expect(y1.stdout).toMatch(/^ {4}restart: "no"$/m);
+  });
+
+  it("prints a file that reads back to the same stack: the same text, the same config hashes", async () => {
+    const printed = await runStack(["--profile", "debug", "config"], { cwd: basic, env: env() });
+    expect(printed.exitCode).toBe(0);
+    const resolved = join(tmp, "resolved.yaml");
+    writeFileSync(resolved, printed.stdout);
+    const [again, hashes, hashesAgain] = await Promise.all([
+      runStack(["--profile", "debug", "-f", resolved, "config"], { cwd: tmp, env: env() }),
+      runStack(["--profile", "debug", "config", "--hash", "*"], { cwd: basic, env: env() }),
+      runStack(["--profile", "debug", "-f", resolved, "config", "--hash", "*"], { cwd: tmp, env: env() }),
+    ]);
+    expect(again.stderr).not.toContain("error");
+    expect(again.stdout).toBe(printed.stdout);
+    expect(hashes.stdout.trim().split("\n")).toHaveLength(3);
+    expect(hashesAgain.stdout).toBe(hashes.stdout);
   });
 
   it.each([

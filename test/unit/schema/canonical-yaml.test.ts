@@ -7,7 +7,8 @@ import { stringify } from "yaml";
 import { sortDeep } from "../../../src/schema/canonical.js";
 import { canonicalYaml, canonicalYamlChunks, OutsideCanonicalYaml } from "../../../src/schema/canonical-yaml.js";
 import { renderModel, renderModelChunks, yamlText } from "../../../src/schema/render.js";
-import type { StackModel } from "../../../src/schema/model.js";
+import { composeFile } from "../../../src/schema/compose-file.js";
+import { makeService, makeStack } from "../../helpers/model.js";
 
 const reference = (value: unknown) => stringify(sortDeep(value), { lineWidth: 0, aliasDuplicateObjects: false, version: "1.1" });
 
@@ -150,22 +151,23 @@ describe("canonicalYaml", () => {
 
 describe("renderModel", () => {
   it("prints a key longer than 1024 characters the way the yaml library does (explicit `? key`)", () => {
-    const model = { name: "p", services: {}, extensions: { "x-long": { ["k".repeat(1100)]: { a: 1 }, short: null } } } as unknown as StackModel;
+    const model = makeStack([], { extensions: { "x-long": { ["k".repeat(1100)]: { a: 1 }, short: null } } });
     const text = renderModel(model, "yaml");
-    expect(text).toBe(yamlText(model));
+    expect(text).toBe(yamlText(composeFile(model)));
     expect(text).toContain(`? ${"k".repeat(1100)}\n`);
     expect(renderModelChunks(model, "yaml")).toEqual([text]);
   });
 
   it("gives the same text in pieces (renderModelChunks) as in one (renderModel), YAML and JSON", () => {
-    const services: Record<string, unknown> = {};
-    for (let i = 0; i < 100; i++) services[`svc${i}`] = { image: `app:${i}`, command: ["serve", `${i}`], environment: { A: "yes", B: null } };
-    const model = { name: "p", services, volumes: {} } as unknown as StackModel;
+    const services = [];
+    for (let i = 0; i < 100; i++) services.push(makeService(`svc${i}`, { image: `app:${i}`, command: ["serve", `${i}`], environment: { A: "yes", B: null } }));
+    const model = makeStack(services);
     const yamlChunks = renderModelChunks(model, "yaml");
     expect(yamlChunks.length).toBeGreaterThan(1);
     expect(yamlChunks.join("")).toBe(renderModel(model, "yaml"));
-    expect(yamlChunks.join("")).toBe(yamlText(model));
+    expect(yamlChunks.join("")).toBe(yamlText(composeFile(model)));
     expect(renderModelChunks(model, "json")).toEqual([renderModel(model, "json")]);
-    expect(renderModelChunks({ name: "p" } as unknown as StackModel, "yaml")).toEqual(["name: p\n"]);
+    const small = makeStack([]);
+    expect(renderModelChunks(small, "yaml")).toEqual([renderModel(small, "yaml")]);
   });
 });
