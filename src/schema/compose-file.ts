@@ -12,16 +12,20 @@
 // - durations, milliseconds in the model, become `1m30s` (a bare number in a
 //   stack file means seconds);
 // - extra_hosts become `HOST=IP`, links `SERVICE[:ALIAS]`, volumes_from
-//   `[container:]NAME[:ro]`.
+//   `[container:]NAME[:ro]`;
+// - after interpolation, every `$` in a value is written `$$`, so that
+//   reading the file does not interpolate it a second time (a `$$` written
+//   in the file, or a `$` in a variable's value).
 // Pure: no I/O.
 import type { DeployModel, Duration, ExtraHostModel, HealthcheckModel, LinkModel, ServiceModel, StackModel, VolumesFromModel } from "./model.js";
 
 type Out = Record<string, unknown>;
 
-export function composeFile(model: StackModel): Out {
+/** `interpolated`: the model's values were interpolated (not `config --no-interpolate`), so a `$` in them is a literal one. */
+export function composeFile(model: StackModel, interpolated = true): Out {
   const services: Out = {};
   for (const [name, service] of Object.entries(model.services)) services[name] = composeService(service);
-  return {
+  const file: Out = {
     name: model.name,
     services,
     networks: mapValues(model.networks, ({ key: _key, mtu: _mtu, ...network }) => network),
@@ -30,6 +34,31 @@ export function composeFile(model: StackModel): Out {
     configs: mapValues(model.configs, ({ key: _key, ...config }) => config),
     ...model.extensions,
   };
+  return interpolated ? (escapeDollars(file) as Out) : file;
+}
+
+/** Every `$` in a string value (not in keys) as `$$`; what holds none is returned as it is, not copied. */
+function escapeDollars(value: unknown): unknown {
+  if (typeof value === "string") return value.includes("$") ? value.split("$").join("$$") : value;
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const escaped = escapeDollars(item);
+      if (escaped !== item) (copy ??= value.slice())[i] = escaped;
+    }
+    return copy ?? value;
+  }
+  const obj = value as Out;
+  let copy: Out | undefined;
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const item = obj[keys[i]!];
+    const escaped = escapeDollars(item);
+    if (escaped !== item) (copy ??= { ...obj })[keys[i]!] = escaped;
+  }
+  return copy ?? obj;
 }
 
 /** One service. A rest spread: `config` runs without the optimizing compiler, where it is the quickest copy (a loop over the keys took several times as long). */

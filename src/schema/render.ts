@@ -9,13 +9,14 @@ import type { StackModel } from "./model.js";
 
 export type RenderFormat = "yaml" | "json";
 
-export function renderModel(model: StackModel, format: RenderFormat): string {
-  return renderModelChunks(model, format).join("");
+/** `interpolated`: false for `config --no-interpolate` (see composeFile). */
+export function renderModel(model: StackModel, format: RenderFormat, interpolated = true): string {
+  return renderModelChunks(model, format, interpolated).join("");
 }
 
 /** renderModel's text in pieces, to be written one after the other (see canonicalYamlChunks). */
-export function renderModelChunks(model: StackModel, format: RenderFormat): string[] {
-  const file = composeFile(model);
+export function renderModelChunks(model: StackModel, format: RenderFormat, interpolated = true): string[] {
+  const file = composeFile(model, interpolated);
   if (format === "json") return [`${JSON.stringify(sortDeep(file), null, 2)}\n`];
   try {
     return canonicalYamlChunks(file);

@@ -66,7 +66,7 @@ export function registerConfig(program: Command): void {
         text = lines(wanted.map((name) => `${name} ${configHash(model.services[name]!)}`));
       } else {
         const shown = services.length > 0 ? { ...model, services: withDependencies(model.services, services) } : model;
-        text = render.renderModelChunks(shown, opts.format);
+        text = render.renderModelChunks(shown, opts.format, opts.interpolate);
       }
       if (opts.output !== undefined) {
         const { writeFileSync } = await import("node:fs");

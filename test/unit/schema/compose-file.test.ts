@@ -2,6 +2,7 @@
 // prints), and that file read again gives the same model.
 import { describe, expect, it } from "vitest";
 import { composeFile, formatDuration } from "../../../src/schema/compose-file.js";
+import { interpolateFile } from "../../../src/schema/interpolate.js";
 import { parseDuration } from "../../../src/schema/normalize/units.js";
 import { normalizeStack } from "../../../src/schema/normalize.js";
 import { renderModel } from "../../../src/schema/render.js";
@@ -10,10 +11,11 @@ import { parseYamlFile } from "../../../src/schema/yaml-file.js";
 import type { StackModel } from "../../../src/schema/model.js";
 import { makeService, makeStack } from "../../helpers/model.js";
 
-function load(text: string): StackModel {
+function load(text: string, env: Record<string, string> = {}): StackModel {
   const file = parseYamlFile(text, "compose.yaml");
   expect(validateFile(file)).toEqual([]);
-  return normalizeStack({ name: "demo", projectDir: "/srv/demo", files: ["/srv/demo/compose.yaml"], profiles: [], doc: file.doc, env: {}, readEnvFile: () => undefined }).model;
+  const { doc } = interpolateFile(file, (name) => env[name]);
+  return normalizeStack({ name: "demo", projectDir: "/srv/demo", files: ["/srv/demo/compose.yaml"], profiles: [], doc, env, readEnvFile: () => undefined }).model;
 }
 
 describe("formatDuration", () => {
@@ -89,6 +91,18 @@ describe("composeFile", () => {
     expect(web.volumes_from).toEqual(["db", "container:other:ro"]);
   });
 
+  it("writes each $ of a value as $$ after interpolation, and leaves keys and --no-interpolate values alone", () => {
+    const withDollars = makeStack([makeService("web", { command: ["sh", "-c", "echo $HOME"], environment: { PRICE: "5$", PLAIN: "x" }, labels: { "a$b": "c" } })]);
+    const escaped = (composeFile(withDollars).services as Record<string, Record<string, unknown>>).web!;
+    expect(escaped.command).toEqual(["sh", "-c", "echo $$HOME"]);
+    expect(escaped.environment).toEqual({ PRICE: "5$$", PLAIN: "x" });
+    expect(escaped.labels).toEqual({ "a$b": "c" });
+    expect(escaped.ports).toBe(withDollars.services.web!.ports); // nothing to escape: not copied
+    const raw = (composeFile(withDollars, false).services as Record<string, Record<string, unknown>>).web!;
+    expect(raw.command).toEqual(["sh", "-c", "echo $HOME"]);
+    expect(withDollars.services.web!.command).toEqual(["sh", "-c", "echo $HOME"]);
+  });
+
   it("does not change the model it is given", () => {
     expect(model.services.web!.healthcheck!.interval).toBe(90_000);
     expect(model.services.web!.extensions).toEqual({ "x-team": "core" });
@@ -112,6 +126,7 @@ services:
     deploy: {restart_policy: {condition: on-failure, delay: 2s, window: 1m}}
     secrets: [{source: token, mode: 0400}]
     depends_on: {db: {condition: service_healthy, restart: true}}
+    environment: {LITERAL: $$HOME, FROM_VAR: $TOKEN_NAME}
   db:
     image: postgres:16
     volumes: [data:/var/lib/postgresql/data, ./init:/docker-entrypoint-initdb.d:ro]
@@ -123,8 +138,10 @@ volumes:
 secrets:
   token: {environment: TOKEN}
 `;
-    const first = load(text);
-    const again = load(renderModel(first, "yaml"));
+    const env = { TOKEN_NAME: "tok$en", HOME: "/home/dev" };
+    const first = load(text, env);
+    expect(first.services.web!.environment).toEqual({ LITERAL: "$HOME", FROM_VAR: "tok$en" });
+    const again = load(renderModel(first, "yaml"), env);
     expect(again).toEqual(first);
     expect(renderModel(again, "yaml")).toBe(renderModel(first, "yaml"));
   });
