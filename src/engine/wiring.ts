@@ -164,6 +164,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
     return r;
   };
   const handleOf = (name: string) => runtime.load(project, record(name).id);
+  /** The container's post_start or pre_stop hooks (none for one-off `run` containers); the failure, if one failed. */
+  const hooksOf = async (r: ContainerRecord, h: ContainerHandle, which: "post_start" | "pre_stop") => {
+    const service = r.config as ServiceModel;
+    if (r.oneOff || !service[which]?.length) return undefined;
+    const { runLifecycleHooks } = await import("./lifecycle-hooks.js");
+    return await runLifecycleHooks(service, which, r.name, (argv, options) => runtime.exec(h, argv, options));
+  };
   const loadHandle = (r: ContainerRecord): ContainerHandle | undefined => {
     try {
       return runtime.load(project, r.id);
@@ -368,10 +375,13 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       if (deferred) {
         const spec = supervisedOf(r, h);
         await runtime.start(h, 10_000, { beforeSpawn: async () => deferred.handOver(spec, Date.now()), keepOutput: (fds, paths) => deferred.hold(fds, paths) });
-        return;
+      } else {
+        const sup = await supervisor();
+        await runtime.start(h, 10_000, { beforeSpawn: () => sup.watch(supervisedOf(r, h)) });
       }
-      const sup = await supervisor();
-      await runtime.start(h, 10_000, { beforeSpawn: () => sup.watch(supervisedOf(r, h)) });
+      // The container runs on when a hook fails: the failure is the start's error.
+      const failed = await hooksOf(r, h, "post_start");
+      if (failed) throw failed;
     },
 
     async stop(name, timeoutMs) {
@@ -381,6 +391,11 @@ export async function openEngine(opts: EngineOptions): Promise<Engine> {
       const sup = await runningSupervisor();
       await sup?.stopping([r.id]);
       const service = r.config as ServiceModel;
+      // A failed pre_stop hook is told, and the container stopped all the same.
+      if (service.pre_stop?.length && (await runtime.status(h)).status === "running") {
+        const failed = await hooksOf(r, h, "pre_stop");
+        if (failed) opts.warn(`${failed.message} (stopping ${name} all the same)`);
+      }
       await runtime.stop(h, { graceMs: timeoutMs ?? service.stop_grace_period ?? 10_000 });
     },
 

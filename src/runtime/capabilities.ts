@@ -32,6 +32,33 @@ export const ALL_CAPABILITIES = [
   "CAP_WAKE_ALARM",
 ];
 
+/** Capabilities by number (capabilities(7)): bit N of a `Cap*:` mask in /proc/PID/status is CAPABILITY_BITS[N]. */
+const CAPABILITY_BITS = [
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID",
+  "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN",
+  "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+  "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+];
+
+/**
+ * The capabilities of a hex mask from /proc/PID/status (`CapBnd:` of stack's
+ * own process: what any process it starts can hold at most; a host or an
+ * outer container may withhold some, as this project's test VM withholds
+ * CAP_SYS_RESOURCE). Undefined when the text has no such mask.
+ */
+export function capabilitiesOfMask(hex: string | undefined): string[] | undefined {
+  if (hex === undefined || !/^[0-9a-f]{1,16}$/i.test(hex.trim())) return undefined;
+  const mask = BigInt(`0x${hex.trim()}`);
+  return CAPABILITY_BITS.filter((_, bit) => (mask >> BigInt(bit)) & 1n).sort();
+}
+
+/** Every capability the host lets a process hold: ALL_CAPABILITIES, less what `available` (the bounding set) lacks. */
+export function everyCapability(available: readonly string[] | undefined): string[] {
+  return available === undefined ? [...ALL_CAPABILITIES] : ALL_CAPABILITIES.filter((c) => available.includes(c));
+}
+
 function normalize(name: string, path: string): string {
   const upper = name.trim().toUpperCase();
   if (upper === "ALL") return "ALL";
@@ -49,13 +76,14 @@ export interface CapabilityInput {
   privileged: boolean;
 }
 
-export function containerCapabilities(service: CapabilityInput): string[] {
-  if (service.privileged) return [...ALL_CAPABILITIES];
+/** `available`: the host's bounding set (capabilitiesOfMask); `privileged` and `cap_add: [ALL]` get every capability in it. */
+export function containerCapabilities(service: CapabilityInput, available?: readonly string[]): string[] {
+  if (service.privileged) return everyCapability(available);
   const base = `services.${service.name}`;
   const adds = service.cap_add.map((c) => normalize(c, `${base}.cap_add`));
   const drops = service.cap_drop.map((c) => normalize(c, `${base}.cap_drop`));
   let caps = new Set(DEFAULT_CAPABILITIES);
-  if (adds.includes("ALL")) caps = new Set(ALL_CAPABILITIES);
+  if (adds.includes("ALL")) caps = new Set(everyCapability(available));
   if (drops.includes("ALL")) caps = new Set();
   for (const c of adds) if (c !== "ALL") caps.add(c);
   for (const c of drops) if (c !== "ALL" && !adds.includes(c)) caps.delete(c);

@@ -34,6 +34,7 @@ import { resolveUser, type UserFiles } from "./user.js";
 import { planVolumes } from "./volumes.js";
 import { containerEnv } from "./environment.js";
 import { containerArgs } from "./command-line.js";
+import { everyCapability } from "./capabilities.js";
 
 /**
  * Made by runForeground in the container's folder: no monitor records that
@@ -60,6 +61,8 @@ export interface RuntimeDeps {
   signal: (pid: number, signal: NodeJS.Signals) => void;
   sleep: (ms: number) => Promise<void>;
   hostRlimits: HostRlimits;
+  /** The host's bounding set (capabilitiesOfMask of /proc/self/status's CapBnd); undefined: every capability. */
+  hostCapabilities?: readonly string[];
   /** process.arch of the host. */
   arch: string;
   /** Host path of tini-static for `init: true` (undefined when not installed). */
@@ -171,6 +174,8 @@ export interface ExecOptions {
   cwd?: string;
   tty?: boolean;
   timeoutMs?: number;
+  /** Every capability, whatever the container has (a `privileged` lifecycle hook). */
+  privileged?: boolean;
 }
 
 const ID_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
@@ -253,6 +258,7 @@ export class ContainerRuntime {
         volumeMounts: plan.mounts,
         ...(rootMount ? { rootMount } : {}),
         hostRlimits: this.deps.hostRlimits,
+        ...(this.deps.hostCapabilities ? { hostCapabilities: this.deps.hostCapabilities } : {}),
         cgroupsPath: `/${cgroup.relative}`,
         devices: service.devices.map((d) => resolveDevice(service.name, d, this.deps.statDevice(d.source))),
         ...(this.deps.initBinary ? { initBinary: this.deps.initBinary } : {}),
@@ -492,6 +498,10 @@ export class ContainerRuntime {
     }
     if (options.env) p.env = containerEnv({ imageEnv: p.env, serviceEnv: options.env, hostname: spec.hostname ?? h.id, home: "/" });
     if (options.cwd !== undefined) p.cwd = options.cwd;
+    if (options.privileged) {
+      const all = everyCapability(this.deps.hostCapabilities);
+      p.capabilities = { bounding: all, effective: all, permitted: all };
+    }
     return p;
   }
 

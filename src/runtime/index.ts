@@ -10,6 +10,7 @@ import { perlHelper } from "../fs/perl-helper.js";
 import { CommandMounter, SyscallMounter } from "./mounter.js";
 import { chooseRuntime, OciRuntime, type CgroupMode, type RuntimeName } from "./oci-runtime.js";
 import { parseProcLimits } from "./rlimits.js";
+import { capabilitiesOfMask } from "./capabilities.js";
 import { statDevice } from "./devices.js";
 import { processAlive } from "../fs/process-alive.js";
 
@@ -44,6 +45,18 @@ export function detectCgroupMode(cgroupRoot: string): CgroupMode {
 }
 
 /** The host's largest pipe buffer (a non-root process may not exceed it), capped at 1 MiB per stream. */
+/** The bounding set of this process: what a container or an exec can be given at most. */
+function hostCapabilitiesDep(): { hostCapabilities?: string[] } {
+  let status: string;
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return {};
+  }
+  const caps = capabilitiesOfMask(/^CapBnd:\s*([0-9a-f]+)$/im.exec(status)?.[1]);
+  return caps ? { hostCapabilities: caps } : {};
+}
+
 function pipeMaxSize(): number | undefined {
   try {
     const max = Number(readFileSync("/proc/sys/fs/pipe-max-size", "utf8").trim());
@@ -90,6 +103,7 @@ export function openRuntime(options: OpenRuntimeOptions): ContainerRuntime {
     sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
     alive: processAlive,
     hostRlimits: parseProcLimits(readFileSync("/proc/self/limits", "utf8")),
+    ...hostCapabilitiesDep(),
     arch: process.arch,
     statDevice,
     pipeBufferBytes: pipeMaxSize(),

@@ -90,6 +90,8 @@ export interface SpecInput {
   /** Volumes, binds, volumes_from: already resolved to host paths. */
   volumeMounts: OciMount[];
   hostRlimits: HostRlimits;
+  /** The host's bounding set (capabilitiesOfMask): `privileged` gets what is in it. Undefined: every capability. */
+  hostCapabilities?: readonly string[];
   /** e.g. "/stack/<project>/<container>". */
   cgroupsPath: string;
   devices: ResolvedDevice[];
@@ -176,7 +178,7 @@ export function buildSpec(input: SpecInput): BuiltSpec {
     throw new InvalidInputError(`${base}.working_dir: ${JSON.stringify(cwd)} is not an absolute path`, { hint: "write the directory as an absolute path inside the container" });
   }
 
-  const caps = containerCapabilities(service);
+  const caps = containerCapabilities(service, input.hostCapabilities);
   // A non-root user gets the bounding set only, as in Docker: its effective
   // and permitted sets start empty (setuid binaries and file caps still work).
   const userCaps = user.uid === 0 ? caps : [];

@@ -120,8 +120,24 @@ export interface ServiceModel {
   logging?: LoggingModel;
   attach: boolean;
 
+  /** Commands run in the container once it started (`post_start`) and before it stops (`pre_stop`), in order; absent when the file has none. */
+  post_start?: LifecycleHookModel[];
+  pre_stop?: LifecycleHookModel[];
+
   /** Service-level `x-*` extensions, verbatim. */
   extensions: Record<string, unknown>;
+}
+
+export interface LifecycleHookModel {
+  /** Shell string as written (split into words when it runs, as `command:` is; no shell runs it), or the exec-form list. */
+  command: string | string[];
+  /** Default: the service's user. */
+  user?: string;
+  privileged?: boolean;
+  /** Default: the service's working directory. */
+  working_dir?: string;
+  /** Set over the service's environment. */
+  environment: Record<string, string>;
 }
 
 export type PullPolicy = "always" | "missing" | "never" | "build" | "daily" | "weekly" | `every_${string}` | "if_not_present";

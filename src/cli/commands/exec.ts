@@ -23,7 +23,7 @@ export function registerExec(program: Command, only?: string): void {
       .option("-w, --workdir <dir>", "working directory")
       .option("-e, --env <KEY=VAL>", "environment variable (repeatable)", collect, [])
       .option("--index <n>", "replica number", "1")
-      .option("--privileged", "accepted for compatibility")
+      .option("--privileged", "give the command every capability")
       .passThroughOptions()
       .action(async (service: string, argv: string[], o: Record<string, unknown>, command: Command) => {
         const { runExec } = await import("../verbs/exec.js");

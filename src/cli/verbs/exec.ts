@@ -50,6 +50,7 @@ export async function runExec(ctx: CliContext, service: string, argv: string[], 
     const options = {
       ...(flags.user ? { user: flags.user } : {}),
       ...(flags.workdir ? { cwd: flags.workdir } : {}),
+      ...(flags.privileged ? { privileged: true } : {}),
       env: parseEnvFlags(flags.env ?? [], ctx.env),
       tty: flags.tty !== false && isTty(process.stdin) && isTty(ctx.stdout),
     };

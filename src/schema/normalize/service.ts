@@ -11,6 +11,7 @@ import type {
   ExtraHostModel,
   FileReferenceModel,
   HealthcheckModel,
+  LifecycleHookModel,
   LinkModel,
   ResourceSpec,
   RestartPolicy,
@@ -43,8 +44,6 @@ export const notActedOn = new Set([
   "isolation",
   "label_file",
   "models",
-  "post_start",
-  "pre_stop",
   "provider",
   "storage_opt",
   "use_api_socket",
@@ -215,6 +214,19 @@ function develop(ctx: NormalizeContext, path: PathSegment[], value: unknown): De
   };
 }
 
+/** `post_start` / `pre_stop`: each hook's command as written (a string is split into words when it runs). */
+function lifecycleHooks(ctx: NormalizeContext, path: PathSegment[], value: unknown): LifecycleHookModel[] {
+  const r = readers(ctx);
+  return (Array.isArray(value) ? (value as Raw[]) : []).map((h, i) => {
+    const hook: LifecycleHookModel = { command: typeof h.command === "string" ? h.command : stringList(h.command), environment: stringMap(h.environment) };
+    if (typeof h.user === "string") hook.user = h.user;
+    if (typeof h.working_dir === "string") hook.working_dir = h.working_dir;
+    const privileged = r.bool([...path, i, "privileged"], h.privileged);
+    if (privileged !== undefined) hook.privileged = privileged;
+    return hook;
+  });
+}
+
 function envFiles(ctx: NormalizeContext, path: PathSegment[], value: unknown): EnvFileModel[] {
   const items = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
   return items.map((item, i) => {
@@ -287,6 +299,8 @@ const transforms: Record<string, Transform> = {
       const [service, alias] = l.split(":") as [string, string?];
       return { service, alias: alias ?? service };
     })),
+  post_start: (s, v, p, ctx) => (s.post_start = lifecycleHooks(ctx, p, v)),
+  pre_stop: (s, v, p, ctx) => (s.pre_stop = lifecycleHooks(ctx, p, v)),
   external_links: (s, v) => (s.external_links = stringList(v)),
   volumes_from: (s, v) =>
     (s.volumes_from = stringList(v).map((entry): VolumesFromModel => {

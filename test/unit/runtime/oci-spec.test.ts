@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { buildSpec, INIT_PATH, type SpecInput } from "../../../src/runtime/oci-spec.js";
 import type { ImageConfig } from "../../../src/runtime/image-config.js";
 import type { ServiceModel } from "../../../src/schema/model.js";
-import { DEFAULT_CAPABILITIES } from "../../../src/runtime/capabilities.js";
+import { ALL_CAPABILITIES, capabilitiesOfMask, DEFAULT_CAPABILITIES, everyCapability } from "../../../src/runtime/capabilities.js";
 import { makeService } from "../../helpers/model.js";
 import { ociConfigValidator } from "./oci-schema.js";
 
@@ -158,6 +158,25 @@ describe("capabilities and privileges", () => {
     expect(spec.linux.seccomp).toBeUndefined();
     expect(spec.linux.resources.devices).toEqual([{ allow: true, access: "rwm" }]);
     expect(spec.mounts.find((m) => m.destination === "/sys")!.options).not.toContain("ro");
+  });
+  test("privileged and cap_add ALL: every capability the host's bounding set holds, no more", () => {
+    const host = capabilitiesOfMask("000001fffeffffff")!; // bit 24, CAP_SYS_RESOURCE, withheld
+    expect(host).toHaveLength(40);
+    expect(host).not.toContain("CAP_SYS_RESOURCE");
+    expect(host).toContain("CAP_CHECKPOINT_RESTORE");
+    const privileged = build(input({ privileged: true }, undefined, { hostCapabilities: host })).spec.process.capabilities;
+    expect(privileged.bounding).toEqual(everyCapability(host));
+    expect(privileged.bounding).toHaveLength(40);
+    expect(privileged.effective).toEqual(privileged.bounding);
+    const all = build(input({ cap_add: ["ALL"], cap_drop: ["NET_ADMIN"] }, undefined, { hostCapabilities: host })).spec.process.capabilities.bounding;
+    expect(all).not.toContain("CAP_SYS_RESOURCE");
+    expect(all).not.toContain("CAP_NET_ADMIN");
+    expect(all).toHaveLength(39);
+    // Without a bounding set read: every capability stack knows.
+    expect(build(input({ privileged: true })).spec.process.capabilities.bounding).toEqual([...ALL_CAPABILITIES]);
+  });
+  test.each([["", undefined], ["zz", undefined], ["0", []], ["3", ["CAP_CHOWN", "CAP_DAC_OVERRIDE"]]])("capabilitiesOfMask(%j)", (hex, caps) => {
+    expect(capabilitiesOfMask(hex)).toEqual(caps);
   });
   const opts: Array<{ name: string; opt: string[]; nnp: boolean; seccomp: boolean; warnings: number }> = [
     { name: "no-new-privileges", opt: ["no-new-privileges"], nnp: true, seccomp: true, warnings: 0 },

@@ -127,6 +127,8 @@ services:
     secrets: [{source: token, mode: 0400}]
     depends_on: {db: {condition: service_healthy, restart: true}}
     environment: {LITERAL: $$HOME, FROM_VAR: $TOKEN_NAME}
+    post_start: [{command: "chown -R 1000 /data", user: root}, {command: [sh, -c, "echo $$X"], privileged: true, environment: {X: "1"}}]
+    pre_stop: [{command: ./flush.sh, working_dir: /app}]
   db:
     image: postgres:16
     volumes: [data:/var/lib/postgresql/data, ./init:/docker-entrypoint-initdb.d:ro]

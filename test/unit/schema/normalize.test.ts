@@ -197,6 +197,23 @@ describe("services", () => {
     expect(service({ deploy: { resources: { limits: { cpus: "1.5", memory: "1g", pids: 50 } } } }).deploy!.resources.limits).toEqual({ cpus: 1.5, memory: 1024 ** 3, pids: 50 });
   });
 
+  it("post_start / pre_stop: each hook's command as written, its options; absent when the file has none", () => {
+    const s = service({
+      image: "x",
+      post_start: [{ command: "chown -R 1000 /data", user: "root" }, { command: ["sh", "-c", "echo $$X"], privileged: "true", working_dir: "/w", environment: ["A=1", "B"] }],
+      pre_stop: [{ command: "./flush.sh", environment: { C: 3 } }],
+    });
+    expect(s.post_start).toEqual([
+      { command: "chown -R 1000 /data", user: "root", environment: {} },
+      { command: ["sh", "-c", "echo $$X"], privileged: true, working_dir: "/w", environment: { A: "1", B: "" } },
+    ]);
+    expect(s.pre_stop).toEqual([{ command: "./flush.sh", environment: { C: "3" } }]);
+    const none = service({ image: "x" });
+    expect(none).not.toHaveProperty("post_start");
+    expect(none).not.toHaveProperty("pre_stop");
+    expect(() => service({ image: "x", post_start: [{ command: "true", privileged: "perhaps" }] })).toThrow(/services\.web\.post_start\[0\]\.privileged: "perhaps" is not a boolean/);
+  });
+
   it("keys not acted on: kept out, one warning each; version is obsolete", () => {
     const { warnings, model } = normalizeStack(input({ version: "3.8", services: { web: { image: "x", gpus: "all", storage_opt: { size: "1G" }, "x-meta": 1 } }, "x-top": { a: 1 } }));
     expect(warnings).toEqual([
