@@ -21,7 +21,7 @@
 // service back.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConflictError, UnsupportedError } from "../errors.js";
+import { ConflictError } from "../errors.js";
 import type { RegistryAccess } from "../image/registry/index.js";
 import type { StackModel } from "../schema/model.js";
 import type { ContainerRoot, WatchExecOptions, WatchTargetPort } from "../watch/ports.js";
@@ -215,9 +215,6 @@ export function createWatchTarget(opts: WatchTargetOptions): EngineWatchTarget {
     },
 
     async exec(service, argv, options: WatchExecOptions = {}) {
-      if (options.privileged) {
-        throw new UnsupportedError(`services.${service}.develop.watch: exec.privileged is not supported by stack's exec`, { hint: "drop privileged: true, or run the command with the service's own privileges" });
-      }
       const [first] = await running(service);
       if (!first) throw new ConflictError(`service ${JSON.stringify(service)} is not running: cannot run ${JSON.stringify(argv.join(" "))}`, { hint: `start it with \`stack up -d ${service}\`` });
       const engine = await readEngine();
@@ -226,6 +223,7 @@ export function createWatchTarget(opts: WatchTargetOptions): EngineWatchTarget {
         ...(options.user !== undefined ? { user: options.user } : {}),
         ...(options.workingDir !== undefined ? { cwd: options.workingDir } : {}),
         ...(options.environment ? { env: options.environment } : {}),
+        ...(options.privileged ? { privileged: true } : {}),
       });
       return { exitCode: r.exitCode, output: r.stdout + r.stderr };
     },

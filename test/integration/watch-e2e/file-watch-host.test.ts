@@ -76,11 +76,11 @@ describe("FileWatchHost", () => {
     expect(existsSync(fileWatchSpecPath(join(dir, "state"), "fwh"))).toBe(false);
   });
 
-  test("watch target: exec refuses privileged and a service that does not run; closed refuses restart", async () => {
+  test("watch target: exec refuses a service that does not run, privileged or not; closed refuses restart", async () => {
     const { model } = await loadStack({ files: [join(dir, "compose.yaml")], cwd: dir, env: {}, profiles: [], envFiles: [], interpolate: true });
     const target = createWatchTarget({ settings: { model, stateDir: join(dir, "state"), runDir: join(dir, "run"), env: {}, warn: () => {} } });
     try {
-      await expect(target.exec("app", ["true"], { privileged: true })).rejects.toThrow(UnsupportedError);
+      await expect(target.exec("app", ["true"], { privileged: true })).rejects.toThrow(/service "app" is not running/);
       await expect(target.exec("app", ["true"])).rejects.toThrow(/service "app" is not running/);
       expect(await target.containerRoot("app")).toEqual([]);
       target.close();
